@@ -1,0 +1,178 @@
+import { Command, CommanderError, Option } from "commander";
+import type { Context } from "../context.js";
+import { ExitCode, isSlimwheelError, SlimwheelError } from "../errors.js";
+import { type Reporter, silentReporter, streamReporter } from "../reporter/index.js";
+import { commands } from "./commands/index.js";
+import type { CliIO, GlobalOptions } from "./io.js";
+import { packageVersion } from "./version.js";
+
+export const REPORT_URL = "https://github.com/slimwheel/slimwheel/issues";
+
+function globalOptions(program: Command, io: CliIO): GlobalOptions {
+  const o = program.opts<{ json?: boolean; quiet?: boolean; verbose?: boolean; color?: boolean }>();
+  const noColorEnv = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== "";
+  return {
+    json: o.json ?? false,
+    quiet: o.quiet ?? false,
+    verbose: o.verbose ?? false,
+    color: (o.color ?? true) && !noColorEnv && io.stderrIsTTY && io.env.TERM !== "dumb",
+  };
+}
+
+function reporterFor(g: GlobalOptions, io: CliIO): Reporter {
+  if (g.json && g.quiet) return silentReporter;
+  return streamReporter({
+    write: io.stderr,
+    verbose: g.verbose,
+    quiet: g.quiet,
+    color: g.color,
+    live: io.stderrIsTTY && !g.verbose,
+  });
+}
+
+/** Everything a command needs: the context for the library, the global flags and the output. */
+export interface CommandEnv {
+  readonly ctx: Context;
+  readonly global: GlobalOptions;
+  readonly io: CliIO;
+}
+
+/** A command's action asks for its environment when it runs (after the global flags are parsed). */
+export type GetEnv = () => CommandEnv;
+
+export function buildProgram(io: CliIO, onRun?: (env: CommandEnv) => void): Command {
+  let current: CommandEnv | undefined;
+  const getEnv: GetEnv = () => {
+    if (!current) throw new Error("a command ran before its environment was set up");
+    return current;
+  };
+  const program = new Command("slimwheel")
+    .description(
+      "Turn a Python project into a slim, secure, fast-building container image, and prove it with numbers.",
+    )
+    .version(packageVersion(), "-V, --version", "print the version and exit")
+    .option("--json", "machine-readable output on stdout (and nothing else there)")
+    .option("-q, --quiet", "print only warnings and errors")
+    .option("-v, --verbose", "print debug output, and stack traces for unexpected errors")
+    .addOption(new Option("--no-color", "disable colored output (NO_COLOR is honoured too)"))
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.stdout,
+      writeErr: io.stderr,
+      outputError: () => {
+        /* formatted by run() */
+      },
+    })
+    .addHelpText(
+      "after",
+      `
+Exit codes:
+  0   success
+  1   the operation failed (a build, an engine, a registry)
+  2   bad input: command-line arguments or project files
+  70  an unexpected internal error (a bug: please report it)
+  130 interrupted
+
+Environment:
+  NO_COLOR            disable colors
+  SOURCE_DATE_EPOCH   timestamp used in outputs, for reproducible results`,
+    );
+
+  program.hook("preAction", () => {
+    const global = globalOptions(program, io);
+    const ctx: Context = {
+      signal: io.signal,
+      reporter: reporterFor(global, io),
+      cwd: io.cwd,
+      env: io.env,
+      now: Date.now,
+      ...sourceDateEpoch(io.env),
+    };
+    current = { ctx, global, io };
+    onRun?.(current);
+  });
+
+  for (const register of commands) register(program, getEnv);
+  return program;
+}
+
+function sourceDateEpoch(env: CliIO["env"]): { sourceDateEpoch?: number } {
+  const raw = env.SOURCE_DATE_EPOCH;
+  if (raw === undefined || raw === "") return {};
+  if (!/^\d+$/.test(raw)) {
+    throw new SlimwheelError("usage", `SOURCE_DATE_EPOCH must be a whole number of seconds, got "${raw}"`, {
+      hint: "set it to the output of `git log -1 --format=%ct`, or unset it",
+    });
+  }
+  return { sourceDateEpoch: Number(raw) };
+}
+
+/** Formats an error for a person (stderr) or a machine (stdout, with --json). Returns the exit code. */
+export function reportError(e: unknown, io: CliIO, global: Pick<GlobalOptions, "json" | "verbose">): number {
+  if (isSlimwheelError(e)) {
+    if (global.json) {
+      io.stdout(`${JSON.stringify({ ok: false, error: e.toJSON() }, null, 2)}\n`);
+    } else {
+      const where = e.location ? `${e.location}: ` : "";
+      let text = `error: ${where}${e.message}\n`;
+      if (e.details) text += `${e.details.replace(/\s+$/, "")}\n`;
+      if (e.hint) text += `hint: ${e.hint}\n`;
+      if (global.verbose && e.cause instanceof Error && e.cause.stack)
+        text += `caused by: ${e.cause.stack}\n`;
+      io.stderr(text);
+    }
+    return e.exitCode;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  if (global.json) {
+    io.stdout(`${JSON.stringify({ ok: false, error: { code: "internal", message } }, null, 2)}\n`);
+  }
+  let text = `error: slimwheel hit an unexpected error (a bug): ${message}\n`;
+  text += global.verbose
+    ? `${e instanceof Error ? (e.stack ?? "") : ""}\n`
+    : "hint: rerun with --verbose for the stack trace\n";
+  text += `Please report it at ${REPORT_URL} with the command you ran and the --verbose output.\n`;
+  io.stderr(text);
+  return ExitCode.internal;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  let env: CommandEnv | undefined;
+  const program = buildProgram(io, (e) => {
+    env = e;
+  });
+  const rawGlobal = {
+    json: argv.includes("--json"),
+    verbose: argv.includes("--verbose") || argv.includes("-v"),
+  };
+  try {
+    if (argv.length === 0) {
+      io.stdout(program.helpInformation());
+      return ExitCode.ok;
+    }
+    await program.parseAsync([...argv], { from: "user" });
+    return ExitCode.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return ExitCode.ok;
+      if (e.code === "commander.help") return ExitCode.ok;
+      const message = e.message.replace(/^error: /, "");
+      return reportError(
+        new SlimwheelError("usage", message, { hint: "run `slimwheel --help` for usage" }),
+        io,
+        rawGlobal,
+      );
+    }
+    if (e instanceof ExitWith) return e.code;
+    return reportError(e, io, env?.global ?? rawGlobal);
+  }
+}
+
+/** Thrown by a command to end with a specific exit code after it has printed its own output. */
+export class ExitWith extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The test bed's Python base images, built from Debian packages with mmdebstrap: a "builder"
+ * (the role of the official full python:3.11 image: compilers, headers, -dev libraries) and a
+ * "runtime" (the role of python:3.11-slim). Both have PEP 668's EXTERNALLY-MANAGED removed, as
+ * the official images do not carry it, and `python`/`pip` resolve.
+ */
+
+export interface ImageSpec {
+  readonly name: "builder" | "runtime";
+  readonly repository: string;
+  readonly tag: string;
+  readonly include: readonly string[];
+  /** Leave out docs, man pages and translations, as the official -slim images do. */
+  readonly slim: boolean;
+  readonly description: string;
+}
+
+const RUNTIME_PACKAGES = [
+  "python3",
+  "python3-pip",
+  "python3-venv",
+  "python-is-python3",
+  "ca-certificates",
+  "netbase",
+  "tzdata",
+];
+
+/** -dev packages of the official full image (buildpack-deps) that Python builds commonly need. */
+const BUILDER_EXTRA = [
+  "python3-dev",
+  "build-essential",
+  "pkg-config",
+  "git",
+  "libpq-dev",
+  "libxml2-dev",
+  "libxslt1-dev",
+  "libyaml-dev",
+  "libffi-dev",
+  "libssl-dev",
+  "zlib1g-dev",
+  "libjpeg-dev",
+  "libsqlite3-dev",
+  "libbz2-dev",
+  "liblzma-dev",
+  "libblas-dev",
+  "liblapack-dev",
+];
+
+export function imageSpecs(python: string): readonly ImageSpec[] {
+  return [
+    {
+      name: "runtime",
+      repository: "slimwheel-testbed/python",
+      tag: `${python}-slim`,
+      include: RUNTIME_PACKAGES,
+      slim: true,
+      description: `Python ${python}, pip, venv, ca-certificates (the role of python:${python}-slim)`,
+    },
+    {
+      name: "builder",
+      repository: "slimwheel-testbed/python",
+      tag: python,
+      include: [...RUNTIME_PACKAGES, ...BUILDER_EXTRA],
+      slim: false,
+      description: `Python ${python} with headers, build-essential and common -dev libraries (the role of python:${python})`,
+    },
+  ];
+}
+
+/** mmdebstrap arguments producing a root filesystem tarball for `spec`. */
+export function mmdebstrapArgs(
+  spec: ImageSpec,
+  suite: string,
+  mirror: { archive: string; security?: string },
+  out: string,
+): string[] {
+  const args = [
+    "--variant=minbase",
+    `--include=${spec.include.join(",")}`,
+    // merged /usr without the usrmerge package (which would pull in Perl)
+    "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
+    '--aptopt=Acquire::Languages "none"',
+    '--customize-hook=rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
+    '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/*.log',
+  ];
+  if (spec.slim) {
+    args.push(
+      "--dpkgopt=path-exclude=/usr/share/man/*",
+      "--dpkgopt=path-exclude=/usr/share/doc/*",
+      "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+      "--dpkgopt=path-exclude=/usr/share/locale/*",
+      "--dpkgopt=path-exclude=/usr/share/info/*",
+    );
+  }
+  args.push(suite, out, `deb ${mirror.archive} ${suite} main`);
+  if (mirror.security) args.push(`deb ${mirror.security} ${suite}-security main`);
+  return args;
+}
