@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { SlimwheelError, wrapError } from "../src/errors.js";
 import { type Reporter, step } from "../src/reporter/index.js";
 import { exec, hasProgram, isAlive, sleep, spawnDetached, stopProcess } from "../src/util/exec.js";
-import { findDebianMirror, parseDeb822, parseOneLine, type DebianMirror } from "./apt-sources.js";
+import { type DebianMirror, findDebianMirror, parseDeb822, parseOneLine } from "./apt-sources.js";
 import type { Endpoints, ImageEndpoint } from "./endpoints.js";
 import { type ImageSpec, imageSpecs, mmdebstrapArgs } from "./images.js";
 import { type Layout, layout, testbedDir } from "./paths.js";
@@ -79,7 +79,7 @@ async function ensureTools(reporter: Reporter, docker: boolean): Promise<void> {
   const missing: string[] = [];
   for (const [program, pkg] of wanted) if (!(await hasProgram(program))) missing.push(pkg);
   await aptInstall(reporter, missing);
-  if (docker && !existsSync("/usr/bin/dockerd")) await aptInstall(reporter, ["docker.io"], true);
+  if (docker && !(await hasProgram("dockerd"))) await aptInstall(reporter, ["docker.io"], true);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +483,8 @@ async function ensureIndexServer(l: Layout, dir: string, reporter: Reporter) {
   const saved = Number((await readFile(portFile, "utf8").catch(() => "")).trim()) || undefined;
   const pidNow = await readPid(l.pid("index"));
   const running = pidNow !== undefined && (await isOurs(pidNow, dir));
+  // A server for an older index: stop it first so that its port can be reused.
+  if (pidNow !== undefined && !running && (await isOurs(pidNow, "http.server"))) await stopProcess(pidNow);
   const port = running && saved ? saved : await freePort(saved);
   await writeFile(portFile, `${port}\n`);
   const host = `127.0.0.1:${port}`;

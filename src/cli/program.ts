@@ -158,7 +158,11 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return ExitCode.ok;
       if (e.code === "commander.help") return ExitCode.ok;
-      const message = e.message.replace(/^error: /, "");
+      const firstWord = argv.find((a) => !a.startsWith("-"));
+      const message =
+        e.code === "commander.excessArguments" && firstWord
+          ? `unknown command '${firstWord}'`
+          : e.message.replace(/^error: /, "");
       return reportError(
         new SlimwheelError("usage", message, { hint: "run `slimwheel --help` for usage" }),
         io,

@@ -1,0 +1,63 @@
+/**
+ * Thin helpers over the real buildah, for tests that build and run images.
+ *
+ * Builds run without `--layers`: buildah 1.28 (Debian 12) cannot bind-mount a previous stage
+ * that came from its layer cache (`RUN --mount=type=bind,from=STAGE` finds nothing; buildah
+ * issue 4375, fixed in later releases) and reuses such layers when the stage changed (4522).
+ */
+import { type ExecResult, exec } from "../../src/util/exec.js";
+
+export async function buildahBuild(options: {
+  contextDir: string;
+  dockerfile: string;
+  tag: string;
+  buildArgs?: Record<string, string>;
+}): Promise<void> {
+  const args = [
+    "bud",
+    "--isolation",
+    "chroot",
+    "--tls-verify=false",
+    "-f",
+    options.dockerfile,
+    "-t",
+    options.tag,
+  ];
+  for (const [k, v] of Object.entries(options.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
+  args.push(options.contextDir);
+  await exec("buildah", args, { doing: `building ${options.tag} with buildah` });
+}
+
+/** Runs `command` in a fresh working container of `image` (buildah run; podman run fails here). */
+export async function runInImage(
+  image: string,
+  command: readonly string[],
+  options: { workdir?: string; allowFailure?: boolean } = {},
+): Promise<ExecResult> {
+  const ctr = (
+    await exec("buildah", ["from", "--tls-verify=false", image], {
+      doing: `creating a container of ${image}`,
+    })
+  ).stdout.trim();
+  try {
+    const args = ["run", "--isolation", "chroot"];
+    if (options.workdir) args.push("--workingdir", options.workdir);
+    return await exec("buildah", [...args, ctr, "--", ...command], {
+      doing: `running ${command.join(" ")} in ${image}`,
+      allowFailure: options.allowFailure ?? false,
+    });
+  } finally {
+    await exec("buildah", ["rm", ctr], { allowFailure: true });
+  }
+}
+
+export async function pushImage(image: string, dest: string): Promise<string> {
+  const { stdout } = await exec("sh", [
+    "-c",
+    'f=$(mktemp) && buildah push --tls-verify=false --digestfile "$f" "$1" "docker://$2" >/dev/null && cat "$f" && rm -f "$f"',
+    "sh",
+    image,
+    dest,
+  ]);
+  return stdout.trim();
+}
