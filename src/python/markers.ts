@@ -25,10 +25,17 @@ export const MARKER_VARIABLES = [
 ] as const;
 export type MarkerVariable = (typeof MARKER_VARIABLES)[number];
 
-export type MarkerValue = { readonly kind: "var"; readonly name: MarkerVariable } | { readonly kind: "str"; readonly value: string };
+export type MarkerValue =
+  | { readonly kind: "var"; readonly name: MarkerVariable }
+  | { readonly kind: "str"; readonly value: string };
 export type MarkerOp = "<=" | "<" | "!=" | "===" | "==" | ">=" | ">" | "~=" | "in" | "not in";
 export type Marker =
-  | { readonly type: "compare"; readonly left: MarkerValue; readonly op: MarkerOp; readonly right: MarkerValue }
+  | {
+      readonly type: "compare";
+      readonly left: MarkerValue;
+      readonly op: MarkerOp;
+      readonly right: MarkerValue;
+    }
   | { readonly type: "and" | "or"; readonly items: readonly Marker[] };
 
 /** A target environment: values for every marker variable. */
@@ -212,7 +219,12 @@ export function formatMarker(m: Marker, nested = false): string {
   return nested ? `(${text})` : text;
 }
 
-const VERSION_VARS = new Set<string>(["python_version", "python_full_version", "implementation_version", "platform_release"]);
+const VERSION_VARS = new Set<string>([
+  "python_version",
+  "python_full_version",
+  "implementation_version",
+  "platform_release",
+]);
 
 function resolve(v: MarkerValue, env: MarkerEnvironment): string | readonly string[] {
   if (v.kind === "str") return v.value;
@@ -233,12 +245,16 @@ function compare(m: Extract<Marker, { type: "compare" }>, env: MarkerEnvironment
   let ls = l as string;
   let rs = r as string;
   // `extra` compares normalized names (PEP 685).
-  if ((m.left.kind === "var" && m.left.name === "extra") || (m.right.kind === "var" && m.right.name === "extra")) {
+  if (
+    (m.left.kind === "var" && m.left.name === "extra") ||
+    (m.right.kind === "var" && m.right.name === "extra")
+  ) {
     ls = normalizeName(ls);
     rs = normalizeName(rs);
   }
   const versionish =
-    (m.left.kind === "var" && VERSION_VARS.has(m.left.name)) || (m.right.kind === "var" && VERSION_VARS.has(m.right.name));
+    (m.left.kind === "var" && VERSION_VARS.has(m.left.name)) ||
+    (m.right.kind === "var" && VERSION_VARS.has(m.right.name));
   if (versionish && m.op !== "===" && isValidVersion(ls) && (isValidVersion(rs) || /\.\*$/.test(rs))) {
     try {
       return satisfies(ls, `${m.op}${rs}`);
@@ -268,7 +284,9 @@ function compare(m: Extract<Marker, { type: "compare" }>, env: MarkerEnvironment
 /** Evaluates a marker in a target environment. */
 export function evaluateMarker(m: Marker, env: MarkerEnvironment): boolean {
   if (m.type === "compare") return compare(m, env);
-  return m.type === "and" ? m.items.every((i) => evaluateMarker(i, env)) : m.items.some((i) => evaluateMarker(i, env));
+  return m.type === "and"
+    ? m.items.every((i) => evaluateMarker(i, env))
+    : m.items.some((i) => evaluateMarker(i, env));
 }
 
 /** Extras referenced by `extra == "x"` anywhere in the marker. */

@@ -14,7 +14,11 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** Whether `version` satisfies the comma-separated specifier set (empty = anything). */
-export function satisfies(version: string, specifier: string, options: { prereleases?: boolean } = {}): boolean {
+export function satisfies(
+  version: string,
+  specifier: string,
+  options: { prereleases?: boolean } = {},
+): boolean {
   if (specifier.trim() === "") return true;
   return pep440.satisfies(version, specifier, { prereleases: options.prereleases ?? true });
 }

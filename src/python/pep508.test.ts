@@ -9,7 +9,10 @@ const py311 = linuxTarget("3.11");
 describe("PEP 508 requirements", () => {
   it.each([
     ["requests", { name: "requests", key: "requests", extras: [], specifier: [] }],
-    ["Flask==2.2.2", { name: "Flask", key: "flask", extras: [], specifier: [{ op: "==", version: "2.2.2" }] }],
+    [
+      "Flask==2.2.2",
+      { name: "Flask", key: "flask", extras: [], specifier: [{ op: "==", version: "2.2.2" }] },
+    ],
     [
       "requests [security , socks] >= 2.8.1, == 2.8.*",
       {
@@ -22,17 +25,40 @@ describe("PEP 508 requirements", () => {
         ],
       },
     ],
-    ["name (>=1.0,<2)", { name: "name", key: "name", extras: [], specifier: [{ op: ">=", version: "1.0" }, { op: "<", version: "2" }] }],
-    ["Zope.Interface_x~=5.4", { name: "Zope.Interface_x", key: "zope-interface-x", extras: [], specifier: [{ op: "~=", version: "5.4" }] }],
+    [
+      "name (>=1.0,<2)",
+      {
+        name: "name",
+        key: "name",
+        extras: [],
+        specifier: [
+          { op: ">=", version: "1.0" },
+          { op: "<", version: "2" },
+        ],
+      },
+    ],
+    [
+      "Zope.Interface_x~=5.4",
+      {
+        name: "Zope.Interface_x",
+        key: "zope-interface-x",
+        extras: [],
+        specifier: [{ op: "~=", version: "5.4" }],
+      },
+    ],
   ])("parses %s", (text, expected) => {
     expect(parseRequirement(text)).toEqual(expected);
   });
 
   it("parses URL requirements and markers after them", () => {
-    const r = parseRequirement("pip @ https://example.invalid/pip-23.0.zip#sha256=ab ; python_version >= '3.8'");
+    const r = parseRequirement(
+      "pip @ https://example.invalid/pip-23.0.zip#sha256=ab ; python_version >= '3.8'",
+    );
     expect(r.url).toBe("https://example.invalid/pip-23.0.zip#sha256=ab");
     expect(r.marker).toBeDefined();
-    expect(formatRequirement(r)).toBe('pip @ https://example.invalid/pip-23.0.zip#sha256=ab ; python_version >= "3.8"');
+    expect(formatRequirement(r)).toBe(
+      'pip @ https://example.invalid/pip-23.0.zip#sha256=ab ; python_version >= "3.8"',
+    );
   });
 
   it("evaluates markers for the target, not the host", () => {
@@ -40,7 +66,9 @@ describe("PEP 508 requirements", () => {
     expect(appliesTo(r, py311)).toBe(false);
     expect(appliesTo(r, linuxTarget("3.9"))).toBe(true);
     expect(appliesTo(parseRequirement('pywin32; sys_platform == "win32"'), py311)).toBe(false);
-    expect(appliesTo(parseRequirement('uvloop; platform_machine == "aarch64"'), linuxTarget("3.11", "aarch64"))).toBe(true);
+    expect(
+      appliesTo(parseRequirement('uvloop; platform_machine == "aarch64"'), linuxTarget("3.11", "aarch64")),
+    ).toBe(true);
     // Versions compare as versions, not strings: "3.9" < "3.10".
     expect(appliesTo(parseRequirement('x; python_version > "3.9"'), linuxTarget("3.10"))).toBe(true);
   });
@@ -104,15 +132,24 @@ const versionArb = fc
     fc.option(fc.tuple(fc.constantFrom("a", "b", "rc"), fc.nat({ max: 9 })), { nil: undefined }),
     fc.option(fc.nat({ max: 9 }), { nil: undefined }),
   )
-  .map(([parts, pre, post]) => parts.join(".") + (pre ? `${pre[0]}${pre[1]}` : "") + (post !== undefined ? `.post${post}` : ""));
+  .map(
+    ([parts, pre, post]) =>
+      parts.join(".") + (pre ? `${pre[0]}${pre[1]}` : "") + (post !== undefined ? `.post${post}` : ""),
+  );
 
 const clauseArb = fc.oneof(
-  fc.tuple(fc.constantFrom("==", "!=", "<=", ">=", "<", ">"), versionArb).map(([op, version]) => ({ op, version })),
-  fc.tuple(fc.constantFrom("==", "!="), fc.array(fc.nat({ max: 20 }), { minLength: 1, maxLength: 3 })).map(([op, p]) => ({
-    op,
-    version: `${p.join(".")}.*`,
-  })),
-  fc.tuple(fc.array(fc.nat({ max: 20 }), { minLength: 2, maxLength: 3 })).map(([p]) => ({ op: "~=", version: p.join(".") })),
+  fc
+    .tuple(fc.constantFrom("==", "!=", "<=", ">=", "<", ">"), versionArb)
+    .map(([op, version]) => ({ op, version })),
+  fc
+    .tuple(fc.constantFrom("==", "!="), fc.array(fc.nat({ max: 20 }), { minLength: 1, maxLength: 3 }))
+    .map(([op, p]) => ({
+      op,
+      version: `${p.join(".")}.*`,
+    })),
+  fc
+    .tuple(fc.array(fc.nat({ max: 20 }), { minLength: 2, maxLength: 3 }))
+    .map(([p]) => ({ op: "~=", version: p.join(".") })),
 );
 
 const markerArb: fc.Arbitrary<Marker> = fc.letrec<{ m: Marker }>((tie) => ({
@@ -120,10 +157,12 @@ const markerArb: fc.Arbitrary<Marker> = fc.letrec<{ m: Marker }>((tie) => ({
     { depthSize: "small", withCrossShrink: true },
     fc.record({
       type: fc.constant("compare" as const),
-      left: fc.constantFrom("python_version", "sys_platform", "platform_machine", "extra", "implementation_name").map((name) => ({
-        kind: "var" as const,
-        name: name as "python_version",
-      })),
+      left: fc
+        .constantFrom("python_version", "sys_platform", "platform_machine", "extra", "implementation_name")
+        .map((name) => ({
+          kind: "var" as const,
+          name: name as "python_version",
+        })),
       op: fc.constantFrom("==", "!=", "<", ">=", "in", "not in") as fc.Arbitrary<"==">,
       right: fc.stringMatching(/^[a-z0-9._ -]{0,8}$/).map((value) => ({ kind: "str" as const, value })),
     }),
@@ -139,18 +178,31 @@ const requirementArb: fc.Arbitrary<Requirement> = fc
     name: nameArb,
     extras: fc.uniqueArray(nameArb, { maxLength: 3 }),
     specifier: fc.array(clauseArb, { maxLength: 3 }),
-    url: fc.option(fc.constantFrom("https://files.example.invalid/p-1.0.tar.gz", "git+https://example.invalid/r.git@v1", "file:///src/pkg"), {
-      nil: undefined,
-    }),
+    url: fc.option(
+      fc.constantFrom(
+        "https://files.example.invalid/p-1.0.tar.gz",
+        "git+https://example.invalid/r.git@v1",
+        "file:///src/pkg",
+      ),
+      {
+        nil: undefined,
+      },
+    ),
     marker: fc.option(markerArb, { nil: undefined }),
   })
-  .map((r) => parseRequirement(formatRequirement({ ...r, key: "", specifier: r.url ? [] : (r.specifier as Requirement["specifier"]) })));
+  .map((r) =>
+    parseRequirement(
+      formatRequirement({ ...r, key: "", specifier: r.url ? [] : (r.specifier as Requirement["specifier"]) }),
+    ),
+  );
 
 /** Same-level and/or items are associative; the parser flattens them, so compare flattened trees. */
 function flatten(m: Marker | undefined): unknown {
   if (!m) return undefined;
   if (m.type === "compare") return m;
-  const items = m.items.flatMap((i) => (i.type === m.type ? (flatten(i) as { items: unknown[] }).items : [flatten(i)]));
+  const items = m.items.flatMap((i) =>
+    i.type === m.type ? (flatten(i) as { items: unknown[] }).items : [flatten(i)],
+  );
   return { type: m.type, items };
 }
 
@@ -167,15 +219,29 @@ describe("PEP 508 properties", () => {
   });
 
   it("arbitrary text either parses or throws the project's typed input error (10k cases)", () => {
-    const alphabet = fc.constantFrom(..."abcXYZ019 ._-[],;()<>=!~@:/'\"*+\t", "and", "or", "in", "not", "python_version", "extra");
+    const alphabet = fc.constantFrom(
+      ..."abcXYZ019 ._-[],;()<>=!~@:/'\"*+\t",
+      "and",
+      "or",
+      "in",
+      "not",
+      "python_version",
+      "extra",
+    );
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 40 }), fc.array(alphabet, { maxLength: 25 }).map((a) => a.join(""))), (text) => {
-        try {
-          parseRequirement(text, { file: "f", line: 1 });
-        } catch (e) {
-          if (!isSlimwheelError(e) || e.code !== "input" || !e.location?.startsWith("f:1:")) throw e;
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 40 }),
+          fc.array(alphabet, { maxLength: 25 }).map((a) => a.join("")),
+        ),
+        (text) => {
+          try {
+            parseRequirement(text, { file: "f", line: 1 });
+          } catch (e) {
+            if (!isSlimwheelError(e) || e.code !== "input" || !e.location?.startsWith("f:1:")) throw e;
+          }
+        },
+      ),
       { numRuns: 10_000 },
     );
   });

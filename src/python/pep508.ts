@@ -2,7 +2,14 @@
  * PEP 508 dependency specifiers: `name[extra,…] (specifiers | @ url) ; marker`.
  * Parsed exactly (errors carry file:line:column), formatted canonically (format ∘ parse is stable).
  */
-import { type Marker, type MarkerEnvironment, Scanner, evaluateMarker, formatMarker, parseOr } from "./markers.js";
+import {
+  evaluateMarker,
+  formatMarker,
+  type Marker,
+  type MarkerEnvironment,
+  parseOr,
+  Scanner,
+} from "./markers.js";
 import { isValidVersion } from "./pep440.js";
 import { normalizeName } from "./pep503.js";
 
