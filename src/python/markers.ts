@@ -198,7 +198,7 @@ export function parseOr(s: Scanner): Marker {
 
 /** Parses a whole marker expression. */
 export function parseMarker(text: string, where: Scanner["where"] = {}): Marker {
-  const s = new Scanner(text, where);
+  const s: Scanner = new Scanner(text, where);
   const m = parseOr(s);
   s.ws();
   if (!s.done) s.fail("unexpected text after marker");

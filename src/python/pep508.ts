@@ -73,7 +73,7 @@ function parseSpecifierList(s: Scanner): VersionClause[] {
 
 /** Parses one PEP 508 requirement. `where` places errors in their file. */
 export function parseRequirement(text: string, where: Scanner["where"] = {}): Requirement {
-  const s = new Scanner(text, where);
+  const s: Scanner = new Scanner(text, where);
   s.ws();
   const name = s.match(/[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?/);
   if (!name) s.fail("expected a project name");
