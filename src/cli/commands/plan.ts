@@ -1,0 +1,48 @@
+import type { Command } from "commander";
+import { Option } from "commander";
+import { readProject } from "../../project/read.js";
+import { formatPlan, planDocument } from "../../report/plan.js";
+import type { GetEnv } from "../program.js";
+import { ExitWith } from "../program.js";
+
+const ansi = (code: string, on: boolean) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
+
+export function registerPlan(program: Command, getEnv: GetEnv): void {
+  program
+    .command("plan")
+    .description(
+      "show what slimwheel detects in a Python project (Python version, dependencies, start command) and why",
+    )
+    .argument("[dir]", "the project directory", ".")
+    .option("--python <X.Y>", "use this Python version instead of what the project declares")
+    .addOption(
+      new Option("--arch <arch>", "target architecture")
+        .choices(["x86_64", "aarch64", "amd64", "arm64"])
+        .default("x86_64"),
+    )
+    .option("--strict", "exit 1 when there are warnings")
+    .addHelpText(
+      "after",
+      `
+Dependency sources, first found wins: pylock.toml, uv.lock, poetry.lock, Pipfile.lock,
+requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cfg, setup.py.
+--json prints a document following schema/plan.schema.json (schemaVersion 1).`,
+    )
+    .action(async (dir: string, o: { python?: string; arch: string; strict?: boolean }) => {
+      const { ctx, global, io } = getEnv();
+      const arch =
+        o.arch === "amd64" ? "x86_64" : o.arch === "arm64" ? "aarch64" : (o.arch as "x86_64" | "aarch64");
+      const project = await readProject(dir === "." ? ctx.cwd : new URL(dir, `file://${ctx.cwd}/`).pathname, {
+        arch,
+        ...(o.python ? { python: o.python } : {}),
+      });
+      if (global.json) io.stdout(`${JSON.stringify(planDocument(project), null, 2)}\n`);
+      else {
+        const color = global.color && io.stdoutIsTTY;
+        io.stdout(
+          formatPlan(project, { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) }),
+        );
+      }
+      if (o.strict && project.warnings.length) throw new ExitWith(1);
+    });
+}

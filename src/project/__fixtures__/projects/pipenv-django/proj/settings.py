@@ -1,0 +1,2 @@
+WSGI_APPLICATION = "proj.wsgi.application"
+ASGI_APPLICATION = "proj.asgi.application"

@@ -1,0 +1,356 @@
+/**
+ * requirements.txt, with pip's syntax: `-r`/`-c` includes, `-e`, index options, `--hash`,
+ * environment markers, `\` continuations, comments, and URL / VCS / local-path requirements.
+ * Reference: pip's "Requirements File Format". Includes are resolved by readProject (I/O).
+ */
+import { SlimwheelError } from "../../../errors.js";
+import { parseRequirement } from "../../../python/pep508.js";
+import type {
+  DeclaredRequirement,
+  DirectReference,
+  IndexSettings,
+  PipOptions,
+  SourceFacts,
+  SourceFormat,
+  SourceWarning,
+} from "../../types.js";
+
+interface LogicalLine {
+  readonly text: string;
+  /** Line number of the first physical line. */
+  readonly line: number;
+}
+
+/** Joins `\` continuations and strips comments (`#` at the start or after whitespace). */
+export function logicalLines(content: string): LogicalLine[] {
+  const out: LogicalLine[] = [];
+  const physical = content.replace(/\r\n?/g, "\n").split("\n");
+  let buffer = "";
+  let start = 0;
+  for (let i = 0; i < physical.length; i++) {
+    const raw = physical[i]!;
+    if (buffer === "") start = i + 1;
+    if (/(^|[^\\])\\$/.test(raw) && !/(^|\s)#/.test(raw)) {
+      buffer += raw.slice(0, -1);
+      continue;
+    }
+    buffer += raw;
+    const text = buffer.replace(/(^|\s)#.*$/, "").trim();
+    buffer = "";
+    if (text) out.push({ text, line: start });
+  }
+  if (buffer.trim()) out.push({ text: buffer.trim(), line: start });
+  return out;
+}
+
+/** Options that take a value, by every spelling pip accepts. */
+const VALUE_OPTIONS: Record<string, string> = {
+  "-r": "requirement",
+  "--requirement": "requirement",
+  "-c": "constraint",
+  "--constraint": "constraint",
+  "-e": "editable",
+  "--editable": "editable",
+  "-i": "index-url",
+  "--index-url": "index-url",
+  "--extra-index-url": "extra-index-url",
+  "-f": "find-links",
+  "--find-links": "find-links",
+  "--trusted-host": "trusted-host",
+  "--no-binary": "no-binary",
+  "--only-binary": "only-binary",
+  "--use-feature": "use-feature",
+};
+const FLAG_OPTIONS: Record<string, string> = {
+  "--no-index": "no-index",
+  "--pre": "pre",
+  "--prefer-binary": "prefer-binary",
+  "--require-hashes": "require-hashes",
+};
+/** Per-requirement options that may follow a requirement on its line. */
+const PER_REQUIREMENT = new Set(["--hash", "--config-settings", "-C", "--global-option", "--install-option"]);
+
+function splitWords(text: string): string[] {
+  return text.split(/\s+/).filter(Boolean);
+}
+
+const URL_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
+const VCS_RE = /^(git|hg|svn|bzr)\+/;
+
+function directReference(
+  target: string,
+  editable: boolean,
+  at: { file: string; line: number },
+): DirectReference {
+  const egg = /[#&]egg=([A-Za-z0-9._-]+)/.exec(target)?.[1];
+  const kind = VCS_RE.test(target) ? "vcs" : URL_RE.test(target) ? "url" : "path";
+  return { kind, target, editable, at, ...(egg ? { name: egg } : {}) };
+}
+
+/** Whether a line is a path or URL rather than a PEP 508 requirement (pip's heuristic). */
+function looksLikeReference(first: string): boolean {
+  if (URL_RE.test(first) || VCS_RE.test(first)) return true;
+  if (first.startsWith(".") || first.startsWith("/") || first.startsWith("~")) return true;
+  return /\.(whl|zip|tar\.gz|tgz|tar\.bz2|tar)$/.test(first) && !first.includes(" @ ");
+}
+
+export function parse(content: string, path: string): SourceFacts {
+  const requirements: DeclaredRequirement[] = [];
+  const directReferences: DirectReference[] = [];
+  const includes: {
+    kind: "requirements" | "constraints";
+    path: string;
+    at: { file: string; line: number };
+  }[] = [];
+  const warnings: SourceWarning[] = [];
+  const index = { extraIndexUrls: [] as string[], findLinks: [] as string[], trustedHosts: [] as string[] };
+  let indexUrl: string | undefined;
+  let noIndex = false;
+  const pip = {
+    noBinary: [] as string[],
+    onlyBinary: [] as string[],
+    preferBinary: false,
+    pre: false,
+    requireHashes: false,
+  };
+
+  for (const { text, line } of logicalLines(content)) {
+    const at = { file: path, line };
+    if (text.startsWith("-")) {
+      // A global option line: `--opt value`, `--opt=value` or `-rfile`.
+      const m =
+        /^(--?[A-Za-z-]+?)(?:=|\s+|(?<=^-[a-zA-Z])(?=\S))(.*)$/.exec(text) ?? /^(--?[A-Za-z-]+)$/.exec(text);
+      const opt = m?.[1] ?? text;
+      const value = (m?.[2] ?? "").trim();
+      const valueName = VALUE_OPTIONS[opt];
+      const flagName = FLAG_OPTIONS[opt];
+      if (valueName) {
+        if (!value) {
+          throw new SlimwheelError("input", `${opt} needs a value`, {
+            location: `${path}:${line}`,
+            hint: `write "${opt} VALUE"`,
+          });
+        }
+        switch (valueName) {
+          case "requirement":
+            includes.push({ kind: "requirements", path: value, at });
+            break;
+          case "constraint":
+            includes.push({ kind: "constraints", path: value, at });
+            break;
+          case "editable": {
+            const target = splitWords(value)[0]!;
+            if (looksLikeReference(target)) directReferences.push(directReference(target, true, at));
+            else
+              requirements.push({
+                requirement: parseRequirement(target, { file: path, line, column: 1 }),
+                at,
+                editable: true,
+              });
+            break;
+          }
+          case "index-url":
+            indexUrl = value;
+            break;
+          case "extra-index-url":
+            index.extraIndexUrls.push(value);
+            break;
+          case "find-links":
+            index.findLinks.push(value);
+            break;
+          case "trusted-host":
+            index.trustedHosts.push(value);
+            break;
+          case "no-binary":
+            pip.noBinary.push(...value.split(","));
+            break;
+          case "only-binary":
+            pip.onlyBinary.push(...value.split(","));
+            break;
+          case "use-feature":
+            break;
+        }
+      } else if (flagName && !value) {
+        if (flagName === "no-index") noIndex = true;
+        else if (flagName === "pre") pip.pre = true;
+        else if (flagName === "prefer-binary") pip.preferBinary = true;
+        else if (flagName === "require-hashes") pip.requireHashes = true;
+      } else {
+        warnings.push({ message: `unknown pip option "${opt}" ignored`, at });
+      }
+      continue;
+    }
+
+    // A requirement, possibly followed by per-requirement options (` --hash=sha256:…`).
+    const optionAt = text.search(/\s--?[A-Za-z]/);
+    const reqText = optionAt >= 0 ? text.slice(0, optionAt).trim() : text;
+    const optionText = optionAt >= 0 ? text.slice(optionAt).trim() : "";
+    const hashes: string[] = [];
+    const words = splitWords(optionText);
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      const [opt, inline] = w.includes("=")
+        ? [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]
+        : [w, undefined];
+      if (!PER_REQUIREMENT.has(opt)) {
+        warnings.push({ message: `unknown per-requirement option "${opt}" ignored`, at });
+        continue;
+      }
+      const value = inline ?? words[++i];
+      if (value === undefined)
+        throw new SlimwheelError("input", `${opt} needs a value`, { location: `${path}:${line}` });
+      if (opt === "--hash") {
+        if (!/^(sha256|sha384|sha512):[0-9a-f]+$/i.test(value)) {
+          throw new SlimwheelError("input", `"${value}" is not a hash (expected sha256:<hex>)`, {
+            location: `${path}:${line}`,
+            hint: "pip accepts --hash=sha256:…, sha384:… or sha512:…",
+          });
+        }
+        hashes.push(value);
+      }
+    }
+    if (looksLikeReference(reqText.split(/[ ;]/)[0]!)) {
+      directReferences.push(directReference(reqText.split(/\s*;/)[0]!.trim(), false, at));
+      continue;
+    }
+    const column = content.split(/\r?\n/)[line - 1]?.indexOf(reqText.slice(0, 10)) ?? 0;
+    const requirement = parseRequirement(reqText, { file: path, line, column: Math.max(column, 0) + 1 });
+    requirements.push({ requirement, at, ...(hashes.length ? { hashes } : {}) });
+  }
+
+  if (pip.requireHashes || requirements.some((r) => r.hashes)) {
+    const missing = requirements.filter((r) => !r.hashes?.length && !r.editable);
+    if (missing.length && requirements.some((r) => r.hashes?.length)) {
+      warnings.push({
+        message: `${missing.length} requirement(s) have no --hash while others do: pip will refuse to install in hash-checking mode (first: ${missing[0]!.requirement.name}, line ${missing[0]!.at.line})`,
+        at: { file: path },
+      });
+    }
+  }
+  const indexes: IndexSettings = { ...(indexUrl ? { indexUrl } : {}), ...index, noIndex };
+  const pipOptions: PipOptions = pip;
+  return {
+    source: "requirements",
+    file: path,
+    requirements,
+    directReferences,
+    includes,
+    indexes,
+    pipOptions,
+    warnings,
+  };
+}
+
+export const requirementsTxt: SourceFormat = {
+  id: "requirements",
+  title: "requirements.txt (pip)",
+  files: [
+    "requirements.txt",
+    "requirements/production.txt",
+    "requirements/prod.txt",
+    "requirements/base.txt",
+  ],
+  role: "requirements",
+  parse,
+};
+
+export interface ResolvedRequirements {
+  readonly facts: SourceFacts;
+  /** Every file read, in include order. */
+  readonly files: readonly string[];
+  /** Requirements from `-c` files: they constrain versions but add nothing. */
+  readonly constraints: readonly DeclaredRequirement[];
+}
+
+/**
+ * Follows `-r`/`-c` includes from `rootPath` (paths relative to the including file), merging
+ * everything into one set of facts. `read` returns a file's content (the only I/O). Cycles are
+ * reported with their chain.
+ */
+export function resolveRequirements(
+  rootPath: string,
+  read: (path: string) => string,
+  join: (from: string, rel: string) => string,
+): ResolvedRequirements {
+  const files: string[] = [];
+  const requirements: DeclaredRequirement[] = [];
+  const constraints: DeclaredRequirement[] = [];
+  const directReferences: DirectReference[] = [];
+  const warnings: SourceWarning[] = [];
+  const idx = { extraIndexUrls: [] as string[], findLinks: [] as string[], trustedHosts: [] as string[] };
+  let indexUrl: string | undefined;
+  let noIndex = false;
+  const pip = {
+    noBinary: [] as string[],
+    onlyBinary: [] as string[],
+    preferBinary: false,
+    pre: false,
+    requireHashes: false,
+  };
+
+  const visit = (
+    path: string,
+    chain: string[],
+    asConstraints: boolean,
+    from?: { file: string; line: number },
+  ) => {
+    if (chain.includes(path)) {
+      throw new SlimwheelError("input", `include cycle: ${[...chain, path].join(" → ")}`, {
+        location: from ? `${from.file}:${from.line}` : path,
+        hint: "remove one of the -r/-c lines that form the cycle",
+      });
+    }
+    if (files.includes(path)) return;
+    let content: string;
+    try {
+      content = read(path);
+    } catch (e) {
+      throw new SlimwheelError(
+        "input",
+        `cannot read ${path}${from ? ` (included from ${from.file}:${from.line})` : ""}`,
+        {
+          ...(from ? { location: `${from.file}:${from.line}` } : {}),
+          hint: "check the path: -r and -c paths are relative to the file that names them",
+          cause: e,
+        },
+      );
+    }
+    files.push(path);
+    const f = parse(content, path);
+    (asConstraints ? constraints : requirements).push(...(f.requirements ?? []));
+    if (!asConstraints) directReferences.push(...(f.directReferences ?? []));
+    warnings.push(...f.warnings);
+    if (f.indexes?.indexUrl) indexUrl = f.indexes.indexUrl;
+    idx.extraIndexUrls.push(...(f.indexes?.extraIndexUrls ?? []));
+    idx.findLinks.push(...(f.indexes?.findLinks ?? []));
+    idx.trustedHosts.push(...(f.indexes?.trustedHosts ?? []));
+    noIndex ||= f.indexes?.noIndex ?? false;
+    if (f.pipOptions) {
+      pip.noBinary.push(...f.pipOptions.noBinary);
+      pip.onlyBinary.push(...f.pipOptions.onlyBinary);
+      pip.preferBinary ||= f.pipOptions.preferBinary;
+      pip.pre ||= f.pipOptions.pre;
+      pip.requireHashes ||= f.pipOptions.requireHashes;
+    }
+    for (const inc of f.includes ?? []) {
+      visit(join(path, inc.path), [...chain, path], asConstraints || inc.kind === "constraints", {
+        file: path,
+        line: inc.at.line ?? 0,
+      });
+    }
+  };
+  visit(rootPath, [], false);
+  return {
+    facts: {
+      source: "requirements",
+      file: rootPath,
+      requirements,
+      directReferences,
+      indexes: { ...(indexUrl ? { indexUrl } : {}), ...idx, noIndex },
+      pipOptions: pip,
+      warnings,
+    },
+    files,
+    constraints,
+  };
+}

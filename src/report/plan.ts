@@ -1,0 +1,129 @@
+/**
+ * What `slimwheel plan` prints: the Project as a versioned JSON document (schema/plan.schema.json)
+ * or as sections for a person, each with its "why".
+ */
+import type { Project } from "../project/read.js";
+
+export const PLAN_SCHEMA_VERSION = 1;
+
+export function planDocument(p: Project) {
+  const d = p.dependencies;
+  return {
+    schemaVersion: PLAN_SCHEMA_VERSION,
+    project: { dir: p.dir, name: p.name ?? null, version: p.version ?? null },
+    python: { version: p.python.version, from: p.python.from, reason: p.python.reason },
+    target: { os: "linux", arch: p.target.arch, python: p.python.version },
+    dependencies: {
+      source: d.source,
+      file: d.file ?? null,
+      files: d.files,
+      reason: d.reason,
+      locked: d.locked,
+      count: d.requirements.length,
+      allPinned: d.allPinned,
+      hashes: d.hashes,
+      requirements: d.requirements.map((r) => ({
+        name: r.name,
+        key: r.key,
+        specifier: r.specifier,
+        version: r.version ?? null,
+        extras: r.extras,
+        url: r.url ?? null,
+        marker: r.marker ?? null,
+        hashes: r.hashes,
+        editable: r.editable ?? false,
+        at: r.at,
+      })),
+      references: d.references.map((r) => ({
+        kind: r.kind,
+        target: r.target,
+        name: r.name ?? null,
+        editable: r.editable,
+        at: `${r.at.file}:${r.at.line ?? ""}`,
+      })),
+      skipped: d.skipped,
+      indexes: d.indexes ?? null,
+    },
+    start: p.start
+      ? { command: p.start.command, shell: p.start.shell, reason: p.start.reason, port: p.start.port ?? null }
+      : null,
+    frameworks: p.frameworks,
+    installable: p.installable
+      ? { reason: p.installable.reason, backend: p.installable.buildSystem?.backend ?? null }
+      : null,
+    sources: p.sources,
+    context: {
+      files: p.context.files.length,
+      bytes: p.context.bytes,
+      dockerignore: p.context.dockerignore ?? null,
+      secrets: p.context.secrets,
+    },
+    config: p.config,
+    warnings: p.warnings.map((w) => ({ message: w.message, at: w.at ?? null })),
+  };
+}
+export type PlanDocument = ReturnType<typeof planDocument>;
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function formatPlan(
+  p: Project,
+  style: { bold: (s: string) => string; dim: (s: string) => string; yellow: (s: string) => string },
+): string {
+  const out: string[] = [];
+  const why = (s: string) => out.push(style.dim(`  why: ${s}`));
+  const head = (title: string, value: string) => out.push(`${style.bold(title.padEnd(13))}${value}`);
+
+  head("Project", `${p.name ?? "(unnamed)"}${p.version ? ` ${p.version}` : ""}  ${style.dim(p.dir)}`);
+  head("Python", `${p.python.version}  (linux/${p.target.arch})`);
+  why(p.python.reason);
+
+  const d = p.dependencies;
+  const pinning = d.locked ? "locked" : d.allPinned ? "all pinned" : "not all pinned";
+  const hashes = d.hashes === "all" ? "with hashes" : d.hashes === "some" ? "some with hashes" : "no hashes";
+  head("Dependencies", `${d.requirements.length} from ${d.file ?? "nowhere"} (${pinning}, ${hashes})`);
+  why(d.reason);
+  for (const r of d.requirements) {
+    const spec = r.url ? ` @ ${r.url}` : r.specifier;
+    out.push(
+      `  ${r.name}${r.extras.length ? `[${r.extras.join(",")}]` : ""}${spec}${r.marker ? style.dim(`  ; ${r.marker}`) : ""}${r.editable ? style.dim("  (editable)") : ""}`,
+    );
+  }
+  for (const ref of d.references)
+    out.push(`  ${ref.target}${style.dim(`  (${ref.kind}${ref.editable ? ", editable" : ""})`)}`);
+  if (d.skipped.length) {
+    out.push(
+      style.dim(`  not for this target: ${d.skipped.map((s) => `${s.name} (${s.marker})`).join(", ")}`),
+    );
+  }
+  if (d.indexes?.indexUrl || d.indexes?.extraIndexUrls.length) {
+    out.push(
+      style.dim(`  index: ${[d.indexes.indexUrl, ...d.indexes.extraIndexUrls].filter(Boolean).join(", ")}`),
+    );
+  }
+  if (p.installable) {
+    head("Package", "the project itself is installed as a wheel");
+    why(p.installable.reason);
+  }
+
+  if (p.start) {
+    head("Start", p.start.command);
+    why(p.start.reason);
+  } else {
+    head("Start", style.yellow("(none found)"));
+  }
+  if (p.frameworks.length) head("Frameworks", p.frameworks.map((f) => `${f.name} (${f.reason})`).join(", "));
+  head(
+    "Context",
+    `${p.context.files.length} files, ${bytes(p.context.bytes)}${p.context.dockerignore ? " after .dockerignore" : " (no .dockerignore)"}`,
+  );
+  if (p.warnings.length) {
+    out.push(style.bold("Warnings"));
+    for (const w of p.warnings) out.push(style.yellow(`  ! ${w.at ? `${w.at}: ` : ""}${w.message}`));
+  }
+  return `${out.join("\n")}\n`;
+}
