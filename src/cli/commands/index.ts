@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import type { GetEnv } from "../program.js";
+import { registerBuild } from "./build.js";
+import { registerDockerfile } from "./dockerfile.js";
 import { registerPlan } from "./plan.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
 
 /** The explicit registry of subcommands. Only commands that really work are listed. */
-export const commands: readonly RegisterCommand[] = [registerPlan];
+export const commands: readonly RegisterCommand[] = [registerPlan, registerDockerfile, registerBuild];

@@ -1,0 +1,88 @@
+import { type Command, Option } from "commander";
+import { buildProject } from "../../build/build.js";
+import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
+import type { GetEnv } from "../program.js";
+import { packageVersion } from "../version.js";
+import {
+  addEngineOption,
+  addImageSourceOptions,
+  engineOf,
+  imageSources,
+  parseOutput,
+  resolveDir,
+  strategyHelp,
+} from "./options.js";
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerBuild(program: Command, getEnv: GetEnv): void {
+  const cmd = program
+    .command("build")
+    .description("build a container image of a Python project")
+    .argument("[dir]", "the project directory", ".")
+    .option("-t, --tag <ref>", "image reference (repeatable)", collect, [])
+    .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)));
+  addEngineOption(cmd);
+  addImageSourceOptions(cmd)
+    .option("--push", "push every tag to its registry")
+    .option(
+      "--output <type:path>",
+      "also write the image: oci:DIR, oci-archive:FILE.tar or docker-archive:FILE.tar",
+    )
+    .option("--platform <os/arch>", "target platform, e.g. linux/arm64")
+    .option("--no-cache", "build every layer anew")
+    .option("--squash", "squash the final image's new layers into one (buildah, podman)")
+    .option("--cache-from <ref>", "registry cache to read (buildah/podman: every stage)", collect, [])
+    .option(
+      "--cache-to <ref>",
+      "registry cache to write (buildah/podman: every stage; docker without buildx: inline only)",
+      collect,
+      [],
+    )
+    .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
+    .addHelpText("after", strategyHelp())
+    .action(async (dir: string, o: Record<string, unknown>) => {
+      const { ctx, global, io } = getEnv();
+      const root = resolveDir(ctx.cwd, dir);
+      const outcome = await buildProject(
+        root,
+        {
+          ...imageSources(o),
+          strategy: (o.strategy as string | undefined) ?? DEFAULT_STRATEGY,
+          ...(engineOf(o) ? { engine: engineOf(o)! } : {}),
+          tags: o.tag as string[],
+          ...(typeof o.python === "string" ? { python: o.python } : {}),
+          ...(typeof o.platform === "string" ? { platform: o.platform } : {}),
+          ...(o.cache === false ? { noCache: true } : {}),
+          ...(o.squash ? { squash: true } : {}),
+          ...((o.cacheFrom as string[]).length ? { cacheFrom: o.cacheFrom as string[] } : {}),
+          ...((o.cacheTo as string[]).length ? { cacheTo: o.cacheTo as string[] } : {}),
+          ...(o.push ? { push: true } : {}),
+          ...(typeof o.output === "string" ? { output: parseOutput(o.output) } : {}),
+          ...(typeof o.smoke === "string" ? { smoke: o.smoke } : {}),
+          version: packageVersion(),
+        },
+        ctx,
+      );
+      const doc = {
+        image: outcome.imageId,
+        tags: outcome.tags,
+        strategy: outcome.plan.strategy,
+        engine: { id: outcome.engine.id, version: outcome.engine.version ?? null },
+        buildSeconds: Math.round(outcome.buildMs / 100) / 10,
+        runtimePackages: outcome.plan.runtimePackages,
+        pushed: outcome.pushed ?? [],
+        output: outcome.output ?? null,
+        smoke: outcome.smoke ?? null,
+      };
+      if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+      else {
+        io.stdout(
+          `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) with ${outcome.engine.id} in ${doc.buildSeconds} s\n`,
+        );
+        for (const r of outcome.plan.runtimePackages) io.stdout(`  runtime package ${r.name} ← ${r.why}\n`);
+        for (const p of outcome.pushed ?? []) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+        if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
+      }
+    });
+}

@@ -1,0 +1,84 @@
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type Command, Option } from "commander";
+import { planFor } from "../../build/plan-for.js";
+import { SlimwheelError } from "../../errors.js";
+import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
+import { readProject } from "../../project/read.js";
+import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../render/dockerfile/index.js";
+import type { GetEnv } from "../program.js";
+import { packageVersion } from "../version.js";
+import { resolveDir } from "./options.js";
+
+/** Writes through a temporary file and a rename: never a half-written file. */
+async function writeAtomic(path: string, content: string): Promise<void> {
+  const tmp = join(dirname(path), `.${path.split("/").at(-1)}.slimwheel-${process.pid}.tmp`);
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+export function registerDockerfile(program: Command, getEnv: GetEnv): void {
+  program
+    .command("dockerfile")
+    .description("write a commented Dockerfile (and a .dockerignore when there is none) for a Python project")
+    .argument("[dir]", "the project directory", ".")
+    .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)))
+    .option("-o, --output <file>", "where to write the Dockerfile (default: DIR/Dockerfile); - for stdout")
+    .option("--force", "overwrite a Dockerfile that slimwheel did not write")
+    .option("--python <X.Y>", "Python version, over what the project declares")
+    .addHelpText(
+      "after",
+      `\nStrategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (default)" : ""}\n${s.summary.replace(/(.{1,92})(\s|$)/g, "      $1\n")}`).join("")}`,
+    )
+    .action(
+      async (dir: string, o: { strategy?: string; output?: string; force?: boolean; python?: string }) => {
+        const { ctx, global, io } = getEnv();
+        const root = resolveDir(ctx.cwd, dir);
+        const project = await readProject(root, o.python ? { python: o.python } : {});
+        const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
+        const plan = planFor(
+          project,
+          strategy,
+          ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {},
+        );
+        const version = packageVersion();
+        const text = renderDockerfile(plan, {
+          version,
+          ...(project.name ? { projectName: project.name } : {}),
+        });
+        if (o.output === "-") {
+          io.stdout(text);
+          return;
+        }
+        const target = o.output ? resolveDir(ctx.cwd, o.output) : join(project.dir, "Dockerfile");
+        const existing = await readFile(target, "utf8").catch(() => undefined);
+        if (existing !== undefined && !existing.startsWith(GENERATED_MARKER) && !o.force) {
+          throw new SlimwheelError("usage", `${target} exists and was not written by slimwheel`, {
+            hint: "pass --force to overwrite it, or -o to write elsewhere",
+          });
+        }
+        const written: string[] = [];
+        await writeAtomic(target, text);
+        written.push(target);
+        const ignore = join(project.dir, ".dockerignore");
+        if ((await readFile(ignore, "utf8").catch(() => undefined)) === undefined) {
+          await writeAtomic(ignore, renderDockerignore(plan, { version }));
+          written.push(ignore);
+        }
+        for (const g of plan.generated) {
+          await writeAtomic(join(project.dir, g.path), g.content);
+          written.push(join(project.dir, g.path));
+        }
+        if (global.json)
+          io.stdout(
+            `${JSON.stringify({ strategy, written, runtimePackages: plan.runtimePackages }, null, 2)}\n`,
+          );
+        else {
+          for (const w of written) io.stdout(`wrote ${w}\n`);
+          io.stdout(
+            `strategy: ${strategy}; build it with: slimwheel build ${dir} -t IMAGE (or docker build -f ${target} ${project.dir})\n`,
+          );
+        }
+      },
+    );
+}

@@ -1,0 +1,178 @@
+/**
+ * Docker with BuildKit: `docker buildx build` where the buildx plugin exists, otherwise
+ * `DOCKER_BUILDKIT=1 docker build` with a client older than 23 (newer clients refuse BuildKit
+ * without buildx). DOCKER_HOST is honoured. Images are exported with `docker save`
+ * (docker-archive).
+ */
+import { readFile } from "node:fs/promises";
+import type { Context } from "../context.js";
+import { SlimwheelError } from "../errors.js";
+import { exec } from "../util/exec.js";
+import type { BuildRequest, Engine, EngineInfo, ExportTarget } from "./types.js";
+
+interface Client {
+  readonly program: string;
+  readonly mode: "buildx" | "buildkit";
+  readonly version: string;
+}
+
+async function findClient(env: Record<string, string | undefined>): Promise<Client | string> {
+  const candidates = [
+    ...new Set(
+      [env.SLIMWHEEL_DOCKER_CLI, "docker", "/usr/bin/docker"].filter((c): c is string => Boolean(c)),
+    ),
+  ];
+  const reasons: string[] = [];
+  for (const program of candidates) {
+    const v = await exec(program, ["version", "--format", "{{.Client.Version}}|{{.Server.Version}}"], {
+      env,
+      allowFailure: true,
+    }).catch(() => undefined);
+    if (!v) continue;
+    const [client = "", server = ""] = v.stdout.trim().split("|");
+    if (!client) continue;
+    if (v.code !== 0 || !server) {
+      reasons.push(
+        `${program} ${client}: no Docker engine answers (${(v.stderr.trim().split("\n")[0] ?? "").slice(0, 120)})`,
+      );
+      continue;
+    }
+    const bx = await exec(program, ["buildx", "version"], { env, allowFailure: true });
+    if (bx.code === 0) return { program, mode: "buildx", version: server };
+    if (Number(client.split(".")[0]) < 23) return { program, mode: "buildkit", version: server };
+    reasons.push(`${program} ${client}: no buildx plugin, and clients ≥ 23 need it for BuildKit`);
+  }
+  return reasons.length ? reasons.join("; ") : "no docker client found";
+}
+
+function buildArgs(req: BuildRequest, mode: Client["mode"]): string[] {
+  const args = mode === "buildx" ? ["buildx", "build", "--load"] : ["build"];
+  args.push("--network", "host", "--progress", "plain");
+  if (req.noCache) args.push("--no-cache");
+  if (req.platform) args.push("--platform", req.platform);
+  if (req.target) args.push("--target", req.target);
+  for (const c of req.cacheFrom ?? []) args.push("--cache-from", c);
+  if (mode === "buildx") for (const c of req.cacheTo ?? []) args.push("--cache-to", c);
+  else if (req.cacheTo?.length) args.push("--build-arg", "BUILDKIT_INLINE_CACHE=1");
+  if (req.sourceDateEpoch !== undefined) args.push("--build-arg", `SOURCE_DATE_EPOCH=${req.sourceDateEpoch}`);
+  for (const [k, v] of Object.entries(req.buildArgs)) args.push("--build-arg", `${k}=${v}`);
+  for (const t of req.tags) args.push("-t", t);
+  return args;
+}
+
+export function dockerEngine(env: Record<string, string | undefined>): Engine {
+  let client: Promise<Client | string> | undefined;
+  const getClient = async (): Promise<Client> => {
+    client ??= findClient(env);
+    const c = await client;
+    if (typeof c === "string") {
+      throw new SlimwheelError("not-found", `no usable Docker with BuildKit: ${c}`, {
+        hint: "start a Docker engine (or set DOCKER_HOST), and install the buildx plugin; or use --engine buildah",
+      });
+    }
+    return c;
+  };
+  const dockerEnv = { ...env, DOCKER_BUILDKIT: "1" };
+  return {
+    id: "docker",
+    async detect(): Promise<EngineInfo> {
+      const c = await (client ??= findClient(env));
+      return typeof c === "string"
+        ? { id: "docker", available: false, detail: c }
+        : {
+            id: "docker",
+            available: true,
+            version: c.version,
+            detail: `${c.program} (${c.mode === "buildx" ? "buildx" : "DOCKER_BUILDKIT=1"}), engine ${c.version}`,
+          };
+    },
+    async build(req, ctx) {
+      const c = await getClient();
+      if (req.squash)
+        ctx.reporter.emit({
+          type: "log",
+          level: "warn",
+          message: "docker with BuildKit cannot --squash; building without it",
+        });
+      if (req.cacheTo?.length && c.mode !== "buildx") {
+        ctx.reporter.emit({
+          type: "log",
+          level: "warn",
+          message:
+            "without buildx, docker can only write an inline cache (the final stage's layers): earlier stages will miss the cache in CI",
+        });
+      }
+      const started = ctx.now();
+      const iidFile = `${req.dockerfile}.iid`;
+      let buf = "";
+      const onChunk = (chunk: string) => {
+        buf += chunk;
+        const lines = buf.split("\n");
+        buf = lines.pop() ?? "";
+        for (const l of lines) req.onLine?.(l);
+      };
+      await exec(
+        c.program,
+        [...buildArgs(req, c.mode), "--iidfile", iidFile, "-f", req.dockerfile, req.contextDir],
+        {
+          env: dockerEnv,
+          signal: ctx.signal,
+          onStderr: onChunk,
+          onStdout: onChunk,
+          doing: `building ${req.tags[0] ?? "the image"} with docker`,
+        },
+      );
+      return { imageId: (await readFile(iidFile, "utf8")).trim(), durationMs: ctx.now() - started };
+    },
+    async exportImage(image: string, target: ExportTarget, ctx: Context) {
+      const c = await getClient();
+      if (target.kind !== "docker-archive") {
+        throw new SlimwheelError("usage", "the docker engine writes docker archives (docker save)", {
+          hint: "use --output docker-archive:PATH with --engine docker, or build with buildah/podman for an OCI layout",
+        });
+      }
+      await exec(c.program, ["save", "-o", target.path, target.tag ?? image], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        doing: `saving ${image}`,
+      });
+    },
+    async push(image, ref, ctx) {
+      const c = await getClient();
+      await exec(c.program, ["tag", image, ref], { env: dockerEnv, doing: `tagging ${ref}` });
+      await exec(c.program, ["push", ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        doing: `pushing ${ref}`,
+        hint: "check the registry address and your credentials (docker login)",
+      });
+      const r = await exec(c.program, ["image", "inspect", "--format", "{{json .RepoDigests}}", ref], {
+        env: dockerEnv,
+      });
+      const repo = ref.replace(/:[^/:]+$/, "");
+      const digest = (JSON.parse(r.stdout) as string[]).find((d) => d.startsWith(`${repo}@`))?.split("@")[1];
+      if (!digest) throw new SlimwheelError("engine", `pushed ${ref} but docker reports no digest for it`);
+      return digest;
+    },
+    async run(image, command, ctx, options = {}) {
+      const c = await getClient();
+      const args = ["run", "--rm", "--network", "none"];
+      if (options.user) args.push("--user", options.user);
+      if (options.workdir) args.push("--workdir", options.workdir);
+      return exec(c.program, [...args, image, ...command], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+    },
+    async removeImages(images, ctx) {
+      if (!images.length) return;
+      const c = await getClient();
+      await exec(c.program, ["rmi", "-f", ...images], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import type { Context } from "../context.js";
+import type { ExecResult } from "../util/exec.js";
+
+export type EngineId = "buildah" | "podman" | "docker";
+
+export interface EngineInfo {
+  readonly id: EngineId;
+  readonly available: boolean;
+  readonly version?: string;
+  /** Why it is not available, or how it will be driven. */
+  readonly detail: string;
+}
+
+export interface BuildRequest {
+  readonly contextDir: string;
+  /** Path of the Dockerfile (inside or outside the context). */
+  readonly dockerfile: string;
+  readonly tags: readonly string[];
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly target?: string;
+  /** e.g. linux/amd64 */
+  readonly platform?: string;
+  readonly noCache?: boolean;
+  readonly squash?: boolean;
+  /** Registry cache references: every stage's layers (buildah), or inline (docker without buildx). */
+  readonly cacheFrom?: readonly string[];
+  readonly cacheTo?: readonly string[];
+  /** SOURCE_DATE_EPOCH: timestamps in the image. */
+  readonly sourceDateEpoch?: number;
+  /** Skip TLS verification for these registries (loopback registries need it). */
+  readonly insecure?: boolean;
+  /** Called with each line of the engine's progress output. */
+  readonly onLine?: (line: string) => void;
+}
+
+export interface BuildResult {
+  /** The image ID (config digest for buildah/podman/docker). */
+  readonly imageId: string;
+  readonly durationMs: number;
+}
+
+export type ExportTarget =
+  | { readonly kind: "oci-dir"; readonly path: string }
+  | { readonly kind: "oci-archive"; readonly path: string }
+  | { readonly kind: "docker-archive"; readonly path: string; readonly tag?: string };
+
+/** One adapter per external builder (docs/engine-notes.md has what each does on this platform). */
+export interface Engine {
+  readonly id: EngineId;
+  detect(): Promise<EngineInfo>;
+  build(req: BuildRequest, ctx: Context): Promise<BuildResult>;
+  /** Writes the image to disk. Formats an engine cannot write itself are converted by slimwheel. */
+  exportImage(image: string, target: ExportTarget, ctx: Context): Promise<void>;
+  /** Pushes `image` to `ref`; returns the manifest digest. */
+  push(image: string, ref: string, ctx: Context, options?: { insecure?: boolean }): Promise<string>;
+  /** Runs a command in a fresh container of the image and removes it. */
+  run(
+    image: string,
+    command: readonly string[],
+    ctx: Context,
+    options?: { user?: string; workdir?: string },
+  ): Promise<ExecResult>;
+  removeImages(images: readonly string[], ctx: Context): Promise<void>;
+}
+
+export const isLoopbackRef = (ref: string): boolean =>
+  /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?\//.test(ref);

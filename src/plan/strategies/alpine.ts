@@ -1,0 +1,97 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const alpine: Strategy = {
+  id: "alpine",
+  title: "Alpine (musl) builder and runtime",
+  summary:
+    "A builder on python:X-alpine with apk build packages (build-base and the -dev packages) runs `pip wheel`; the final Alpine image gets only the runtime libraries and installs the wheels with --no-index. Small, but Alpine lacks prebuilt wheels for many projects (everything compiles, slowly), and musl differs from glibc: wheels built on a Debian (glibc) builder must never go into it, so both stages are Alpine.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const needs = c.systemNeeds(p, "alpine", o, c.appCompiles(p, read));
+    const build = [...new Set(["build-base", ...needs.build])];
+    return {
+      strategy: "alpine",
+      summary: alpine.summary,
+      args: c.imageArgs(p.python.version, "alpine"),
+      stages: [
+        {
+          name: "builder",
+          from: "${BUILDER_IMAGE}",
+          why: "Alpine (musl): wheels built here are musllinux-compatible, unlike anything built on Debian",
+          steps: [
+            {
+              kind: "run",
+              why: `compilers and -dev packages (${build.join(", ")}), in the builder only`,
+              commands: [`apk add --no-cache ${build.join(" ")}`],
+            },
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, "/build"),
+            {
+              kind: "run",
+              why: "a musl wheel for every dependency",
+              commands: [
+                `pip wheel --no-cache-dir --wheel-dir /wheels -r /build/${deps.main}`,
+                `cp /build/${deps.main} /wheels/requirements.txt`,
+              ],
+            },
+            ...(p.installable
+              ? [
+                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
+                  {
+                    kind: "run" as const,
+                    why: "the app's own wheel",
+                    commands: ["pip wheel --no-cache-dir --no-deps --wheel-dir /app-wheels /src"],
+                  },
+                ]
+              : []),
+          ],
+        },
+        {
+          name: "final",
+          from: "${RUNTIME_IMAGE}",
+          why: "Alpine with only the runtime libraries",
+          steps: [
+            c.runtimeEnv(p),
+            ...(needs.runtime.length
+              ? [
+                  {
+                    kind: "run" as const,
+                    why: `runtime libraries only: ${needs.runtime.map((r) => `${r.name} (${r.why})`).join("; ")}`,
+                    commands: [`apk add --no-cache ${needs.runtime.map((r) => r.name).join(" ")}`],
+                  },
+                ]
+              : []),
+            {
+              kind: "run",
+              why: "install the musl wheels from a bind mount: no copy of them stays in a layer",
+              mounts: [
+                { type: "bind", from: "builder", source: "/wheels", target: "/wheels" },
+                ...(p.installable
+                  ? [{ type: "bind" as const, from: "builder", source: "/app-wheels", target: "/app-wheels" }]
+                  : []),
+              ],
+              commands: [
+                "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+                ...(p.installable
+                  ? ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"]
+                  : []),
+              ],
+            },
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            c.copyApp(),
+            c.labels(p, "alpine", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "musl",
+      runtimePackages: needs.runtime,
+      buildPackages: build,
+    };
+  },
+};

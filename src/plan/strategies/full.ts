@@ -1,0 +1,55 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const full: Strategy = {
+  id: "full",
+  title: "full image, one stage",
+  summary:
+    "One stage on the full Python image (Debian with compilers, headers and many -dev libraries), dependencies installed in their own layer before the app code. Everything builds, nothing is missing at run time, but roughly a gigabyte of build tools ships to production.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const compiled = c.appCompiles(p, read);
+    return {
+      strategy: "full",
+      summary: full.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages: [
+        {
+          name: "final",
+          from: "${BUILDER_IMAGE}",
+          why: "the full image: it can compile anything, and ships all of it",
+          steps: [
+            c.runtimeEnv(p),
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, c.APP_DIR),
+            {
+              kind: "run",
+              why: "dependencies in their own layer; --no-cache-dir keeps pip's download cache out of the layer",
+              commands: [`pip install --no-cache-dir -r ${deps.main}`],
+            },
+            c.copyApp(),
+            ...(p.installable
+              ? [
+                  {
+                    kind: "run" as const,
+                    why: `install the project itself (${p.installable.reason})${compiled ? "; it compiles here" : ""}`,
+                    commands: ["pip install --no-cache-dir --no-deps ."],
+                  },
+                ]
+              : []),
+            c.labels(p, "full", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: [],
+      buildPackages: [],
+    };
+  },
+};

@@ -1,0 +1,70 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const slimApt: Strategy = {
+  id: "slim-apt",
+  title: "slim + apt-get, removal in a later layer",
+  summary:
+    "The common habit: the slim image, then `apt-get install` of compilers and -dev packages, the build, and a later RUN that purges them. It builds anything, but layers are append-only: the purge adds a layer and removes nothing from the earlier one, so the compilers still ship (the image is no smaller than without the purge). Runtime libraries are installed explicitly so the purge keeps them.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    const build = [...new Set([...c.KNOWN_TOOLCHAIN, ...needs.build])];
+    const runtime = needs.runtime.map((n) => n.name);
+    return {
+      strategy: "slim-apt",
+      summary: slimApt.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages: [
+        {
+          name: "final",
+          from: "${RUNTIME_IMAGE}",
+          why: "the slim image, made able to compile",
+          steps: [
+            c.runtimeEnv(p),
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            {
+              kind: "run",
+              why: `build tools and headers (${build.join(", ")})${runtime.length ? `, and the runtime libraries marked as wanted so the purge keeps them (${runtime.join(", ")})` : ""}`,
+              commands: [
+                "apt-get update",
+                `apt-get install -y --no-install-recommends ${[...build, ...runtime].join(" ")} ${c.PYTHON_DEV_IF_MISSING}`,
+              ],
+            },
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, c.APP_DIR),
+            {
+              kind: "run",
+              why: "dependencies, compiled where needed",
+              commands: [`pip install --no-cache-dir -r ${deps.main}`],
+            },
+            c.copyApp(),
+            ...(p.installable
+              ? [
+                  {
+                    kind: "run" as const,
+                    why: `install the project itself (${p.installable.reason})`,
+                    commands: ["pip install --no-cache-dir --no-deps ."],
+                  },
+                ]
+              : []),
+            {
+              kind: "run",
+              why: "the habit this strategy shows: purging the build tools in a later layer. The earlier layer still holds them, so this saves nothing",
+              commands: [`apt-get purge -y --auto-remove ${build.join(" ")}`, "rm -rf /var/lib/apt/lists/*"],
+            },
+            c.labels(p, "slim-apt", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: needs.runtime,
+      buildPackages: build,
+    };
+  },
+};

@@ -1,0 +1,73 @@
+import { SlimwheelError } from "../../errors.js";
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const slim: Strategy = {
+  id: "slim",
+  title: "slim image, one stage",
+  summary:
+    "One stage on the slim Python image: the dependency list is copied and installed in its own layer, then the app. Small and simple, but only works when every dependency has a binary wheel and needs no system library: nothing can be compiled, and no runtime library is installed. pip runs with --only-binary so a missing wheel stops the build with a clear message instead of a compiler error.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    if (c.appCompiles(p, read)) {
+      throw new SlimwheelError(
+        "input",
+        "the slim strategy cannot build this project: it has its own C extension and the slim image has no compiler",
+        {
+          hint: "use slimwheel (the default), wheels, venv or slim-apt",
+        },
+      );
+    }
+    if (needs.runtime.length) {
+      const first = needs.runtime[0]!;
+      throw new SlimwheelError(
+        "input",
+        `the slim strategy cannot build this project: it needs system packages the slim image lacks (${needs.runtime.map((n) => n.name).join(", ")}; ${first.name}: ${first.why})`,
+        { hint: "use slimwheel (the default), wheels or venv, which install runtime libraries; or slim-apt" },
+      );
+    }
+    const deps = c.dependencyInput(p);
+    return {
+      strategy: "slim",
+      summary: slim.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages: [
+        {
+          name: "final",
+          from: "${RUNTIME_IMAGE}",
+          why: "the slim image: no compilers, so every dependency must come as a wheel",
+          steps: [
+            c.runtimeEnv(p),
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, c.APP_DIR),
+            {
+              kind: "run",
+              why: "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
+              commands: [`pip install --no-cache-dir --only-binary=:all: -r ${deps.main}`],
+            },
+            c.copyApp(),
+            ...(p.installable
+              ? [
+                  {
+                    kind: "run" as const,
+                    why: `install the project itself (${p.installable.reason})`,
+                    commands: ["pip install --no-cache-dir --no-deps ."],
+                  },
+                ]
+              : []),
+            c.labels(p, "slim", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: [],
+      buildPackages: [],
+    };
+  },
+};

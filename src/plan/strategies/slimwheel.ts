@@ -1,0 +1,103 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan, Stage, Step } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const slimwheelStrategy: Strategy = {
+  id: "slimwheel",
+  title: "slimwheel: wheels built apart, installed through bind mounts",
+  summary:
+    "slimwheel's own (the default). Dependency wheels are built in the full builder image, apart from the app, so a code change rebuilds only the app layer; they are installed in the slim image through `RUN --mount=type=bind,from=…`, so no wheel is stored twice and no pip cache lands in a layer. The final image gets only the runtime system libraries the dependencies need (no compilers, no headers), runs as a non-root user, and its layers go base → system libraries → dependencies → app, with OCI labels. The package index is only ever seen by the builder.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    const stages: Stage[] = [
+      {
+        name: "deps",
+        from: "${BUILDER_IMAGE}",
+        why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
+        steps: [
+          ...c.installMissingBuildPackages(needs.build),
+          c.indexArgStep,
+          ...c.copyDependencyFiles(deps, "/build"),
+          {
+            kind: "run",
+            why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
+            mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
+            commands: [
+              `pip wheel --wheel-dir /wheels -r /build/${deps.main}`,
+              `cp /build/${deps.main} /wheels/requirements.txt`,
+            ],
+          },
+        ],
+      },
+    ];
+    if (p.installable) {
+      stages.push({
+        name: "app-wheel",
+        from: "${BUILDER_IMAGE}",
+        why: "builds the app's own wheel, apart from the dependencies",
+        steps: [
+          { kind: "copy", why: "the app's source", sources: ["."], dest: "/src/" },
+          {
+            kind: "run",
+            why: `the app's wheel (${p.installable.reason})`,
+            mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
+            commands: ["pip wheel --no-deps --wheel-dir /app-wheels /src"],
+          },
+        ],
+      });
+    }
+    const final: Step[] = [
+      ...c.runtimePackagesStep(needs.runtime),
+      {
+        kind: "run",
+        why: `a non-root user for the app (uid ${c.APP_UID}); the app's files stay owned by root, read-only to it`,
+        commands: [
+          `useradd --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
+        ],
+      },
+      {
+        kind: "run",
+        why: "the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler",
+        mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
+        commands: ["pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt"],
+      },
+      { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+      ...(p.installable
+        ? [
+            {
+              kind: "run" as const,
+              why: "the app's own wheel, through a bind mount",
+              mounts: [
+                { type: "bind" as const, from: "app-wheel", source: "/app-wheels", target: "/app-wheels" },
+              ],
+              commands: ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"],
+            },
+          ]
+        : []),
+      c.copyApp(),
+      c.runtimeEnv(p),
+      { kind: "user", why: "run as the non-root app user", user: `${c.APP_UID}:${c.APP_UID}` },
+      c.labels(p, "slimwheel", o),
+      ...c.startSteps(p),
+    ];
+    stages.push({
+      name: "final",
+      from: "${RUNTIME_IMAGE}",
+      why: "the slim image: base → system libraries → dependencies → app",
+      steps: final,
+    });
+    return {
+      strategy: "slimwheel",
+      summary: slimwheelStrategy.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages,
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: needs.runtime,
+      buildPackages: needs.build,
+    };
+  },
+};

@@ -1,0 +1,89 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+const VENV = "/opt/venv";
+
+export const venv: Strategy = {
+  id: "venv",
+  title: "virtualenv built in a builder, copied into slim",
+  summary:
+    "Two stages: a virtualenv at a fixed path (/opt/venv) is built in the builder and copied whole into the slim image, activated through PATH (a .bashrc only works for interactive shells). The interpreter path is the same in both images, so the venv's links hold. The venv carries pip and setuptools along, and runtime libraries must still be added.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    return {
+      strategy: "venv",
+      summary: venv.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages: [
+        {
+          name: "builder",
+          from: "${BUILDER_IMAGE}",
+          why: "builds the virtualenv, compiling where needed",
+          steps: [
+            ...c.installMissingBuildPackages(needs.build),
+            {
+              kind: "run",
+              why: `the virtualenv at a fixed path, the same in the final image`,
+              commands: [`python3 -m venv ${VENV}`],
+            },
+            {
+              kind: "env",
+              why: "activate the venv for every later command (not through .bashrc)",
+              vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
+            },
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, "/build"),
+            {
+              kind: "run",
+              why: "dependencies into the venv",
+              commands: [`pip install --no-cache-dir -r /build/${deps.main}`],
+            },
+            ...(p.installable
+              ? [
+                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
+                  {
+                    kind: "run" as const,
+                    why: `the project itself into the venv (${p.installable.reason})`,
+                    commands: ["pip install --no-cache-dir --no-deps /src"],
+                  },
+                ]
+              : []),
+          ],
+        },
+        {
+          name: "final",
+          from: "${RUNTIME_IMAGE}",
+          why: "the slim image with the venv",
+          steps: [
+            c.runtimeEnv(p),
+            ...c.runtimePackagesStep(needs.runtime),
+            {
+              kind: "copy",
+              why: "the whole virtualenv; its interpreter link points at the same path here",
+              from: "builder",
+              sources: [VENV],
+              dest: VENV,
+            },
+            {
+              kind: "env",
+              why: "activate the venv through PATH, for every process",
+              vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
+            },
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            c.copyApp(),
+            c.labels(p, "venv", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: needs.runtime,
+      buildPackages: needs.build,
+    };
+  },
+};

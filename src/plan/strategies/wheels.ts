@@ -1,0 +1,112 @@
+import type { Project } from "../../project/read.js";
+import * as c from "../common.js";
+import type { BuildPlan } from "../types.js";
+import type { Strategy } from "./strategy.js";
+
+export const wheels: Strategy = {
+  id: "wheels",
+  title: "four stages: dep-builder, base, app-builder, final",
+  summary:
+    "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
+  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
+    const deps = c.dependencyInput(p);
+    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    return {
+      strategy: "wheels",
+      summary: wheels.summary,
+      args: c.imageArgs(p.python.version, "debian"),
+      stages: [
+        {
+          name: "dep-builder",
+          from: "${BUILDER_IMAGE}",
+          why: "builds a wheel of every dependency, compiling where needed",
+          steps: [
+            ...c.installMissingBuildPackages(needs.build),
+            c.indexArgStep,
+            ...c.copyDependencyFiles(deps, "/build"),
+            {
+              kind: "run",
+              why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
+              commands: [
+                `pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/${deps.main}`,
+                `cp /build/${deps.main} /build/dist/requirements.txt`,
+              ],
+            },
+          ],
+        },
+        {
+          name: "base",
+          from: "${RUNTIME_IMAGE}",
+          why: "the slim image with the dependencies installed from the wheels",
+          steps: [
+            c.runtimeEnv(p),
+            ...c.runtimePackagesStep(needs.runtime),
+            {
+              kind: "copy",
+              why: "the wheels: this layer stores them a second time (the caveat of this strategy)",
+              from: "dep-builder",
+              sources: ["/build/dist"],
+              dest: "/wheels",
+            },
+            {
+              kind: "run",
+              why: "install from the local wheels only: no index, no compiler",
+              commands: [
+                "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+              ],
+            },
+          ],
+        },
+        ...(p.installable
+          ? [
+              {
+                name: "app-builder",
+                from: "${BUILDER_IMAGE}",
+                why: "builds the app's own wheel",
+                steps: [
+                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
+                  {
+                    kind: "run" as const,
+                    why: `the app's wheel (${p.installable.reason})`,
+                    commands: ["pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src"],
+                  },
+                ],
+              },
+            ]
+          : []),
+        {
+          name: "final",
+          from: "base",
+          why: "base plus the app",
+          steps: [
+            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            ...(p.installable
+              ? [
+                  {
+                    kind: "copy" as const,
+                    why: "the app's wheel",
+                    from: "app-builder",
+                    sources: ["/dist"],
+                    dest: "/app-dist",
+                  },
+                  {
+                    kind: "run" as const,
+                    why: "install the app's wheel",
+                    commands: ["pip install --no-cache-dir --no-index --no-deps /app-dist/*.whl"],
+                  },
+                ]
+              : []),
+            c.copyApp(),
+            c.labels(p, "wheels", o),
+            ...c.startSteps(p),
+          ],
+        },
+      ],
+      generated: deps.generated,
+      dockerignore: c.dockerignoreFor(p),
+      libc: "glibc",
+      runtimePackages: needs.runtime,
+      buildPackages: needs.build,
+    };
+  },
+};
