@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { GetEnv } from "../program.js";
 import { registerBuild } from "./build.js";
+import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerPlan } from "./plan.js";
 
@@ -8,4 +9,9 @@ import { registerPlan } from "./plan.js";
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
 
 /** The explicit registry of subcommands. Only commands that really work are listed. */
-export const commands: readonly RegisterCommand[] = [registerPlan, registerDockerfile, registerBuild];
+export const commands: readonly RegisterCommand[] = [
+  registerPlan,
+  registerDockerfile,
+  registerBuild,
+  registerCompare,
+];

@@ -38,10 +38,11 @@ export const slimwheelStrategy: Strategy = {
         from: "${BUILDER_IMAGE}",
         why: "builds the app's own wheel, apart from the dependencies",
         steps: [
+          c.indexArgStep,
           { kind: "copy", why: "the app's source", sources: ["."], dest: "/src/" },
           {
             kind: "run",
-            why: `the app's wheel (${p.installable.reason})`,
+            why: `the app's wheel (${p.installable.reason}); its build requirements come from the index`,
             mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
             commands: ["pip wheel --no-deps --wheel-dir /app-wheels /src"],
           },
@@ -52,7 +53,7 @@ export const slimwheelStrategy: Strategy = {
       ...c.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${c.APP_UID}); the app's files stay owned by root, read-only to it`,
+        why: `a non-root user for the app (uid ${c.APP_UID}); the app's files stay owned by root, read-only to it. --no-log-init: a high uid would otherwise write megabytes of sparse lastlog/faillog into the layer`,
         commands: [
           `useradd --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
         ],

@@ -64,10 +64,11 @@ export const wheels: Strategy = {
                 from: "${BUILDER_IMAGE}",
                 why: "builds the app's own wheel",
                 steps: [
+                  c.indexArgStep,
                   { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
                   {
                     kind: "run" as const,
-                    why: `the app's wheel (${p.installable.reason})`,
+                    why: `the app's wheel (${p.installable.reason}); its build requirements come from the index`,
                     commands: ["pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src"],
                   },
                 ],

@@ -1,0 +1,70 @@
+import { rename, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { compareStrategies } from "../../compare/compare.js";
+import { strategies } from "../../plan/strategies/index.js";
+import { compareHtml, formatCompareTable } from "../../report/compare.js";
+import type { GetEnv } from "../program.js";
+import { ExitWith } from "../program.js";
+import { packageVersion } from "../version.js";
+import { addEngineOption, addImageSourceOptions, engineOf, imageSources, resolveDir } from "./options.js";
+
+const DEFAULT = ["full", "slim", "slim-apt", "single-layer", "wheels", "venv", "slimwheel"];
+
+export function registerCompare(program: Command, getEnv: GetEnv): void {
+  const cmd = program
+    .command("compare")
+    .description(
+      "build several strategies of one project and compare size, layers, cold and warm build times",
+    )
+    .argument("[dir]", "the project directory", ".")
+    .option(
+      "--strategies <list>",
+      `comma-separated (default: ${DEFAULT.join(",")}; all: ${strategies.map((s) => s.id).join(",")})`,
+    );
+  addEngineOption(cmd);
+  addImageSourceOptions(cmd)
+    .option("--html <file>", "also write a self-contained HTML report with bar charts")
+    .option(
+      "--smoke <command>",
+      "shell command that must succeed in each image (in /app); default: import every installed module",
+    )
+    .option("--keep-images", "keep the images built (tagged localhost/slimwheel-compare/NAME:STRATEGY)")
+    .addHelpText(
+      "after",
+      "\nEach strategy is built twice in a temporary copy of the project: cold (no layer cache), then after a\none-line change to an app source file (warm). Exit 1 when a strategy that should work fails.",
+    )
+    .action(async (dir: string, o: Record<string, unknown>) => {
+      const { ctx, global, io } = getEnv();
+      const list =
+        typeof o.strategies === "string"
+          ? o.strategies
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : DEFAULT;
+      const report = await compareStrategies(
+        resolveDir(ctx.cwd, dir),
+        {
+          ...imageSources(o),
+          strategies: list,
+          ...(engineOf(o) ? { engine: engineOf(o)! } : {}),
+          ...(typeof o.python === "string" ? { python: o.python } : {}),
+          ...(typeof o.smoke === "string" ? { smoke: o.smoke } : {}),
+          ...(o.keepImages ? { keepImages: true } : {}),
+          version: packageVersion(),
+        },
+        ctx,
+      );
+      if (typeof o.html === "string") {
+        const path = resolveDir(ctx.cwd, o.html);
+        const at = new Date(
+          ctx.sourceDateEpoch !== undefined ? ctx.sourceDateEpoch * 1000 : ctx.now(),
+        ).toISOString();
+        await writeFile(`${path}.tmp`, compareHtml(report, at));
+        await rename(`${path}.tmp`, path);
+        if (!global.json) io.stderr(`wrote ${path}\n`);
+      }
+      io.stdout(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatCompareTable(report));
+      if (report.rows.some((r) => r.status === "failed")) throw new ExitWith(1);
+    });
+}

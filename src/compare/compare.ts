@@ -1,0 +1,254 @@
+/**
+ * `slimwheel compare`: builds several strategies of one project with one engine and measures
+ * each: cold build (no layer cache), warm rebuild after a one-line change to an app source file
+ * (made in a temporary copy, never in the user's tree), sizes, layers, smoke test, bytes of
+ * compilers and headers, and which layers the change rebuilt.
+ */
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildProject, type ImageSources } from "../build/build.js";
+import { copyFiles } from "../build/context.js";
+import { planFor } from "../build/plan-for.js";
+import type { Context } from "../context.js";
+import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
+import { isSlimwheelError, SlimwheelError } from "../errors.js";
+import { readDockerArchive } from "../oci/docker-archive.js";
+import { readLayout } from "../oci/layout.js";
+import type { ImageSummary } from "../oci/types.js";
+import { APP_DIR } from "../plan/common.js";
+import { findStrategy, strategies } from "../plan/strategies/index.js";
+import { type Project, readProject } from "../project/read.js";
+import { step } from "../reporter/index.js";
+import { IMPORT_TEST_SCRIPT, parseImportTest } from "../sysdeps/import-test.js";
+
+export interface CompareOptions extends ImageSources {
+  readonly strategies: readonly string[];
+  readonly engine?: EngineId;
+  readonly python?: string;
+  /** Shell command run in /app; default: the import test. */
+  readonly smoke?: string;
+  readonly version: string;
+  readonly keepImages?: boolean;
+}
+
+export interface CompareRow {
+  readonly strategy: string;
+  /** ok: built and passed its smoke test; refused: the strategy cannot build this project (by design); failed: it should have worked. */
+  readonly status: "ok" | "refused" | "failed";
+  readonly ok: boolean;
+  /** Why the strategy could not build this project (refused or failed). */
+  readonly error?: string;
+  readonly coldMs?: number;
+  readonly warmMs?: number;
+  readonly compressedBytes?: number;
+  readonly uncompressedBytes?: number;
+  readonly layers?: number;
+  readonly layerSizes?: readonly {
+    readonly compressed: number;
+    readonly uncompressed: number;
+    readonly createdBy: string;
+  }[];
+  readonly toolchainBytes?: number;
+  readonly smoke?: { readonly ok: boolean; readonly command: string; readonly output: string };
+  readonly runtimePackages?: readonly string[];
+  /** Layer digests of a cached rebuild before and after the one-line change (base first). */
+  readonly layerDigests?: readonly string[];
+  readonly warmLayerDigests?: readonly string[];
+  /** How many of the final image's layers the change produced anew. */
+  readonly changedLayers?: number;
+}
+
+export interface CompareReport {
+  readonly schemaVersion: 1;
+  readonly project: { readonly name: string | null; readonly dir: string; readonly python: string };
+  readonly engine: { readonly id: string; readonly version: string | null };
+  readonly changedFile: string | null;
+  readonly rows: readonly CompareRow[];
+}
+
+/** The app file to change: the start command's module when it can be told, else the first .py of the app. */
+export function fileToChange(project: Project): string | undefined {
+  const py = project.context.files.filter(
+    (f) =>
+      f.endsWith(".py") && !/(^|\/)(smoke|setup|conftest|manage)\.py$/.test(f) && !/(^|\/)tests?\//.test(f),
+  );
+  const preferred = ["app.py", "main.py", "wsgi.py", "server.py"];
+  return (
+    py.find((f) => preferred.includes(f)) ??
+    py.sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b))[0]
+  );
+}
+
+async function exportAndRead(
+  engine: Engine,
+  image: string,
+  dir: string,
+  ctx: Context,
+): Promise<ImageSummary> {
+  if (engine.id === "docker") {
+    const path = join(dir, "image.tar");
+    await engine.exportImage(image, { kind: "docker-archive", path }, ctx);
+    return readDockerArchive(path);
+  }
+  const path = join(dir, "oci");
+  await rm(path, { recursive: true, force: true });
+  await engine.exportImage(image, { kind: "oci-dir", path }, ctx);
+  return readLayout(path);
+}
+
+export async function runSmoke(
+  engine: Engine,
+  image: string,
+  command: string | undefined,
+  ctx: Context,
+): Promise<NonNullable<CompareRow["smoke"]>> {
+  if (command) {
+    const r = await engine.run(image, ["sh", "-c", command], ctx, { workdir: APP_DIR });
+    return { ok: r.code === 0, command, output: `${r.stdout}${r.stderr}`.trim().slice(-2000) };
+  }
+  const r = await engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
+  const result = parseImportTest(r.stdout);
+  if (!result)
+    return { ok: false, command: "import test", output: `${r.stdout}${r.stderr}`.trim().slice(-2000) };
+  const failures = result.failures.map((f) => `${f.module} (${f.dist}): ${f.error}`);
+  return {
+    ok: r.code === 0 && failures.length === 0,
+    command: "import test",
+    output: failures.length ? failures.join("\n") : `imported ${result.checked.length} modules`,
+  };
+}
+
+async function compareOne(
+  project: Project,
+  strategy: string,
+  o: CompareOptions,
+  engine: { engine: Engine; info: EngineInfo },
+  changeFile: string | undefined,
+  ctx: Context,
+): Promise<CompareRow> {
+  try {
+    planFor(project, strategy); // refuses early (e.g. slim on a compiled project)
+  } catch (e) {
+    if (isSlimwheelError(e)) return { strategy, status: "refused", ok: false, error: e.message };
+    throw e;
+  }
+  const work = await mkdtemp(join(tmpdir(), `slimwheel-compare-${strategy}-`));
+  const tag = `localhost/slimwheel-compare/${(project.name ?? "app").toLowerCase().replace(/[^a-z0-9._-]+/g, "-")}:${strategy}`;
+  try {
+    const src = join(work, "src");
+    await copyFiles(
+      project.dir,
+      src,
+      project.context.files.filter((f) => !f.endsWith("/")),
+    );
+    const common = {
+      ...o,
+      strategy,
+      tags: [tag],
+      version: o.version,
+      ...(o.python ? { python: o.python } : {}),
+    };
+    const cold = await buildProject(src, { ...common, noCache: true }, ctx, engine);
+    const image = await step(ctx.reporter, `measure-${strategy}`, `${strategy}: measuring the image`, () =>
+      exportAndRead(engine.engine, tag, work, ctx),
+    );
+    const smoke = await step(ctx.reporter, `smoke-${strategy}`, `${strategy}: smoke test`, () =>
+      runSmoke(engine.engine, tag, o.smoke, ctx),
+    );
+    let warmMs: number | undefined;
+    let baseline: ImageSummary | undefined;
+    let warm: ImageSummary | undefined;
+    if (changeFile) {
+      // A cached rebuild with no change first: the layers the warm build reuses come from the same
+      // cache lookups, so comparing the two shows exactly what the one-line change rebuilt.
+      await buildProject(src, common, ctx, engine);
+      baseline = await exportAndRead(engine.engine, tag, work, ctx);
+      const path = join(src, changeFile);
+      await writeFile(path, `${await readFile(path, "utf8")}\n# slimwheel compare: a one-line change\n`);
+      const rebuilt = await buildProject(src, common, ctx, engine);
+      warmMs = rebuilt.buildMs;
+      warm = await exportAndRead(engine.engine, tag, work, ctx);
+    }
+    const before = (baseline ?? image).layers.map((l) => l.diffId);
+    const after = warm?.layers.map((l) => l.diffId);
+    return {
+      strategy,
+      status: smoke.ok ? "ok" : "failed",
+      ok: smoke.ok,
+      coldMs: cold.buildMs,
+      ...(warmMs !== undefined ? { warmMs } : {}),
+      compressedBytes: image.compressedSize,
+      uncompressedBytes: image.uncompressedSize,
+      layers: image.layers.length,
+      layerSizes: image.layers.map((l) => ({
+        compressed: l.compressedSize,
+        uncompressed: l.uncompressedSize,
+        createdBy: l.createdBy ?? "",
+      })),
+      toolchainBytes: image.toolchainBytes,
+      smoke,
+      runtimePackages: cold.plan.runtimePackages.map((r) => r.name),
+      layerDigests: before,
+      ...(after
+        ? {
+            warmLayerDigests: after,
+            changedLayers:
+              after.filter((d, i) => d !== before[i]).length + Math.max(0, before.length - after.length),
+          }
+        : {}),
+    };
+  } catch (e) {
+    if (isSlimwheelError(e) && e.code !== "cancelled") {
+      return {
+        strategy,
+        status: "failed",
+        ok: false,
+        error: `${e.message}${e.details ? `\n${e.details.slice(-1500)}` : ""}`,
+      };
+    }
+    throw e;
+  } finally {
+    if (!o.keepImages) await engine.engine.removeImages([tag], ctx).catch(() => undefined);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function compareStrategies(
+  dir: string,
+  o: CompareOptions,
+  ctx: Context,
+): Promise<CompareReport> {
+  if (o.strategies.length === 0)
+    throw new SlimwheelError("usage", "no strategies to compare", {
+      hint: "--strategies full,slim,slimwheel",
+    });
+  const project = await step(ctx.reporter, "read", `reading ${dir}`, () =>
+    readProject(dir, o.python ? { python: o.python } : {}),
+  );
+  const unknown = o.strategies.filter((s) => !findStrategy(s));
+  if (unknown.length) {
+    throw new SlimwheelError("usage", `unknown strategies: ${unknown.join(", ")}`, {
+      hint: `choose from: ${strategies.map((s) => s.id).join(", ")}`,
+    });
+  }
+  const engine = await step(ctx.reporter, "engine", "choosing an engine", () =>
+    selectEngine(o.engine, { ...ctx.env }),
+  );
+  const changeFile = fileToChange(project);
+  if (!changeFile)
+    ctx.reporter.emit({
+      type: "log",
+      level: "warn",
+      message: "no Python file to change: warm rebuilds are not measured",
+    });
+  const rows: CompareRow[] = [];
+  for (const s of o.strategies) rows.push(await compareOne(project, s, o, engine, changeFile, ctx));
+  return {
+    schemaVersion: 1,
+    project: { name: project.name ?? null, dir: project.dir, python: project.python.version },
+    engine: { id: engine.info.id, version: engine.info.version ?? null },
+    changedFile: changeFile ?? null,
+    rows,
+  };
+}
