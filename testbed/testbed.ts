@@ -75,6 +75,8 @@ async function ensureTools(reporter: Reporter, docker: boolean): Promise<void> {
     ["dpkg-deb", "dpkg"],
     ["python3", "python3"],
     ["tar", "tar"],
+    // the HTML report of `slimwheel compare` is checked by a screenshot in a real headless browser
+    ["chromium", "chromium"],
   ];
   const missing: string[] = [];
   for (const [program, pkg] of wanted) if (!(await hasProgram(program))) missing.push(pkg);

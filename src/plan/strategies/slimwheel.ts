@@ -53,16 +53,12 @@ export const slimwheelStrategy: Strategy = {
       ...c.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${c.APP_UID}); the app's files stay owned by root, read-only to it. --no-log-init: a high uid would otherwise write megabytes of sparse lastlog/faillog into the layer`,
-        commands: [
-          `useradd --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
-        ],
-      },
-      {
-        kind: "run",
-        why: "the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler",
+        why: `a non-root user for the app (uid ${c.APP_UID}; the app's files stay owned by root, read-only to it; --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler. One layer for both`,
         mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
-        commands: ["pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt"],
+        commands: [
+          `useradd --no-log-init --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
+          "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+        ],
       },
       { kind: "workdir", why: "the app's home", path: c.APP_DIR },
       ...(p.installable

@@ -1,0 +1,24 @@
+import { describe, expect, it } from "vitest";
+import { mountedStages, mountImagesInstead } from "./stage-mounts.js";
+
+const df = `ARG B
+FROM \${B} AS deps
+RUN pip wheel -w /wheels x
+FROM python:3.11-slim AS final
+RUN --mount=type=bind,from=deps,source=/wheels,target=/wheels \\
+    --mount=type=bind,from=docker.io/library/alpine:3,source=/etc,target=/x \\
+    --mount=type=cache,target=/root/.cache/pip \\
+    pip install /wheels/*.whl
+`;
+
+describe("stage bind mounts (the buildah 1.28 workaround)", () => {
+  it("finds stages named in bind mounts, not images", () => {
+    expect(mountedStages(df)).toEqual(["deps"]);
+  });
+  it("replaces only those stage names by image references", () => {
+    const out = mountImagesInstead(df, { deps: "localhost/slimwheel-stage:deps-abc" });
+    expect(out).toContain("from=localhost/slimwheel-stage:deps-abc,source=/wheels");
+    expect(out).toContain("from=docker.io/library/alpine:3,source=/etc");
+    expect(out.split("\n").length).toBe(df.split("\n").length);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * The classic strategies and slimwheel's, as real builds on the test bed (buildah), plus the
+ * podman and docker adapters against their real engines.
+ */
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildProject } from "../src/build/build.js";
+import { planFor } from "../src/build/plan-for.js";
+import { createEngine } from "../src/engines/index.js";
+import type { EngineId } from "../src/engines/types.js";
+import { isSlimwheelError } from "../src/errors.js";
+import { readDockerArchive } from "../src/oci/docker-archive.js";
+import { readLayout } from "../src/oci/layout.js";
+import type { ImageSummary } from "../src/oci/types.js";
+import { readProject } from "../src/project/read.js";
+import { renderDockerfile } from "../src/render/dockerfile/index.js";
+import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
+import { testbedSources, testContext } from "./helpers/testbed-context.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const EXAMPLES = ["flask-app", "django-postgres", "c-extension"];
+const STRATEGIES = ["full", "slim", "slim-apt", "single-layer", "wheels", "venv", "slimwheel"];
+/** By design, slim refuses projects that need a compiler or a system library. */
+const REFUSED: Record<string, string[]> = { slim: ["django-postgres", "c-extension"] };
+
+let tb: Endpoints;
+let work: string;
+const images = new Map<string, ImageSummary>();
+const ctx = testContext();
+
+async function summarize(
+  engine: EngineId,
+  tag: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ImageSummary> {
+  const e = createEngine(engine, env);
+  const dir = await mkdtemp(join(work, "img-"));
+  if (engine === "docker") {
+    await e.exportImage(tag, { kind: "docker-archive", path: join(dir, "i.tar") }, { ...ctx, env });
+    return readDockerArchive(join(dir, "i.tar"));
+  }
+  await e.exportImage(tag, { kind: "oci-dir", path: join(dir, "oci") }, ctx);
+  return readLayout(join(dir, "oci"));
+}
+
+beforeAll(async () => {
+  tb = await readEndpoints();
+  work = await mkdtemp(join(tmpdir(), "slimwheel-e2e-"));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe.each(EXAMPLES)("%s with buildah", (example) => {
+  it.each(
+    STRATEGIES,
+  )(`%s builds ${example} and passes its smoke test (or refuses it by design)`, async (strategy) => {
+    const tag = `localhost/slimwheel-e2e/${example}:${strategy}`;
+    const run = buildProject(
+      join(ROOT, "examples", example),
+      { ...testbedSources(tb), strategy, engine: "buildah", tags: [tag], smoke: "python smoke.py" },
+      ctx,
+    );
+    if (REFUSED[strategy]?.includes(example)) {
+      await expect(run).rejects.toSatisfy(
+        (e: unknown) =>
+          isSlimwheelError(e) &&
+          e.code === "input" &&
+          /the slim strategy cannot build this project/.test(e.message),
+      );
+      return;
+    }
+    const outcome = await run;
+    expect(outcome.smoke?.ok).toBe(true);
+    expect(outcome.smoke?.output).toMatch(/smoke ok/);
+    images.set(`${example}/${strategy}`, await summarize("buildah", tag));
+  });
+});
+
+describe("what the builds show", () => {
+  it.each([
+    "django-postgres",
+    "c-extension",
+  ])("%s: slimwheel <= wheels <= slim-apt <= full, compressed and uncompressed", (example) => {
+    const size = (s: string) => images.get(`${example}/${s}`)!;
+    for (const key of ["compressedSize", "uncompressedSize"] as const) {
+      const order = ["slimwheel", "wheels", "slim-apt", "full"].map((s) => size(s)[key]);
+      expect(order, `${key}: ${order.join(" <= ")}`).toEqual([...order].sort((a, b) => a - b));
+    }
+  });
+
+  it.each(
+    EXAMPLES,
+  )("%s: the slimwheel image has no compiler or header bytes in any layer; slim-apt and full do", (example) => {
+    const sw = images.get(`${example}/slimwheel`)!;
+    for (const l of sw.layers)
+      expect(l.toolchainBytes, `${l.createdBy}: ${l.toolchainSamples.join(", ")}`).toBe(0);
+    expect(images.get(`${example}/full`)!.toolchainBytes).toBeGreaterThan(50 * 1024 * 1024);
+    if (example !== "flask-app")
+      expect(images.get(`${example}/slim-apt`)!.toolchainBytes).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it("the slimwheel image runs as a non-root user with OCI labels", () => {
+    const sw = images.get("django-postgres/slimwheel")!;
+    expect(sw.config.user).toBe("10001:10001");
+    expect(sw.config.labels["io.slimwheel.strategy"]).toBe("slimwheel");
+    expect(sw.config.labels["org.opencontainers.image.title"]).toBe("django-postgres");
+  });
+
+  it("slim-apt's purge layer saves nothing: the build tools stay in the earlier layer", () => {
+    const img = images.get("c-extension/slim-apt")!;
+    const purge = img.layers.find((l) => /apt-get purge/.test(l.createdBy ?? ""))!;
+    expect(purge.whiteouts.length).toBeGreaterThan(0);
+    expect(img.layers.some((l) => l.toolchainBytes > 10 * 1024 * 1024)).toBe(true);
+  });
+});
+
+describe("a one-line app change", () => {
+  it("rebuilds only the slimwheel image's app layer: base, system and dependency layers keep their digests", async () => {
+    const src = join(work, "django-change");
+    await cp(join(ROOT, "examples", "django-postgres"), src, { recursive: true });
+    const tag = "localhost/slimwheel-e2e/django-change:slimwheel";
+    const opts = { ...testbedSources(tb), strategy: "slimwheel", engine: "buildah" as const, tags: [tag] };
+    await buildProject(src, opts, ctx);
+    const before = await summarize("buildah", tag);
+    const view = join(src, "hello", "views.py");
+    await writeFile(view, `${await readFile(view, "utf8")}\n# a one-line change\n`);
+    await buildProject(src, opts, ctx);
+    const after = await summarize("buildah", tag);
+    expect(after.layers.length).toBe(before.layers.length);
+    const changed = after.layers.map((l, i) => l.diffId !== before.layers[i]!.diffId);
+    expect(changed.slice(0, -1).every((c) => !c)).toBe(true);
+    expect(changed.at(-1)).toBe(true);
+    // The layers kept are base, runtime libraries (libpq5), the app user with the dependencies.
+    expect(before.layers.map((l) => l.createdBy ?? "").join("\n")).toMatch(
+      /libpq5[\s\S]*useradd[^\n]*pip install/,
+    );
+  });
+});
+
+describe("alpine (no Alpine packages are reachable here: rendered and checked)", () => {
+  it.each(EXAMPLES)("renders a musl-only two-stage Dockerfile for %s", async (example) => {
+    const project = await readProject(join(ROOT, "examples", example));
+    const plan = planFor(project, "alpine");
+    expect(plan.libc).toBe("musl");
+    const text = renderDockerfile(plan, { version: "test" });
+    expect(text).toMatch(/^ARG BUILDER_IMAGE=python:\$\{PYTHON_VERSION\}-alpine$/m);
+    expect(text).toMatch(/^ARG RUNTIME_IMAGE=python:\$\{PYTHON_VERSION\}-alpine$/m);
+    expect(text).toMatch(/apk add --no-cache build-base/);
+    expect(text).not.toMatch(/apt-get/);
+    expect(text).toMatch(/--mount=type=bind,from=builder,source=\/wheels,target=\/wheels/);
+    if (example === "django-postgres") expect(text).toMatch(/apk add --no-cache libpq\b/);
+  });
+
+  it("refuses glibc images for the alpine strategy", async () => {
+    await expect(
+      buildProject(
+        join(ROOT, "examples", "flask-app"),
+        { ...testbedSources(tb), strategy: "alpine", engine: "buildah", tags: ["localhost/x:y"] },
+        ctx,
+      ),
+    ).rejects.toThrow(/musl wheels: both images must be Alpine/);
+  });
+});
+
+describe.each(["podman", "docker"] as const)("the %s adapter against the real engine", (engine) => {
+  it.each(["wheels", "slimwheel"])(`%s builds c-extension and passes its smoke test`, async (strategy) => {
+    if (engine === "docker" && !tb.docker)
+      throw new Error("the test bed has no Docker engine: run `npm run testbed -- up --docker`");
+    const env = engine === "docker" ? { ...process.env, DOCKER_HOST: tb.docker!.host } : process.env;
+    const tag = `localhost/slimwheel-e2e/c-extension-${engine}:${strategy}`;
+    const outcome = await buildProject(
+      join(ROOT, "examples", "c-extension"),
+      { ...testbedSources(tb), strategy, engine, tags: [tag], smoke: "python smoke.py" },
+      { ...ctx, env },
+    );
+    expect(outcome.engine.id).toBe(engine);
+    expect(outcome.smoke?.output).toMatch(/smoke ok: wordstats counts words; libyaml/);
+    const e = createEngine(engine, env);
+    const img = await summarize(engine, tag, env);
+    expect(img.toolchainBytes).toBe(0);
+    const digest = await e.push(
+      tag,
+      `${tb.registry.host}/slimwheel-e2e/c-extension-${engine}:${strategy}`,
+      { ...ctx, env },
+      { insecure: true },
+    );
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+});
