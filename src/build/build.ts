@@ -2,14 +2,23 @@
  * `slimwheel build`: read the project, plan the strategy, prepare a context, build with an
  * engine, prove the image (smoke command), then export and/or push it.
  */
+
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context } from "../context.js";
 import { createEngine, type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
-import { type ExportTarget, isLoopbackRef } from "../engines/types.js";
+import { type BuildRequest, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import { APP_DIR, type StrategyOptions } from "../plan/common.js";
 import type { BuildPlan } from "../plan/types.js";
 import { type Project, readProject } from "../project/read.js";
+import { renderDockerfile } from "../render/dockerfile/index.js";
 import { step } from "../reporter/index.js";
+import { checkAbi } from "../sysdeps/abi.js";
+import { externalLibraries, scanArtifacts } from "../sysdeps/artifacts.js";
+import { IMPORT_TEST_SCRIPT, type ImportTestResult, parseImportTest } from "../sysdeps/import-test.js";
+import { DPKG_SEARCH, parseDpkgSearch, type Resolution, resolveLibraries } from "../sysdeps/resolve.js";
 import { prepareContext } from "./context.js";
 import { planFor } from "./plan-for.js";
 
@@ -37,6 +46,12 @@ export interface BuildOptions extends ImageSources {
   readonly smoke?: string;
   readonly strategyOptions?: StrategyOptions;
   readonly version: string;
+  /** Find runtime libraries from the built wheels (default true, for strategies that build wheels). */
+  readonly detectRuntime?: boolean;
+  /** Import every installed module in the final image (default true). */
+  readonly importTest?: boolean;
+  /** Leave these runtime packages out even when detected (to see the import test fail). */
+  readonly excludeRuntimePackages?: readonly string[];
 }
 
 export interface BuildOutcome {
@@ -49,6 +64,12 @@ export interface BuildOutcome {
   readonly pushed?: { readonly ref: string; readonly digest: string }[];
   readonly output?: ExportTarget;
   readonly smoke?: { readonly ok: boolean; readonly output: string };
+  readonly detection?: {
+    readonly resolution: Resolution;
+    readonly extensions: number;
+    readonly wheels: number;
+  };
+  readonly importTest?: ImportTestResult;
 }
 
 export function buildArgsFor(project: Project, o: ImageSources): Record<string, string> {
@@ -77,6 +98,82 @@ export async function smokeTest(
   return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
+/** Builds the artifacts stage, reads what its extension modules link, and maps that to runtime packages. */
+async function detectRuntime(
+  engine: Engine,
+  plan: BuildPlan,
+  request: Omit<BuildRequest, "tags" | "target">,
+  images: { readonly runtime: string },
+  name: string,
+  ctx: Context,
+): Promise<NonNullable<BuildOutcome["detection"]>> {
+  const artifacts = plan.artifacts!;
+  const stageTag = `localhost/slimwheel-artifacts/${name}:${plan.strategy}-${artifacts.stage}`;
+  await engine.build({ ...request, target: artifacts.stage, tags: [stageTag] }, ctx);
+  const dir = await mkdtemp(join(tmpdir(), "slimwheel-artifacts-"));
+  try {
+    await engine.copyFrom(stageTag, artifacts.path, dir, ctx);
+    const scan = await scanArtifacts(dir);
+    checkAbi(scan, plan.libc, "glibc");
+    const resolution = await resolveLibraries(
+      engine,
+      { builder: stageTag, runtime: images.runtime },
+      externalLibraries(scan),
+      ctx,
+    );
+    for (const u of resolution.unresolved) {
+      ctx.reporter.emit({
+        type: "log",
+        level: "warn",
+        message: `${u} is needed by a built extension, but no Debian package in the builder ships it`,
+      });
+    }
+    return { resolution, extensions: scan.extensions.length, wheels: scan.wheels.length };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The import test in the final image; failures name the library and the package that provides it. */
+async function importTest(
+  engine: Engine,
+  image: string,
+  builder: string,
+  known: Readonly<Record<string, string>>,
+  ctx: Context,
+): Promise<ImportTestResult> {
+  const r = await engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
+  const result = parseImportTest(r.stdout);
+  if (!result) {
+    throw new SlimwheelError("engine", `the import test could not run in ${image}`, {
+      details: `${r.stdout}${r.stderr}`.slice(-2000),
+    });
+  }
+  if (result.failures.length === 0) return result;
+  const missing = [...new Set(result.failures.flatMap((f) => (f.library ? [f.library] : [])))];
+  const unknown = missing.filter((l) => !known[l]);
+  const found = unknown.length
+    ? parseDpkgSearch((await engine.run(builder, ["sh", "-c", DPKG_SEARCH, "sh", ...unknown], ctx)).stdout)
+    : new Map<string, string>();
+  const pkgOf = (lib: string) => known[lib] ?? found.get(lib);
+  const lines = result.failures.map((f) =>
+    f.library
+      ? `${f.module} (from ${f.dist}) cannot load ${f.library}${pkgOf(f.library) ? `, which Debian package ${pkgOf(f.library)} provides` : ""}`
+      : `${f.module} (from ${f.dist}): ${f.error}`,
+  );
+  const pkgs = missing.map(pkgOf).filter(Boolean);
+  throw new SlimwheelError(
+    "engine",
+    `the import test failed in ${image}: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ""}`,
+    {
+      details: lines.join("\n"),
+      hint: pkgs.length
+        ? `install ${pkgs.join(", ")} in the final image: [tool.slimwheel] runtime-packages = ${JSON.stringify(pkgs)} (or drop --exclude-runtime-package)`
+        : "see the errors above; --no-import-test skips this check",
+    },
+  );
+}
+
 export async function buildProject(
   dir: string,
   o: BuildOptions,
@@ -86,10 +183,12 @@ export async function buildProject(
   const project = await step(ctx.reporter, "read", `reading ${dir}`, () =>
     readProject(dir, o.python ? { python: o.python } : {}),
   );
-  const plan = planFor(project, o.strategy, {
+  const strategyOptions: StrategyOptions = {
     ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}),
+    ...(o.excludeRuntimePackages?.length ? { withoutRuntimePackages: o.excludeRuntimePackages } : {}),
     ...o.strategyOptions,
-  });
+  };
+  let plan = planFor(project, o.strategy, strategyOptions);
   if (
     plan.libc === "musl" &&
     (o.builderImage || o.runtimeImage) &&
@@ -107,36 +206,55 @@ export async function buildProject(
     engineArg ??
     (await step(ctx.reporter, "engine", "choosing an engine", () => selectEngine(o.engine, { ...ctx.env })));
   const context = await prepareContext(project, plan, o.version);
+  const name = (project.name ?? "app").toLowerCase().replace(/[^a-z0-9._-]+/g, "-");
   try {
-    const tags = o.tags.length
-      ? o.tags
-      : [
-          `localhost/slimwheel/${(project.name ?? "app").toLowerCase().replace(/[^a-z0-9._-]+/g, "-")}:${o.strategy}`,
-        ];
+    const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${name}:${o.strategy}`];
+    const request = {
+      contextDir: context.dir,
+      dockerfile: context.dockerfile,
+      buildArgs: buildArgsFor(project, o),
+      insecure: needsInsecure(o),
+      ...(o.platform ? { platform: o.platform } : {}),
+      ...(o.noCache ? { noCache: true } : {}),
+      ...(o.cacheFrom ? { cacheFrom: o.cacheFrom } : {}),
+      ...(o.cacheTo ? { cacheTo: o.cacheTo } : {}),
+      ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}),
+      onLine: (line: string) =>
+        ctx.reporter.emit({ type: "step-progress", id: "build", detail: line.slice(0, 120) }),
+    };
+    const runtimeImage = o.runtimeImage ?? `python:${project.python.version}-slim`;
+    const builderImage = o.builderImage ?? `python:${project.python.version}`;
+    let detection: BuildOutcome["detection"];
+    if (plan.artifacts && o.detectRuntime !== false) {
+      detection = await step(ctx.reporter, "sysdeps", "reading what the built extension modules link", () =>
+        detectRuntime(engine, plan, request, { runtime: runtimeImage }, name, ctx),
+      );
+      plan = planFor(project, o.strategy, {
+        ...strategyOptions,
+        detectedRuntime: detection.resolution.needs,
+      });
+      await writeFile(
+        context.dockerfile,
+        renderDockerfile(plan, {
+          version: o.version,
+          ...(project.name ? { projectName: project.name } : {}),
+        }),
+      );
+      for (const r of plan.runtimePackages)
+        ctx.reporter.emit({ type: "log", level: "info", message: `runtime package ${r.name} ← ${r.why}` });
+    }
     const result = await step(
       ctx.reporter,
       "build",
       `building ${tags[0]} (${o.strategy}, ${info.id} ${info.version ?? ""})`,
-      () =>
-        engine.build(
-          {
-            contextDir: context.dir,
-            dockerfile: context.dockerfile,
-            tags,
-            buildArgs: buildArgsFor(project, o),
-            insecure: needsInsecure(o),
-            ...(o.platform ? { platform: o.platform } : {}),
-            ...(o.noCache ? { noCache: true } : {}),
-            ...(o.squash ? { squash: true } : {}),
-            ...(o.cacheFrom ? { cacheFrom: o.cacheFrom } : {}),
-            ...(o.cacheTo ? { cacheTo: o.cacheTo } : {}),
-            ...(ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {}),
-            onLine: (line) =>
-              ctx.reporter.emit({ type: "step-progress", id: "build", detail: line.slice(0, 120) }),
-          },
-          ctx,
-        ),
+      () => engine.build({ ...request, tags, ...(o.squash ? { squash: true } : {}) }, ctx),
     );
+    let imports: ImportTestResult | undefined;
+    if (o.importTest !== false) {
+      imports = await step(ctx.reporter, "import-test", "import test: every installed module imports", () =>
+        importTest(engine, result.imageId, builderImage, detection?.resolution.packageOf ?? {}, ctx),
+      );
+    }
     let smoke: BuildOutcome["smoke"];
     if (o.smoke) {
       smoke = await step(ctx.reporter, "smoke", `smoke test: ${o.smoke}`, async () => {
@@ -174,6 +292,8 @@ export async function buildProject(
       ...(pushed.length ? { pushed } : {}),
       ...(o.output ? { output: o.output } : {}),
       ...(smoke ? { smoke } : {}),
+      ...(detection ? { detection } : {}),
+      ...(imports ? { importTest: imports } : {}),
     };
   } finally {
     await context.cleanup();

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { exec } from "../util/exec.js";
-import { buildahRun, buildWithStageImages, versionOf } from "./containers-common.js";
+import { buildahCopyFrom, buildahRun, buildWithStageImages, versionOf } from "./containers-common.js";
 import type { Engine, EngineInfo, ExportTarget } from "./types.js";
 
 export function buildahEngine(env: Record<string, string | undefined>): Engine {
@@ -59,6 +59,7 @@ export function buildahEngine(env: Record<string, string | undefined>): Engine {
       return (await readFile(digestFile, "utf8")).trim();
     },
     run: (image, command, ctx, options) => buildahRun(image, command, ctx, options),
+    copyFrom: (image, path, dest, ctx) => buildahCopyFrom(image, path, dest, ctx),
     async removeImages(images, ctx) {
       if (images.length)
         await exec("buildah", ["rmi", "-f", ...images], { env, signal: ctx.signal, allowFailure: true });

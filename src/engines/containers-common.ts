@@ -6,7 +6,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { type ExecResult, exec } from "../util/exec.js";
 import { mountedStages, mountImagesInstead } from "./stage-mounts.js";
-import type { BuildRequest, BuildResult } from "./types.js";
+import { type BuildRequest, type BuildResult, isLoopbackRef, type RunOptions } from "./types.js";
 
 export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
   const args = ["--isolation", "chroot"];
@@ -108,6 +108,36 @@ export async function buildahRun(
       allowFailure: true,
       doing: `running ${command.join(" ")} in ${image}`,
     });
+  } finally {
+    await exec("buildah", ["rm", ctr], { allowFailure: true });
+  }
+}
+
+/** A working container of `image`, pulled when missing. */
+async function buildahFrom(image: string, ctx: Context, insecure: boolean): Promise<string> {
+  const r = await exec("buildah", ["from", "--quiet", ...(insecure ? ["--tls-verify=false"] : []), image], {
+    signal: ctx.signal,
+    doing: `creating a container of ${image}`,
+  });
+  return r.stdout.trim().split("\n").at(-1)!;
+}
+
+/** Copies a path out of an image through buildah's mount (shared storage with podman). */
+export async function buildahCopyFrom(
+  image: string,
+  path: string,
+  dest: string,
+  ctx: Context,
+): Promise<void> {
+  const ctr = await buildahFrom(image, ctx, isLoopbackRef(image));
+  try {
+    const mnt = (await exec("buildah", ["mount", ctr], { doing: `mounting ${image}` })).stdout.trim();
+    await exec("cp", ["-a", `${mnt}${path}`, dest], {
+      signal: ctx.signal,
+      doing: `copying ${path} out of ${image}`,
+      hint: `${path} should exist in the image`,
+    });
+    await exec("buildah", ["umount", ctr], { allowFailure: true });
   } finally {
     await exec("buildah", ["rm", ctr], { allowFailure: true });
   }

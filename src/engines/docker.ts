@@ -165,6 +165,24 @@ export function dockerEngine(env: Record<string, string | undefined>): Engine {
         allowFailure: true,
       });
     },
+    async copyFrom(image, path, dest, ctx) {
+      const c = await getClient();
+      const ctr = (
+        await exec(c.program, ["create", image], {
+          env: dockerEnv,
+          doing: `creating a container of ${image}`,
+        })
+      ).stdout.trim();
+      try {
+        await exec(c.program, ["cp", `${ctr}:${path}`, dest], {
+          env: dockerEnv,
+          signal: ctx.signal,
+          doing: `copying ${path} out of ${image}`,
+        });
+      } finally {
+        await exec(c.program, ["rm", ctr], { env: dockerEnv, allowFailure: true });
+      }
+    },
     async removeImages(images, ctx) {
       if (!images.length) return;
       const c = await getClient();

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { exec, hasProgram } from "../util/exec.js";
-import { buildahRun, buildWithStageImages, versionOf } from "./containers-common.js";
+import { buildahCopyFrom, buildahRun, buildWithStageImages, versionOf } from "./containers-common.js";
 import type { Engine, EngineInfo, ExportTarget } from "./types.js";
 
 export function podmanEngine(env: Record<string, string | undefined>): Engine {
@@ -65,6 +65,21 @@ export function podmanEngine(env: Record<string, string | undefined>): Engine {
       if (options.user) args.push("--user", options.user);
       if (options.workdir) args.push("--workdir", options.workdir);
       return exec("podman", [...args, image, ...command], { env, signal: ctx.signal, allowFailure: true });
+    },
+    async copyFrom(image, path, dest, ctx) {
+      if (await hasProgram("buildah")) return buildahCopyFrom(image, path, dest, ctx);
+      const ctr = (
+        await exec("podman", ["create", image], { env, doing: `creating a container of ${image}` })
+      ).stdout.trim();
+      try {
+        await exec("podman", ["cp", `${ctr}:${path}`, dest], {
+          env,
+          signal: ctx.signal,
+          doing: `copying ${path} out of ${image}`,
+        });
+      } finally {
+        await exec("podman", ["rm", ctr], { env, allowFailure: true });
+      }
     },
     async removeImages(images, ctx) {
       if (images.length)

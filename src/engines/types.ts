@@ -61,6 +61,15 @@ export interface Engine {
     options?: { user?: string; workdir?: string },
   ): Promise<ExecResult>;
   removeImages(images: readonly string[], ctx: Context): Promise<void>;
+  /** Copies `path` (a file or directory) out of the image into the directory `dest`. */
+  copyFrom(image: string, path: string, dest: string, ctx: Context): Promise<void>;
+}
+
+export interface RunOptions {
+  readonly user?: string;
+  readonly workdir?: string;
+  /** Pull a missing image from a registry without TLS (loopback registries). */
+  readonly insecure?: boolean;
 }
 
 export const isLoopbackRef = (ref: string): boolean =>

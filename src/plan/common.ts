@@ -215,12 +215,13 @@ export function dockerignoreFor(p: Project): string[] {
   return [...DEFAULT_DOCKERIGNORE, ...(p.config.dockerignore ?? [])];
 }
 
-/** apt-get install in one layer, package lists removed in the same layer (a later RUN could not shrink it). */
+/** apt-get install in one layer; package lists and apt's caches removed in the same layer (a later RUN could not shrink it). */
 export function aptInstall(packages: readonly string[]): string[] {
   return [
     "apt-get update",
     `apt-get install -y --no-install-recommends ${packages.join(" ")}`,
-    "rm -rf /var/lib/apt/lists/*",
+    "apt-get clean",
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin",
   ];
 }
 

@@ -68,6 +68,8 @@ export interface BuildPlan {
   /** System packages the final image gets, with why (empty for strategies that install none). */
   readonly runtimePackages: readonly { readonly name: string; readonly why: string }[];
   readonly buildPackages: readonly string[];
+  /** Where the built Python artifacts (wheels or a venv) are, for reading what they link. */
+  readonly artifacts?: { readonly stage: string; readonly path: string };
   /** Command that proves the image works, when the plan knows one. */
   readonly smoke?: string;
 }

@@ -40,6 +40,17 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       [],
     )
     .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
+    .option("--no-import-test", "skip importing every installed module in the final image")
+    .option(
+      "--no-detect",
+      "do not read the built wheels for the runtime libraries they link (use the table only)",
+    )
+    .option(
+      "--exclude-runtime-package <name>",
+      "leave a runtime package out even when needed (to see the import test catch it)",
+      collect,
+      [],
+    )
     .addHelpText("after", strategyHelp())
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();
@@ -60,6 +71,11 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           ...(o.push ? { push: true } : {}),
           ...(typeof o.output === "string" ? { output: parseOutput(o.output) } : {}),
           ...(typeof o.smoke === "string" ? { smoke: o.smoke } : {}),
+          ...(o.importTest === false ? { importTest: false } : {}),
+          ...(o.detect === false ? { detectRuntime: false } : {}),
+          ...((o.excludeRuntimePackage as string[]).length
+            ? { excludeRuntimePackages: o.excludeRuntimePackage as string[] }
+            : {}),
           version: packageVersion(),
         },
         ctx,
@@ -74,6 +90,17 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         pushed: outcome.pushed ?? [],
         output: outcome.output ?? null,
         smoke: outcome.smoke ?? null,
+        importTest: outcome.importTest
+          ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
+          : null,
+        detected: outcome.detection
+          ? {
+              wheels: outcome.detection.wheels,
+              extensionModules: outcome.detection.extensions,
+              providedByBase: outcome.detection.resolution.provided,
+              unresolved: outcome.detection.resolution.unresolved,
+            }
+          : null,
       };
       if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
       else {
@@ -81,6 +108,13 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) with ${outcome.engine.id} in ${doc.buildSeconds} s\n`,
         );
         for (const r of outcome.plan.runtimePackages) io.stdout(`  runtime package ${r.name} ← ${r.why}\n`);
+        if (outcome.detection) {
+          io.stdout(
+            `  read ${outcome.detection.extensions} extension modules in ${outcome.detection.wheels} wheels; already in the base: ${outcome.detection.resolution.provided.join(", ") || "–"}\n`,
+          );
+        }
+        if (outcome.importTest)
+          io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
         for (const p of outcome.pushed ?? []) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
       }

@@ -53,11 +53,12 @@ export const slimwheelStrategy: Strategy = {
       ...c.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${c.APP_UID}; the app's files stay owned by root, read-only to it; --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler. One layer for both`,
+        why: `a non-root user for the app (uid ${c.APP_UID}; the app's files stay owned by root, read-only to it; --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
         mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
         commands: [
           `useradd --no-log-init --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
-          "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+          // Inline, not ENV: pip's own modules and the stdlib would otherwise leave __pycache__ in this layer.
+          "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
         ],
       },
       { kind: "workdir", why: "the app's home", path: c.APP_DIR },
@@ -69,7 +70,9 @@ export const slimwheelStrategy: Strategy = {
               mounts: [
                 { type: "bind" as const, from: "app-wheel", source: "/app-wheels", target: "/app-wheels" },
               ],
-              commands: ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"],
+              commands: [
+                "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl",
+              ],
             },
           ]
         : []),
@@ -94,6 +97,7 @@ export const slimwheelStrategy: Strategy = {
       dockerignore: c.dockerignoreFor(p),
       libc: "glibc",
       runtimePackages: needs.runtime,
+      artifacts: { stage: "deps", path: "/wheels" },
       buildPackages: needs.build,
     };
   },

@@ -83,6 +83,7 @@ export const venv: Strategy = {
       dockerignore: c.dockerignoreFor(p),
       libc: "glibc",
       runtimePackages: needs.runtime,
+      artifacts: { stage: "builder", path: "/opt/venv" },
       buildPackages: needs.build,
     };
   },

@@ -107,6 +107,7 @@ export const wheels: Strategy = {
       dockerignore: c.dockerignoreFor(p),
       libc: "glibc",
       runtimePackages: needs.runtime,
+      artifacts: { stage: "dep-builder", path: "/build/dist" },
       buildPackages: needs.build,
     };
   },

@@ -41,10 +41,11 @@ FROM ${RUNTIME_IMAGE} AS final
 # a non-root user for the app (uid 10001; the app's files stay owned by root, read-only to it;
 # --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then
 # the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter
-# a layer, no index, no compiler. One layer for both
+# a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no
+# __pycache__ of itself. One layer for both
 RUN --mount=type=bind,from=deps,source=/wheels,target=/wheels \
     useradd --no-log-init --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app && \
-    pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
+    PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
 
 # the app's home
 WORKDIR /app
