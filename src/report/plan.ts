@@ -3,6 +3,24 @@
  * or as sections for a person, each with its "why".
  */
 import type { Project } from "../project/read.js";
+import { knownNeeds } from "../sysdeps/known-packages.js";
+
+/** System packages the table (and [tool.slimwheel]) say the project needs; `build` confirms runtime ones from the built wheels. */
+export function systemPackages(p: Project) {
+  const known = knownNeeds(
+    p.dependencies.requirements.map((r) => r.key),
+    "debian",
+  );
+  const runtime = [
+    ...known.runtime.map((n) => ({ name: n.package, why: n.why })),
+    ...(p.config.runtimePackages ?? []).map((name) => ({ name, why: "[tool.slimwheel] runtime-packages" })),
+  ];
+  const build = [
+    ...known.build.map((n) => ({ name: n.package, why: n.why })),
+    ...(p.config.buildPackages ?? []).map((name) => ({ name, why: "[tool.slimwheel] build-packages" })),
+  ];
+  return { runtime, build };
+}
 
 export const PLAN_SCHEMA_VERSION = 1;
 
@@ -47,6 +65,10 @@ export function planDocument(p: Project) {
     start: p.start
       ? { command: p.start.command, shell: p.start.shell, reason: p.start.reason, port: p.start.port ?? null }
       : null,
+    systemPackages: {
+      ...systemPackages(p),
+      note: "from slimwheel's table and [tool.slimwheel]; `slimwheel build` also reads the built wheels' ELF dependencies",
+    },
     frameworks: p.frameworks,
     installable: p.installable
       ? { reason: p.installable.reason, backend: p.installable.buildSystem?.backend ?? null }
@@ -116,6 +138,15 @@ export function formatPlan(
   } else {
     head("Start", style.yellow("(none found)"));
   }
+  const sys = systemPackages(p);
+  head(
+    "System",
+    sys.runtime.length || sys.build.length
+      ? ""
+      : "no system packages known to be needed (build confirms from the built wheels)",
+  );
+  for (const r of sys.runtime) out.push(`  runtime ${r.name} ← ${r.why}`);
+  for (const b of sys.build) out.push(style.dim(`  build   ${b.name} ← ${b.why}`));
   if (p.frameworks.length) head("Frameworks", p.frameworks.map((f) => `${f.name} (${f.reason})`).join(", "));
   head(
     "Context",
