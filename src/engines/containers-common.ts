@@ -2,11 +2,18 @@
  * What buildah and podman share: the same build engine (buildah's library), the same storage
  * (/var/lib/containers), the same flags.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import type { Context } from "../context.js";
-import { type ExecResult, exec } from "../util/exec.js";
+import { type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { mountedStages, mountImagesInstead } from "./stage-mounts.js";
-import { type BuildRequest, type BuildResult, isLoopbackRef, type RunOptions } from "./types.js";
+import {
+  type BuildRequest,
+  type BuildResult,
+  type Engine,
+  type EngineInfo,
+  type ExportTarget,
+  isLoopbackRef,
+} from "./types.js";
 
 export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
   const args = ["--isolation", "chroot"];
@@ -145,4 +152,103 @@ export async function buildahCopyFrom(
 
 export function versionOf(output: string): string | undefined {
   return /version\s+v?(\d+\.\d+\.\d+)/i.exec(output)?.[1];
+}
+
+const INSTALL_HINT = { buildah: "apt-get install buildah", podman: "apt-get install podman" } as const;
+
+/**
+ * The buildah and podman adapters: the same build engine, storage and flags; podman builds with
+ * `podman build`, and runs and copies through buildah when it is installed (podman run cannot set
+ * rlimits in some sandboxes; the storage is shared).
+ */
+export function containersEngine(
+  program: "buildah" | "podman",
+  env: Record<string, string | undefined>,
+): Engine {
+  const viaBuildah = async () => program === "buildah" || (await hasProgram("buildah"));
+  return {
+    id: program,
+    async detect(): Promise<EngineInfo> {
+      const r = await exec(program, ["--version"], { env, allowFailure: true }).catch(() => undefined);
+      const version = r && r.code === 0 ? versionOf(r.stdout) : undefined;
+      return version
+        ? {
+            id: program,
+            available: true,
+            version,
+            detail: `${program} ${version} (chroot isolation, layer cache)`,
+          }
+        : {
+            id: program,
+            available: false,
+            detail: `${program} is not installed (Debian/Ubuntu: ${INSTALL_HINT[program]})`,
+          };
+    },
+    build: (req, ctx) =>
+      buildWithStageImages(program, [program === "buildah" ? "bud" : "build"], req, ctx, env),
+    async exportImage(image: string, target: ExportTarget, ctx: Context) {
+      const dest =
+        target.kind === "oci-dir"
+          ? `oci:${target.path}`
+          : target.kind === "oci-archive"
+            ? `oci-archive:${target.path}`
+            : `docker-archive:${target.path}${target.tag ? `:${target.tag}` : ""}`;
+      await exec(program, ["push", "--quiet", image, dest], {
+        env,
+        signal: ctx.signal,
+        doing: `exporting ${image} to ${target.path}`,
+      });
+    },
+    async push(image, ref, ctx, options = {}) {
+      const digestFile = `/tmp/slimwheel-digest-${process.pid}-${Date.now()}`;
+      await exec(
+        program,
+        [
+          "push",
+          ...(options.insecure ? ["--tls-verify=false"] : []),
+          "--digestfile",
+          digestFile,
+          image,
+          `docker://${ref}`,
+        ],
+        {
+          env,
+          signal: ctx.signal,
+          doing: `pushing ${ref}`,
+          hint: `check the registry address and your credentials (${program} login)`,
+        },
+      );
+      try {
+        return (await readFile(digestFile, "utf8")).trim();
+      } finally {
+        await rm(digestFile, { force: true });
+      }
+    },
+    async run(image, command, ctx, options = {}) {
+      if (await viaBuildah()) return buildahRun(image, command, ctx, options);
+      const args = ["run", "--rm", "--network", "none"];
+      if (options.user) args.push("--user", options.user);
+      if (options.workdir) args.push("--workdir", options.workdir);
+      return exec("podman", [...args, image, ...command], { env, signal: ctx.signal, allowFailure: true });
+    },
+    async copyFrom(image, path, dest, ctx) {
+      if (await viaBuildah()) return buildahCopyFrom(image, path, dest, ctx);
+      const ctr = (
+        await exec("podman", ["create", image], { env, doing: `creating a container of ${image}` })
+      ).stdout.trim();
+      try {
+        await exec("podman", ["cp", `${ctr}:${path}`, dest], {
+          env,
+          signal: ctx.signal,
+          doing: `copying ${path} out of ${image}`,
+        });
+      } finally {
+        await exec("podman", ["rm", ctr], { env, allowFailure: true });
+      }
+    },
+    async removeImages(images, ctx) {
+      if (images.length)
+        await exec(program, ["rmi", "-f", ...images], { env, signal: ctx.signal, allowFailure: true });
+    },
+  };
 }

@@ -62,9 +62,12 @@ function buildArgs(req: BuildRequest, mode: Client["mode"]): string[] {
 
 export function dockerEngine(env: Record<string, string | undefined>): Engine {
   let client: Promise<Client | string> | undefined;
-  const getClient = async (): Promise<Client> => {
+  const lookUp = () => {
     client ??= findClient(env);
-    const c = await client;
+    return client;
+  };
+  const getClient = async (): Promise<Client> => {
+    const c = await lookUp();
     if (typeof c === "string") {
       throw new SlimwheelError("not-found", `no usable Docker with BuildKit: ${c}`, {
         hint: "start a Docker engine (or set DOCKER_HOST), and install the buildx plugin; or use --engine buildah",
@@ -76,7 +79,7 @@ export function dockerEngine(env: Record<string, string | undefined>): Engine {
   return {
     id: "docker",
     async detect(): Promise<EngineInfo> {
-      const c = await (client ??= findClient(env));
+      const c = await lookUp();
       return typeof c === "string"
         ? { id: "docker", available: false, detail: c }
         : {

@@ -38,8 +38,14 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
   const need = (off: number, len: number) => {
     if (!Number.isSafeInteger(off) || off < 0 || off + len > buf.length) bad(`offset ${off} out of range`);
   };
-  const u16 = (o: number) => (need(o, 2), le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
-  const u32 = (o: number) => (need(o, 4), le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const u16 = (o: number) => {
+    need(o, 2);
+    return le ? buf.readUInt16LE(o) : buf.readUInt16BE(o);
+  };
+  const u32 = (o: number) => {
+    need(o, 4);
+    return le ? buf.readUInt32LE(o) : buf.readUInt32BE(o);
+  };
   const u64 = (o: number) => {
     need(o, 8);
     const v = le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o);

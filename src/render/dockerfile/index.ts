@@ -120,7 +120,7 @@ export function renderDockerfile(plan: BuildPlan, options: RenderOptions): strin
         : a.default;
     out.push(def === undefined ? `ARG ${a.name}` : `ARG ${a.name}=${def}`);
   }
-  plan.stages.forEach((s, i) => out.push(...renderStage(s, i, plan.stages.length)));
+  for (const [i, s] of plan.stages.entries()) out.push(...renderStage(s, i, plan.stages.length));
   return `${out.join("\n")}\n`;
 }
 

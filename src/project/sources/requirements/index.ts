@@ -15,6 +15,50 @@ import type {
   SourceWarning,
 } from "../../types.js";
 
+/** Index and pip options gathered from one or more requirements files (later files win for -i). */
+class PipSettings {
+  indexUrl: string | undefined;
+  readonly extraIndexUrls: string[] = [];
+  readonly findLinks: string[] = [];
+  readonly trustedHosts: string[] = [];
+  noIndex = false;
+  readonly noBinary: string[] = [];
+  readonly onlyBinary: string[] = [];
+  preferBinary = false;
+  pre = false;
+  requireHashes = false;
+
+  merge(f: Pick<SourceFacts, "indexes" | "pipOptions">): void {
+    if (f.indexes?.indexUrl) this.indexUrl = f.indexes.indexUrl;
+    this.extraIndexUrls.push(...(f.indexes?.extraIndexUrls ?? []));
+    this.findLinks.push(...(f.indexes?.findLinks ?? []));
+    this.trustedHosts.push(...(f.indexes?.trustedHosts ?? []));
+    this.noIndex ||= f.indexes?.noIndex ?? false;
+    if (!f.pipOptions) return;
+    this.noBinary.push(...f.pipOptions.noBinary);
+    this.onlyBinary.push(...f.pipOptions.onlyBinary);
+    this.preferBinary ||= f.pipOptions.preferBinary;
+    this.pre ||= f.pipOptions.pre;
+    this.requireHashes ||= f.pipOptions.requireHashes;
+  }
+
+  get indexes(): IndexSettings {
+    const { extraIndexUrls, findLinks, trustedHosts, noIndex } = this;
+    return {
+      ...(this.indexUrl ? { indexUrl: this.indexUrl } : {}),
+      extraIndexUrls,
+      findLinks,
+      trustedHosts,
+      noIndex,
+    };
+  }
+
+  get pipOptions(): PipOptions {
+    const { noBinary, onlyBinary, preferBinary, pre, requireHashes } = this;
+    return { noBinary, onlyBinary, preferBinary, pre, requireHashes };
+  }
+}
+
 interface LogicalLine {
   readonly text: string;
   /** Line number of the first physical line. */
@@ -103,17 +147,7 @@ export function parse(content: string, path: string): SourceFacts {
     at: { file: string; line: number };
   }[] = [];
   const warnings: SourceWarning[] = [];
-  const index = { extraIndexUrls: [] as string[], findLinks: [] as string[], trustedHosts: [] as string[] };
-  let indexUrl: string | undefined;
-  let noIndex = false;
-  const pip = {
-    noBinary: [] as string[],
-    onlyBinary: [] as string[],
-    preferBinary: false,
-    pre: false,
-    requireHashes: false,
-  };
-
+  const settings = new PipSettings();
   for (const { text, line } of logicalLines(content)) {
     const at = { file: path, line };
     if (text.startsWith("-")) {
@@ -150,31 +184,31 @@ export function parse(content: string, path: string): SourceFacts {
             break;
           }
           case "index-url":
-            indexUrl = value;
+            settings.indexUrl = value;
             break;
           case "extra-index-url":
-            index.extraIndexUrls.push(value);
+            settings.extraIndexUrls.push(value);
             break;
           case "find-links":
-            index.findLinks.push(value);
+            settings.findLinks.push(value);
             break;
           case "trusted-host":
-            index.trustedHosts.push(value);
+            settings.trustedHosts.push(value);
             break;
           case "no-binary":
-            pip.noBinary.push(...value.split(","));
+            settings.noBinary.push(...value.split(","));
             break;
           case "only-binary":
-            pip.onlyBinary.push(...value.split(","));
+            settings.onlyBinary.push(...value.split(","));
             break;
           case "use-feature":
             break;
         }
       } else if (flagName && !value) {
-        if (flagName === "no-index") noIndex = true;
-        else if (flagName === "pre") pip.pre = true;
-        else if (flagName === "prefer-binary") pip.preferBinary = true;
-        else if (flagName === "require-hashes") pip.requireHashes = true;
+        if (flagName === "no-index") settings.noIndex = true;
+        else if (flagName === "pre") settings.pre = true;
+        else if (flagName === "prefer-binary") settings.preferBinary = true;
+        else if (flagName === "require-hashes") settings.requireHashes = true;
       } else {
         warnings.push({ message: `unknown pip option "${opt}" ignored`, at });
       }
@@ -218,7 +252,7 @@ export function parse(content: string, path: string): SourceFacts {
     requirements.push({ requirement, at, ...(hashes.length ? { hashes } : {}) });
   }
 
-  if (pip.requireHashes || requirements.some((r) => r.hashes)) {
+  if (settings.requireHashes || requirements.some((r) => r.hashes)) {
     const missing = requirements.filter((r) => !r.hashes?.length && !r.editable);
     if (missing.length && requirements.some((r) => r.hashes?.length)) {
       warnings.push({
@@ -227,16 +261,14 @@ export function parse(content: string, path: string): SourceFacts {
       });
     }
   }
-  const indexes: IndexSettings = { ...(indexUrl ? { indexUrl } : {}), ...index, noIndex };
-  const pipOptions: PipOptions = pip;
   return {
     source: "requirements",
     file: path,
     requirements,
     directReferences,
     includes,
-    indexes,
-    pipOptions,
+    indexes: settings.indexes,
+    pipOptions: settings.pipOptions,
     warnings,
   };
 }
@@ -277,17 +309,7 @@ export function resolveRequirements(
   const constraints: DeclaredRequirement[] = [];
   const directReferences: DirectReference[] = [];
   const warnings: SourceWarning[] = [];
-  const idx = { extraIndexUrls: [] as string[], findLinks: [] as string[], trustedHosts: [] as string[] };
-  let indexUrl: string | undefined;
-  let noIndex = false;
-  const pip = {
-    noBinary: [] as string[],
-    onlyBinary: [] as string[],
-    preferBinary: false,
-    pre: false,
-    requireHashes: false,
-  };
-
+  const settings = new PipSettings();
   const visit = (
     path: string,
     chain: string[],
@@ -320,18 +342,7 @@ export function resolveRequirements(
     (asConstraints ? constraints : requirements).push(...(f.requirements ?? []));
     if (!asConstraints) directReferences.push(...(f.directReferences ?? []));
     warnings.push(...f.warnings);
-    if (f.indexes?.indexUrl) indexUrl = f.indexes.indexUrl;
-    idx.extraIndexUrls.push(...(f.indexes?.extraIndexUrls ?? []));
-    idx.findLinks.push(...(f.indexes?.findLinks ?? []));
-    idx.trustedHosts.push(...(f.indexes?.trustedHosts ?? []));
-    noIndex ||= f.indexes?.noIndex ?? false;
-    if (f.pipOptions) {
-      pip.noBinary.push(...f.pipOptions.noBinary);
-      pip.onlyBinary.push(...f.pipOptions.onlyBinary);
-      pip.preferBinary ||= f.pipOptions.preferBinary;
-      pip.pre ||= f.pipOptions.pre;
-      pip.requireHashes ||= f.pipOptions.requireHashes;
-    }
+    settings.merge(f);
     for (const inc of f.includes ?? []) {
       visit(join(path, inc.path), [...chain, path], asConstraints || inc.kind === "constraints", {
         file: path,
@@ -346,8 +357,8 @@ export function resolveRequirements(
       file: rootPath,
       requirements,
       directReferences,
-      indexes: { ...(indexUrl ? { indexUrl } : {}), ...idx, noIndex },
-      pipOptions: pip,
+      indexes: settings.indexes,
+      pipOptions: settings.pipOptions,
       warnings,
     },
     files,
