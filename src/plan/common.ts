@@ -6,7 +6,8 @@
 import { DEFAULT_DOCKERIGNORE } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
 import { type Distro, KNOWN, knownNeeds, type SystemNeed } from "../sysdeps/known-packages.js";
-import type { BuildArg, GeneratedFile, Step } from "./types.js";
+import type { Strategy } from "./strategies/strategy.js";
+import type { BuildArg, BuildPlan, GeneratedFile, Stage, Step } from "./types.js";
 
 export interface StrategyOptions {
   /** SOURCE_DATE_EPOCH, for labels; builds pass it to the engine too. */
@@ -259,4 +260,44 @@ export function runtimePackagesStep(runtime: Needs["runtime"]): Step[] {
       commands: aptInstall(runtime.map((r) => r.name)),
     },
   ];
+}
+
+/** The plan fields every strategy fills the same way; a strategy gives its stages and what differs. */
+export function makePlan(
+  strategy: Pick<Strategy, "id" | "summary">,
+  p: Project,
+  deps: DependencyInput,
+  stages: readonly Stage[],
+  extra: {
+    readonly variant?: "debian" | "alpine";
+    readonly runtimePackages?: BuildPlan["runtimePackages"];
+    readonly buildPackages?: readonly string[];
+    readonly artifacts?: BuildPlan["artifacts"];
+  } = {},
+): BuildPlan {
+  return {
+    strategy: strategy.id,
+    summary: strategy.summary,
+    args: imageArgs(p.python.version, extra.variant ?? "debian"),
+    stages,
+    generated: deps.generated,
+    dockerignore: dockerignoreFor(p),
+    libc: extra.variant === "alpine" ? "musl" : "glibc",
+    runtimePackages: extra.runtimePackages ?? [],
+    buildPackages: extra.buildPackages ?? [],
+    ...(extra.artifacts ? { artifacts: extra.artifacts } : {}),
+  };
+}
+
+/** `pip install --no-deps .` of the project itself, when it is a package (single-stage strategies). */
+export function installProject(p: Project, note = ""): Step[] {
+  return p.installable
+    ? [
+        {
+          kind: "run",
+          why: `install the project itself (${p.installable.reason})${note}`,
+          commands: ["pip install --no-cache-dir --no-deps ."],
+        },
+      ]
+    : [];
 }

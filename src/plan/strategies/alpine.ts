@@ -12,11 +12,11 @@ export const alpine: Strategy = {
     const deps = c.dependencyInput(p);
     const needs = c.systemNeeds(p, "alpine", o, c.appCompiles(p, read));
     const build = [...new Set(["build-base", ...needs.build])];
-    return {
-      strategy: "alpine",
-      summary: alpine.summary,
-      args: c.imageArgs(p.python.version, "alpine"),
-      stages: [
+    return c.makePlan(
+      alpine,
+      p,
+      deps,
+      [
         {
           name: "builder",
           from: "${BUILDER_IMAGE}",
@@ -87,11 +87,7 @@ export const alpine: Strategy = {
           ],
         },
       ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "musl",
-      runtimePackages: needs.runtime,
-      buildPackages: build,
-    };
+      { variant: "alpine", runtimePackages: needs.runtime, buildPackages: build },
+    );
   },
 };

@@ -11,45 +11,35 @@ export const full: Strategy = {
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
     const deps = c.dependencyInput(p);
     const compiled = c.appCompiles(p, read);
-    return {
-      strategy: "full",
-      summary: full.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages: [
-        {
-          name: "final",
-          from: "${BUILDER_IMAGE}",
-          why: "the full image: it can compile anything, and ships all of it",
-          steps: [
-            c.runtimeEnv(p),
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, c.APP_DIR),
-            {
-              kind: "run",
-              why: "dependencies in their own layer; --no-cache-dir keeps pip's download cache out of the layer",
-              commands: [`pip install --no-cache-dir -r ${deps.main}`],
-            },
-            c.copyApp(),
-            ...(p.installable
-              ? [
-                  {
-                    kind: "run" as const,
-                    why: `install the project itself (${p.installable.reason})${compiled ? "; it compiles here" : ""}`,
-                    commands: ["pip install --no-cache-dir --no-deps ."],
-                  },
-                ]
-              : []),
-            c.labels(p, "full", o),
-            ...c.startSteps(p),
-          ],
-        },
-      ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
-      runtimePackages: [],
-      buildPackages: [],
-    };
+    return c.makePlan(full, p, deps, [
+      {
+        name: "final",
+        from: "${BUILDER_IMAGE}",
+        why: "the full image: it can compile anything, and ships all of it",
+        steps: [
+          c.runtimeEnv(p),
+          { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+          c.indexArgStep,
+          ...c.copyDependencyFiles(deps, c.APP_DIR),
+          {
+            kind: "run",
+            why: "dependencies in their own layer; --no-cache-dir keeps pip's download cache out of the layer",
+            commands: [`pip install --no-cache-dir -r ${deps.main}`],
+          },
+          c.copyApp(),
+          ...(p.installable
+            ? [
+                {
+                  kind: "run" as const,
+                  why: `install the project itself (${p.installable.reason})${compiled ? "; it compiles here" : ""}`,
+                  commands: ["pip install --no-cache-dir --no-deps ."],
+                },
+              ]
+            : []),
+          c.labels(p, "full", o),
+          ...c.startSteps(p),
+        ],
+      },
+    ]);
   },
 };

@@ -13,11 +13,11 @@ export const slimApt: Strategy = {
     const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
     const build = [...new Set([...c.KNOWN_TOOLCHAIN, ...needs.build])];
     const runtime = needs.runtime.map((n) => n.name);
-    return {
-      strategy: "slim-apt",
-      summary: slimApt.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages: [
+    return c.makePlan(
+      slimApt,
+      p,
+      deps,
+      [
         {
           name: "final",
           from: "${RUNTIME_IMAGE}",
@@ -60,11 +60,7 @@ export const slimApt: Strategy = {
           ],
         },
       ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
-      runtimePackages: needs.runtime,
-      buildPackages: build,
-    };
+      { runtimePackages: needs.runtime, buildPackages: build },
+    );
   },
 };

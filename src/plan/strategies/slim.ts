@@ -29,45 +29,35 @@ export const slim: Strategy = {
       );
     }
     const deps = c.dependencyInput(p);
-    return {
-      strategy: "slim",
-      summary: slim.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages: [
-        {
-          name: "final",
-          from: "${RUNTIME_IMAGE}",
-          why: "the slim image: no compilers, so every dependency must come as a wheel",
-          steps: [
-            c.runtimeEnv(p),
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, c.APP_DIR),
-            {
-              kind: "run",
-              why: "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
-              commands: [`pip install --no-cache-dir --only-binary=:all: -r ${deps.main}`],
-            },
-            c.copyApp(),
-            ...(p.installable
-              ? [
-                  {
-                    kind: "run" as const,
-                    why: `install the project itself (${p.installable.reason})`,
-                    commands: ["pip install --no-cache-dir --no-deps ."],
-                  },
-                ]
-              : []),
-            c.labels(p, "slim", o),
-            ...c.startSteps(p),
-          ],
-        },
-      ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
-      runtimePackages: [],
-      buildPackages: [],
-    };
+    return c.makePlan(slim, p, deps, [
+      {
+        name: "final",
+        from: "${RUNTIME_IMAGE}",
+        why: "the slim image: no compilers, so every dependency must come as a wheel",
+        steps: [
+          c.runtimeEnv(p),
+          { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+          c.indexArgStep,
+          ...c.copyDependencyFiles(deps, c.APP_DIR),
+          {
+            kind: "run",
+            why: "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
+            commands: [`pip install --no-cache-dir --only-binary=:all: -r ${deps.main}`],
+          },
+          c.copyApp(),
+          ...(p.installable
+            ? [
+                {
+                  kind: "run" as const,
+                  why: `install the project itself (${p.installable.reason})`,
+                  commands: ["pip install --no-cache-dir --no-deps ."],
+                },
+              ]
+            : []),
+          c.labels(p, "slim", o),
+          ...c.startSteps(p),
+        ],
+      },
+    ]);
   },
 };

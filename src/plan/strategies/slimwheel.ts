@@ -88,17 +88,10 @@ export const slimwheelStrategy: Strategy = {
       why: "the slim image: base → system libraries → dependencies → app",
       steps: final,
     });
-    return {
-      strategy: "slimwheel",
-      summary: slimwheelStrategy.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages,
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
+    return c.makePlan(slimwheelStrategy, p, deps, stages, {
       runtimePackages: needs.runtime,
-      artifacts: { stage: "deps", path: "/wheels" },
       buildPackages: needs.build,
-    };
+      artifacts: { stage: "deps", path: "/wheels" },
+    });
   },
 };

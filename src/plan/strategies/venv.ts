@@ -13,11 +13,11 @@ export const venv: Strategy = {
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
     const deps = c.dependencyInput(p);
     const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
-    return {
-      strategy: "venv",
-      summary: venv.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages: [
+    return c.makePlan(
+      venv,
+      p,
+      deps,
+      [
         {
           name: "builder",
           from: "${BUILDER_IMAGE}",
@@ -79,12 +79,11 @@ export const venv: Strategy = {
           ],
         },
       ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
-      runtimePackages: needs.runtime,
-      artifacts: { stage: "builder", path: "/opt/venv" },
-      buildPackages: needs.build,
-    };
+      {
+        runtimePackages: needs.runtime,
+        buildPackages: needs.build,
+        artifacts: { stage: "builder", path: "/opt/venv" },
+      },
+    );
   },
 };

@@ -11,11 +11,11 @@ export const wheels: Strategy = {
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
     const deps = c.dependencyInput(p);
     const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
-    return {
-      strategy: "wheels",
-      summary: wheels.summary,
-      args: c.imageArgs(p.python.version, "debian"),
-      stages: [
+    return c.makePlan(
+      wheels,
+      p,
+      deps,
+      [
         {
           name: "dep-builder",
           from: "${BUILDER_IMAGE}",
@@ -103,12 +103,11 @@ export const wheels: Strategy = {
           ],
         },
       ],
-      generated: deps.generated,
-      dockerignore: c.dockerignoreFor(p),
-      libc: "glibc",
-      runtimePackages: needs.runtime,
-      artifacts: { stage: "dep-builder", path: "/build/dist" },
-      buildPackages: needs.build,
-    };
+      {
+        runtimePackages: needs.runtime,
+        buildPackages: needs.build,
+        artifacts: { stage: "dep-builder", path: "/build/dist" },
+      },
+    );
   },
 };
