@@ -145,9 +145,14 @@ async function importTest(
   const r = await engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
   const result = parseImportTest(r.stdout);
   if (!result) {
-    throw new SlimwheelError("engine", `the import test could not run in ${image}`, {
-      details: `${r.stdout}${r.stderr}`.slice(-2000),
-    });
+    const output = `${r.stdout}${r.stderr}`.trim();
+    throw new SlimwheelError(
+      "engine",
+      `the import test could not run in ${image} (exit ${r.code}): ${output.split("\n").at(-1) ?? ""}`,
+      {
+        details: output.slice(-2000),
+      },
+    );
   }
   if (result.failures.length === 0) return result;
   const missing = [...new Set(result.failures.flatMap((f) => (f.library ? [f.library] : [])))];

@@ -2,6 +2,7 @@
  * What buildah and podman share: the same build engine (buildah's library), the same storage
  * (/var/lib/containers), the same flags.
  */
+import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { type ExecResult, exec, hasProgram } from "../util/exec.js";
@@ -16,7 +17,8 @@ import {
 } from "./types.js";
 
 export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
-  const args = ["--isolation", "chroot"];
+  // --force-rm: a failed build leaves no intermediate containers behind.
+  const args = ["--isolation", "chroot", "--force-rm"];
   if (useLayers) args.push("--layers");
   if (req.noCache) args.push("--no-cache");
   if (req.insecure) args.push("--tls-verify=false");
@@ -122,10 +124,16 @@ export async function buildahRun(
 
 /** A working container of `image`, pulled when missing. */
 async function buildahFrom(image: string, ctx: Context, insecure: boolean): Promise<string> {
-  const r = await exec("buildah", ["from", "--quiet", ...(insecure ? ["--tls-verify=false"] : []), image], {
-    signal: ctx.signal,
-    doing: `creating a container of ${image}`,
-  });
+  // A unique name: buildah derives default names from the image, which collide when two runs use one image at once.
+  const name = `slimwheel-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const r = await exec(
+    "buildah",
+    ["from", "--quiet", "--name", name, ...(insecure ? ["--tls-verify=false"] : []), image],
+    {
+      signal: ctx.signal,
+      doing: `creating a container of ${image}`,
+    },
+  );
   return r.stdout.trim().split("\n").at(-1)!;
 }
 
