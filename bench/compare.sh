@@ -15,7 +15,7 @@ eval "$(node -e '
 ')"
 [ -n "${SLIMWHEEL_TESTBED_DIR:-}" ] && echo "note: SLIMWHEEL_TESTBED_DIR is set; endpoints read from the default dir" >&2
 out=$(mktemp -d)
-for ex in flask-app django-postgres c-extension; do
+for ex in flask-app django-postgres c-extension data-tools; do
   echo "=== $ex ($engine)"
   node dist/cli/main.js --quiet --json compare "examples/$ex" --engine "$engine" \
     --builder-image "$B" --runtime-image "$R" --index-url "$I" \
