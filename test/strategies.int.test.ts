@@ -135,8 +135,15 @@ describe("a one-line app change", () => {
     expect(changed.at(-1)).toBe(true);
     // The layers kept are base, runtime libraries (libpq5), the app user with the dependencies.
     expect(before.layers.map((l) => l.createdBy ?? "").join("\n")).toMatch(
-      /libpq5[\s\S]*useradd[^\n]*pip install/,
+      /libpq5[\s\S]*>> \/etc\/passwd[^\n]*pip install/,
     );
+    // The image's user is the app user of /etc/passwd, and it cannot write the app's files.
+    const who = await createEngine("buildah", process.env).run(
+      tag,
+      ["sh", "-c", "id -un; id -u; touch /app/manage.py 2>/dev/null || echo read-only"],
+      ctx,
+    );
+    expect(who.stdout.trim().split("\n")).toEqual(["app", "10001", "read-only"]);
   });
 });
 

@@ -21,6 +21,7 @@ import { IMPORT_TEST_SCRIPT, type ImportTestResult, parseImportTest } from "../s
 import { DPKG_SEARCH, parseDpkgSearch, type Resolution, resolveLibraries } from "../sysdeps/resolve.js";
 import { prepareContext } from "./context.js";
 import { planFor } from "./plan-for.js";
+import { readStageCache, stageCacheDir, stageKey, writeStageCache } from "./stage-cache.js";
 
 export interface ImageSources {
   readonly builderImage?: string;
@@ -60,7 +61,10 @@ export interface BuildOutcome {
   readonly engine: EngineInfo;
   readonly imageId: string;
   readonly tags: readonly string[];
+  /** The engine's build of the final image. */
   readonly buildMs: number;
+  /** All the work of making the image: the artifacts stage and what is read from it, then the build. */
+  readonly imageMs: number;
   readonly pushed?: { readonly ref: string; readonly digest: string }[];
   readonly output?: ExportTarget;
   readonly smoke?: { readonly ok: boolean; readonly output: string };
@@ -98,26 +102,68 @@ export async function smokeTest(
   return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
-/** Builds the artifacts stage, reads what its extension modules link, and maps that to runtime packages. */
-async function detectRuntime(
+type Detection = NonNullable<BuildOutcome["detection"]>;
+
+/** The artifacts stage as a local image, and what its extension modules link. */
+interface ArtifactsStage {
+  /** A local reference named by the stage image's ID. */
+  readonly ref: string;
+  readonly detection: Detection;
+  /** The stage cache key (undefined when it cannot be known). */
+  readonly key: string | undefined;
+  readonly cached: boolean;
+}
+
+/**
+ * Builds the artifacts stage and reads what its extension modules link, mapped to runtime
+ * packages; or takes both from the stage cache when nothing the stage is built from changed.
+ */
+async function artifactsStage(
   engine: Engine,
   plan: BuildPlan,
   request: Omit<BuildRequest, "tags" | "target">,
   images: { readonly runtime: string },
   name: string,
   ctx: Context,
-): Promise<NonNullable<BuildOutcome["detection"]>> {
+): Promise<ArtifactsStage> {
   const artifacts = plan.artifacts!;
+  const key = await stageKey(plan, artifacts.stage, request, engine, ctx);
+  const cacheDir = stageCacheDir(ctx.env);
+  if (key && !request.noCache) {
+    const hit = await readStageCache(cacheDir, key);
+    if (hit && (await engine.imageId(hit.ref, ctx)) === normalizeId(hit.imageId)) {
+      return { ref: hit.ref, detection: hit.detection, key, cached: true };
+    }
+  }
   const stageTag = `localhost/slimwheel-artifacts/${name}:${plan.strategy}-${artifacts.stage}`;
-  await engine.build({ ...request, target: artifacts.stage, tags: [stageTag] }, ctx);
+  const built = await engine.build({ ...request, target: artifacts.stage, tags: [stageTag] }, ctx);
+  const imageId = normalizeId(built.imageId);
+  const ref = `localhost/slimwheel-stage:${artifacts.stage}-${imageId.slice(7, 23)}`;
+  await engine.tag(imageId, ref, ctx);
+  const detection = await readArtifacts(engine, ref, artifacts.path, plan, images, ctx);
+  if (key) await writeStageCache(cacheDir, key, { format: 1, imageId, ref, detection });
+  return { ref, detection, key, cached: false };
+}
+
+const normalizeId = (id: string) => `sha256:${id.trim().replace(/^sha256:/, "")}`;
+
+/** Reads what the stage's extension modules link, and maps that to runtime packages. */
+async function readArtifacts(
+  engine: Engine,
+  stageImage: string,
+  path: string,
+  plan: BuildPlan,
+  images: { readonly runtime: string },
+  ctx: Context,
+): Promise<Detection> {
   const dir = await mkdtemp(join(tmpdir(), "slimwheel-artifacts-"));
   try {
-    await engine.copyFrom(stageTag, artifacts.path, dir, ctx);
+    await engine.copyFrom(stageImage, path, dir, ctx);
     const scan = await scanArtifacts(dir);
     checkAbi(scan, plan.libc, "glibc");
     const resolution = await resolveLibraries(
       engine,
-      { builder: stageTag, runtime: images.runtime },
+      { builder: stageImage, runtime: images.runtime },
       externalLibraries(scan),
       ctx,
     );
@@ -134,6 +180,23 @@ async function detectRuntime(
   }
 }
 
+/** Engine noise after a failed command, e.g. buildah's "subprocess exited with status 1". */
+const ENGINE_NOISE = /^(subprocess exited|Error: exit status|error while running runtime)/;
+
+/** The last `n` lines of `text` that are not engine noise, joined by " | ". */
+function lastLines(text: string, n: number): string {
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !ENGINE_NOISE.test(l));
+  return lines.slice(-n).join(" | ");
+}
+
+/** Whether Python itself ran and reported an error (a traceback or a fatal error). */
+function isPythonFailure(stderr: string): boolean {
+  return /Traceback \(most recent call last\)|Fatal Python error|SyntaxError/.test(stderr);
+}
+
 /** The import test in the final image; failures name the library and the package that provides it. */
 async function importTest(
   engine: Engine,
@@ -142,15 +205,27 @@ async function importTest(
   known: Readonly<Record<string, string>>,
   ctx: Context,
 ): Promise<ImportTestResult> {
-  const r = await engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
-  const result = parseImportTest(r.stdout);
+  const attempt = () => engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
+  let r = await attempt();
+  let result = parseImportTest(r.stdout);
+  if (!result && !isPythonFailure(r.stderr)) {
+    // No result and no Python error: the engine failed to run the container; try once more.
+    ctx.reporter.emit({
+      type: "log",
+      level: "warn",
+      message: `the import test gave no result (exit ${r.code}: ${lastLines(r.stderr, 1)}); running it once more`,
+    });
+    r = await attempt();
+    result = parseImportTest(r.stdout);
+  }
   if (!result) {
     const output = `${r.stdout}${r.stderr}`.trim();
     throw new SlimwheelError(
       "engine",
-      `the import test could not run in ${image} (exit ${r.code}): ${output.split("\n").at(-1) ?? ""}`,
+      `the import test could not run in ${image} (exit ${r.code}): ${lastLines(output, 3) || "no output"}`,
       {
         details: output.slice(-2000),
+        hint: "run the image by hand (buildah from IMAGE; buildah run CONTAINER -- python3) to see why Python does not start",
       },
     );
   }
@@ -229,15 +304,31 @@ export async function buildProject(
     };
     const runtimeImage = o.runtimeImage ?? `python:${project.python.version}-slim`;
     const builderImage = o.builderImage ?? `python:${project.python.version}`;
+    const imageStarted = ctx.now();
     let detection: BuildOutcome["detection"];
+    let stageImages: Record<string, string> | undefined;
     if (plan.artifacts && o.detectRuntime !== false) {
-      detection = await step(ctx.reporter, "sysdeps", "reading what the built extension modules link", () =>
-        detectRuntime(engine, plan, request, { runtime: runtimeImage }, name, ctx),
+      const artifacts = await step(
+        ctx.reporter,
+        "sysdeps",
+        "reading what the built extension modules link",
+        () => artifactsStage(engine, plan, request, { runtime: runtimeImage }, name, ctx),
       );
+      if (artifacts.cached)
+        ctx.reporter.emit({
+          type: "log",
+          level: "info",
+          message: `stage ${plan.artifacts.stage} unchanged: reusing ${artifacts.ref} and what was read from it`,
+        });
+      detection = artifacts.detection;
+      const stage = plan.artifacts.stage;
       plan = planFor(project, o.strategy, {
         ...strategyOptions,
         detectedRuntime: detection.resolution.needs,
       });
+      // The final build mounts the stage image just built, unless the new plan changed that stage.
+      if (artifacts.key && artifacts.key === (await stageKey(plan, stage, request, engine, ctx)))
+        stageImages = { [stage]: artifacts.ref };
       await writeFile(
         context.dockerfile,
         renderDockerfile(plan, {
@@ -252,8 +343,18 @@ export async function buildProject(
       ctx.reporter,
       "build",
       `building ${tags[0]} (${o.strategy}, ${info.id} ${info.version ?? ""})`,
-      () => engine.build({ ...request, tags, ...(o.squash ? { squash: true } : {}) }, ctx),
+      () =>
+        engine.build(
+          {
+            ...request,
+            tags,
+            ...(o.squash ? { squash: true } : {}),
+            ...(stageImages ? { stageImages } : {}),
+          },
+          ctx,
+        ),
     );
+    const imageMs = ctx.now() - imageStarted;
     let imports: ImportTestResult | undefined;
     if (o.importTest !== false) {
       imports = await step(ctx.reporter, "import-test", "import test: every installed module imports", () =>
@@ -294,6 +395,7 @@ export async function buildProject(
       imageId: result.imageId,
       tags,
       buildMs: result.durationMs,
+      imageMs,
       ...(pushed.length ? { pushed } : {}),
       ...(o.output ? { output: o.output } : {}),
       ...(smoke ? { smoke } : {}),

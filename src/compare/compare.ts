@@ -167,7 +167,7 @@ async function compareOne(
       const path = join(src, changeFile);
       await writeFile(path, `${await readFile(path, "utf8")}\n# slimwheel compare: a one-line change\n`);
       const rebuilt = await buildProject(src, common, ctx, engine);
-      warmMs = rebuilt.buildMs;
+      warmMs = rebuilt.imageMs;
       warm = await exportAndRead(engine.engine, tag, work, ctx);
     }
     const before = (baseline ?? image).layers.map((l) => l.diffId);
@@ -176,7 +176,7 @@ async function compareOne(
       strategy,
       status: smoke.ok ? "ok" : "failed",
       ok: smoke.ok,
-      coldMs: cold.buildMs,
+      coldMs: cold.imageMs,
       ...(warmMs !== undefined ? { warmMs } : {}),
       compressedBytes: image.compressedSize,
       uncompressedBytes: image.uncompressedSize,

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { type ExecResult, exec, hasProgram } from "../util/exec.js";
-import { mountedStages, mountImagesInstead } from "./stage-mounts.js";
+import { mountedStages, mountImagesInstead, upToStage } from "./stage-mounts.js";
 import {
   type BuildRequest,
   type BuildResult,
@@ -42,7 +42,7 @@ export async function buildWithStageImages(
 ): Promise<BuildResult> {
   const started = ctx.now();
   const text = await readFile(req.dockerfile, "utf8");
-  const stages = mountedStages(text);
+  const stages = mountedStages(upToStage(text, req.target));
   const lineSplitter = () => {
     let buf = "";
     return (chunk: string) => {
@@ -65,6 +65,11 @@ export async function buildWithStageImages(
   if (stages.length) {
     const images: Record<string, string> = {};
     for (const stage of stages) {
+      const given = req.stageImages?.[stage];
+      if (given) {
+        images[stage] = given;
+        continue;
+      }
       const iidFile = `${req.dockerfile}.${stage}.iid`;
       await run(
         [
@@ -102,12 +107,7 @@ export async function buildahRun(
   ctx: Context,
   options: { user?: string; workdir?: string } = {},
 ): Promise<ExecResult> {
-  const ctr = (
-    await exec("buildah", ["from", "--pull-never", image], {
-      signal: ctx.signal,
-      doing: `creating a container of ${image}`,
-    })
-  ).stdout.trim();
+  const ctr = await buildahFrom(image, ctx, isLoopbackRef(image));
   try {
     const args = ["run", "--isolation", "chroot"];
     if (options.user) args.push("--user", options.user);
@@ -253,6 +253,24 @@ export function containersEngine(
       } finally {
         await exec("podman", ["rm", ctr], { env, allowFailure: true });
       }
+    },
+    async imageId(ref, ctx) {
+      const args =
+        program === "buildah"
+          ? ["inspect", "--type", "image", "--format", "{{.FromImageID}}", ref]
+          : ["image", "inspect", "--format", "{{.Id}}", ref];
+      const r = await exec(program, args, { env, signal: ctx.signal, allowFailure: true });
+      const id = r.stdout.trim();
+      return r.code === 0 && /^(sha256:)?[0-9a-f]{64}$/.test(id)
+        ? `sha256:${id.replace(/^sha256:/, "")}`
+        : undefined;
+    },
+    async tag(image, ref, ctx) {
+      await exec(program, ["tag", image, ref], {
+        env,
+        signal: ctx.signal,
+        doing: `tagging ${image} as ${ref}`,
+      });
     },
     async removeImages(images, ctx) {
       if (images.length)

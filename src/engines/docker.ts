@@ -186,6 +186,24 @@ export function dockerEngine(env: Record<string, string | undefined>): Engine {
         await exec(c.program, ["rm", ctr], { env: dockerEnv, allowFailure: true });
       }
     },
+    async imageId(ref, ctx) {
+      const c = await getClient();
+      const r = await exec(c.program, ["image", "inspect", "--format", "{{.Id}}", ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+      const id = r.stdout.trim();
+      return r.code === 0 && /^sha256:[0-9a-f]{64}$/.test(id) ? id : undefined;
+    },
+    async tag(image, ref, ctx) {
+      const c = await getClient();
+      await exec(c.program, ["tag", image, ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        doing: `tagging ${image} as ${ref}`,
+      });
+    },
     async removeImages(images, ctx) {
       if (!images.length) return;
       const c = await getClient();

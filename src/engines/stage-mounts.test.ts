@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mountedStages, mountImagesInstead } from "./stage-mounts.js";
+import { mountedStages, mountImagesInstead, upToStage } from "./stage-mounts.js";
 
 const df = `ARG B
 FROM \${B} AS deps
@@ -20,5 +20,11 @@ describe("stage bind mounts (the buildah 1.28 workaround)", () => {
     expect(out).toContain("from=localhost/slimwheel-stage:deps-abc,source=/wheels");
     expect(out).toContain("from=docker.io/library/alpine:3,source=/etc");
     expect(out.split("\n").length).toBe(df.split("\n").length);
+  });
+  it("a build of an earlier stage needs none of the stages later ones mount", () => {
+    expect(mountedStages(upToStage(df, "deps"))).toEqual([]);
+    expect(mountedStages(upToStage(df, "final"))).toEqual(["deps"]);
+    expect(mountedStages(upToStage(df, undefined))).toEqual(["deps"]);
+    expect(upToStage(df, "DEPS")).toBe(df.slice(0, df.indexOf("FROM python")));
   });
 });

@@ -18,6 +18,15 @@ export function mountedStages(dockerfile: string): string[] {
   return [...out];
 }
 
+/** The Dockerfile up to the end of stage `target` (later stages cannot be needed to build it). */
+export function upToStage(dockerfile: string, target: string | undefined): string {
+  if (!target) return dockerfile;
+  const froms = [...dockerfile.matchAll(/^FROM\s+\S+(?:\s+AS\s+(\S+))?/gim)];
+  const i = froms.findIndex((m) => m[1]?.toLowerCase() === target.toLowerCase());
+  const next = i >= 0 ? froms[i + 1] : undefined;
+  return next?.index !== undefined ? dockerfile.slice(0, next.index) : dockerfile;
+}
+
 /** The Dockerfile with `from=STAGE` in mounts replaced by `from=IMAGE` for the given stages. */
 export function mountImagesInstead(dockerfile: string, images: Readonly<Record<string, string>>): string {
   return dockerfile.replace(/(--mount=[^\s]*\bfrom=)([^,\s]+)/g, (all, head: string, stage: string) =>

@@ -31,6 +31,11 @@ export interface BuildRequest {
   readonly insecure?: boolean;
   /** Called with each line of the engine's progress output. */
   readonly onLine?: (line: string) => void;
+  /**
+   * Stages already built, as local image references: an engine that builds mounted stages as
+   * images of their own (buildah, podman) uses these instead of building them again.
+   */
+  readonly stageImages?: Readonly<Record<string, string>>;
 }
 
 export interface BuildResult {
@@ -61,6 +66,10 @@ export interface Engine {
     options?: { user?: string; workdir?: string },
   ): Promise<ExecResult>;
   removeImages(images: readonly string[], ctx: Context): Promise<void>;
+  /** The ID of a local image, or undefined when there is no such image. */
+  imageId(ref: string, ctx: Context): Promise<string | undefined>;
+  /** Adds the local reference `ref` to `image`. */
+  tag(image: string, ref: string, ctx: Context): Promise<void>;
   /** Copies `path` (a file or directory) out of the image into the directory `dest`. */
   copyFrom(image: string, path: string, dest: string, ctx: Context): Promise<void>;
 }

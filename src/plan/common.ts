@@ -233,6 +233,31 @@ export function aptInstall(packages: readonly string[]): string[] {
 export const PYTHON_DEV_IF_MISSING =
   '$(python3 -c \'import os, sysconfig; print("" if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else "python3-dev")\')';
 
+/**
+ * Before purging build packages in the image that runs the app: marks as manually installed every
+ * Debian package that ships a library the installed extension modules link (through
+ * alternatives too, e.g. libblas.so.3), so `apt-get purge --auto-remove` keeps it. The official
+ * Python images keep their own runtime libraries the same way.
+ */
+export const KEEP_LINKED_PACKAGES =
+  "find /usr/local/lib -name '*.so*' -type f -exec ldd '{}' ';' 2>/dev/null" +
+  " | awk '$2 == \"=>\" && $3 ~ /^\\// && $3 !~ /^\\/usr\\/local\\// { print $3 }' | sort -u" +
+  " | xargs -r realpath -e | sed 's|^/usr/||; s|^/||; s|^|*/|' | sort -u" +
+  " | xargs -r dpkg-query --search 2>/dev/null | cut -d: -f1 | sort -u | xargs -r apt-mark manual";
+
+/**
+ * The purge at the end of slim-apt and single-layer: the build packages go (and python3-dev, which
+ * PYTHON_DEV_IF_MISSING may have installed; apt-get skips it when it is not installed), the linked
+ * libraries stay. Packages kept only because an installed package recommends or suggests them go
+ * too: Debian's python3-pip recommends build-essential and apt suggests dpkg-dev, either of which
+ * would otherwise keep gcc.
+ */
+export const purgeBuildPackages = (build: readonly string[]): string[] => [
+  KEEP_LINKED_PACKAGES,
+  `apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false ${[...build, "python3-dev"].join(" ")}`,
+  "rm -rf /var/lib/apt/lists/*",
+];
+
 /** The generic Debian toolchain (what slim-apt and single-layer install). */
 export const KNOWN_TOOLCHAIN: readonly string[] = KNOWN.toolchain.debian;
 

@@ -85,7 +85,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         tags: outcome.tags,
         strategy: outcome.plan.strategy,
         engine: { id: outcome.engine.id, version: outcome.engine.version ?? null },
-        buildSeconds: Math.round(outcome.buildMs / 100) / 10,
+        buildSeconds: Math.round(outcome.imageMs / 100) / 10,
         runtimePackages: outcome.plan.runtimePackages,
         pushed: outcome.pushed ?? [],
         output: outcome.output ?? null,

@@ -34,14 +34,13 @@ export const singleLayer: Strategy = {
             },
             {
               kind: "run",
-              why: "install build tools, build and install everything, purge the tools and package lists: all in one layer",
+              why: "install build tools, build and install everything, purge the tools (keeping the packages whose libraries the installed extension modules link) and the package lists: all in one layer",
               commands: [
                 "apt-get update",
                 `apt-get install -y --no-install-recommends ${[...build, ...runtime].join(" ")} ${c.PYTHON_DEV_IF_MISSING}`,
                 `pip install --no-cache-dir -r ${deps.main}`,
                 ...(p.installable ? ["pip install --no-cache-dir --no-deps ."] : []),
-                `apt-get purge -y --auto-remove ${build.join(" ")}`,
-                "rm -rf /var/lib/apt/lists/*",
+                ...c.purgeBuildPackages(build),
               ],
             },
             c.labels(p, "single-layer", o),

@@ -52,8 +52,8 @@ export const slimApt: Strategy = {
               : []),
             {
               kind: "run",
-              why: "the habit this strategy shows: purging the build tools in a later layer. The earlier layer still holds them, so this saves nothing",
-              commands: [`apt-get purge -y --auto-remove ${build.join(" ")}`, "rm -rf /var/lib/apt/lists/*"],
+              why: "the habit this strategy shows: purging the build tools in a later layer (keeping the packages whose libraries the installed extension modules link). The earlier layer still holds the tools, so this saves nothing",
+              commands: c.purgeBuildPackages(build),
             },
             c.labels(p, "slim-apt", o),
             ...c.startSteps(p),

@@ -3,6 +3,12 @@ import * as c from "../common.js";
 import type { BuildPlan, Stage, Step } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
+const runAsApp: Step = {
+  kind: "user",
+  why: "run as the non-root app user",
+  user: `${c.APP_UID}:${c.APP_UID}`,
+};
+
 export const slimwheelStrategy: Strategy = {
   id: "slimwheel",
   title: "slimwheel: wheels built apart, installed through bind mounts",
@@ -53,15 +59,21 @@ export const slimwheelStrategy: Strategy = {
       ...c.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${c.APP_UID}; the app's files stay owned by root, read-only to it; --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
+        why: `a non-root user for the app (uid ${c.APP_UID}, no login, no home; the app's files stay owned by root, read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name: useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer; then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
         mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
         commands: [
-          `useradd --no-log-init --uid ${c.APP_UID} --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app`,
+          `echo 'app:x:${c.APP_UID}:${c.APP_UID}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd`,
           // Inline, not ENV: pip's own modules and the stdlib would otherwise leave __pycache__ in this layer.
           "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
         ],
       },
       { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+      // Settings before the code: after a code change they come from the cache, and only the
+      // app's own layer is committed again.
+      c.runtimeEnv(p),
+      ...(p.installable ? [] : [runAsApp]),
+      c.labels(p, "slimwheel", o),
+      ...c.startSteps(p),
       ...(p.installable
         ? [
             {
@@ -76,11 +88,9 @@ export const slimwheelStrategy: Strategy = {
             },
           ]
         : []),
-      c.copyApp(),
-      c.runtimeEnv(p),
-      { kind: "user", why: "run as the non-root app user", user: `${c.APP_UID}:${c.APP_UID}` },
-      c.labels(p, "slimwheel", o),
-      ...c.startSteps(p),
+      c.copyApp("the app's code, last: a code change rebuilds only this layer, and nothing after it"),
+      // pip installs the app's wheel as root, so here the switch comes after it.
+      ...(p.installable ? [runAsApp] : []),
     ];
     stages.push({
       name: "final",

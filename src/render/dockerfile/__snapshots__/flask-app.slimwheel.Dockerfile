@@ -38,20 +38,18 @@ RUN --mount=type=cache,target=/root/.cache/pip,id=slimwheel-pip \
 # the slim image: base → system libraries → dependencies → app
 FROM ${RUNTIME_IMAGE} AS final
 
-# a non-root user for the app (uid 10001; the app's files stay owned by root, read-only to it;
-# --no-log-init: a high uid would otherwise write megabytes of sparse lastlog into the layer), then
-# the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter
-# a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no
+# a non-root user for the app (uid 10001, no login, no home; the app's files stay owned by root,
+# read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name:
+# useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer;
+# then the dependencies, installed from the builder's wheels through a bind mount: the wheels never
+# enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no
 # __pycache__ of itself. One layer for both
 RUN --mount=type=bind,from=deps,source=/wheels,target=/wheels \
-    useradd --no-log-init --uid 10001 --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app && \
+    echo 'app:x:10001:10001::/nonexistent:/usr/sbin/nologin' >> /etc/passwd && \
     PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
 
 # the app's home
 WORKDIR /app
-
-# the app's code, last: a code change rebuilds only this layer
-COPY . /app/
 
 # logs straight to the container's output; no .pyc files written at run time (the app user cannot
 # write /app anyway)
@@ -72,3 +70,6 @@ EXPOSE 8000
 
 # start command: the `web:` process in Procfile
 CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} app:app"]
+
+# the app's code, last: a code change rebuilds only this layer, and nothing after it
+COPY . /app/

@@ -1,0 +1,142 @@
+/**
+ * slimwheel's stage cache: the artifacts stage (the built wheels) and what was read from it, kept
+ * by a key of everything that stage is built from. A rebuild after an app change then neither
+ * builds that stage again nor reads its extension modules again: it goes straight to the final
+ * stage. The key covers the stage's instructions (and those of the stages it uses), every build
+ * argument, the target platform, the engine, the base image's local ID and the bytes of every file
+ * the stages copy from the context, so it changes whenever the engine's own layer cache would miss.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join, relative } from "node:path";
+import type { Context } from "../context.js";
+import type { Engine } from "../engines/types.js";
+import type { BuildPlan, Stage } from "../plan/types.js";
+import type { Resolution } from "../sysdeps/resolve.js";
+
+/** Bump when the entry's shape or the key's recipe changes. */
+const FORMAT = 1;
+
+export interface StageCacheEntry {
+  readonly format: number;
+  /** The stage image's ID and the local reference that keeps it (named by that ID). */
+  readonly imageId: string;
+  readonly ref: string;
+  readonly detection: {
+    readonly resolution: Resolution;
+    readonly extensions: number;
+    readonly wheels: number;
+  };
+}
+
+export function stageCacheDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "slimwheel", "stages");
+}
+
+/** The stage and every stage it is built from (its FROM, COPY --from and mount from=), in plan order. */
+export function stageClosure(plan: BuildPlan, name: string): Stage[] {
+  const byName = new Map(plan.stages.map((s) => [s.name, s]));
+  const seen = new Set<string>();
+  const visit = (n: string) => {
+    const s = byName.get(n);
+    if (!s || seen.has(n)) return;
+    seen.add(n);
+    visit(s.from);
+    for (const step of s.steps) {
+      if (step.kind === "copy" && step.from) visit(step.from);
+      if (step.kind === "run")
+        for (const m of step.mounts ?? []) if (m.type === "bind" && m.from) visit(m.from);
+    }
+  };
+  visit(name);
+  return plan.stages.filter((s) => seen.has(s.name));
+}
+
+/** `${NAME}` and `$NAME` replaced by build argument values (then the plan's defaults). */
+function substitute(text: string, args: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (all, a?: string, b?: string) => args[(a ?? b)!] ?? all);
+}
+
+async function filesUnder(dir: string, root: string, out: string[]): Promise<void> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await filesUnder(p, root, out);
+    else if (!/^Dockerfile\.slimwheel/.test(relative(root, p))) out.push(p);
+  }
+}
+
+/** Hashes the context files a COPY source names: a file, a directory's files, or (for "." or a glob) all of them. */
+async function hashSources(contextDir: string, sources: readonly string[], h: ReturnType<typeof createHash>) {
+  const files: string[] = [];
+  for (const src of sources) {
+    const clean = src.replace(/^\.\//, "").replace(/\/$/, "");
+    if (clean === "." || clean === "" || /[*?[]/.test(clean)) await filesUnder(contextDir, contextDir, files);
+    else {
+      const p = join(contextDir, clean);
+      const data = await readFile(p).catch(() => undefined);
+      if (data) files.push(p);
+      else await filesUnder(p, contextDir, files);
+    }
+  }
+  for (const f of [...new Set(files)].sort()) {
+    h.update(`\0file ${relative(contextDir, f)}\0`);
+    h.update(await readFile(f));
+  }
+}
+
+/**
+ * The key of `stage` as this request would build it, or undefined when it cannot be known (a base
+ * image that is not local and not pinned by digest: the engine would pull it).
+ */
+export async function stageKey(
+  plan: BuildPlan,
+  stage: string,
+  request: {
+    readonly contextDir: string;
+    readonly buildArgs: Readonly<Record<string, string>>;
+    readonly platform?: string;
+  },
+  engine: Engine,
+  ctx: Context,
+): Promise<string | undefined> {
+  const stages = stageClosure(plan, stage);
+  if (!stages.length) return undefined;
+  const args: Record<string, string> = {};
+  for (const a of plan.args) if (a.default !== undefined) args[a.name] = a.default;
+  Object.assign(args, request.buildArgs);
+  for (const a of plan.args) if (args[a.name] !== undefined) args[a.name] = substitute(args[a.name]!, args);
+  const h = createHash("sha256");
+  h.update(JSON.stringify({ format: FORMAT, engine: engine.id, platform: request.platform ?? null, args }));
+  const names = new Set(stages.map((s) => s.name));
+  for (const s of stages) {
+    h.update(JSON.stringify(s));
+    if (!names.has(s.from)) {
+      const ref = substitute(s.from, args);
+      const id = /@sha256:[0-9a-f]{64}$/.test(ref) ? ref : await engine.imageId(ref, ctx);
+      if (!id) return undefined;
+      h.update(`\0base ${id}\0`);
+    }
+    const sources = s.steps.flatMap((step) => (step.kind === "copy" && !step.from ? step.sources : []));
+    await hashSources(request.contextDir, sources, h);
+  }
+  return h.digest("hex");
+}
+
+export async function readStageCache(dir: string, key: string): Promise<StageCacheEntry | undefined> {
+  try {
+    const entry = JSON.parse(await readFile(join(dir, `${key}.json`), "utf8")) as StageCacheEntry;
+    return entry.format === FORMAT && entry.imageId && entry.ref && entry.detection ? entry : undefined;
+  } catch {
+    return undefined; // missing or unreadable: a miss, and the next build rewrites it
+  }
+}
+
+/** Writes the entry atomically (temp file, then rename). */
+export async function writeStageCache(dir: string, key: string, entry: StageCacheEntry): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `.${key}.${process.pid}.tmp`);
+  await writeFile(tmp, JSON.stringify(entry));
+  await rename(tmp, join(dir, `${key}.json`));
+}
