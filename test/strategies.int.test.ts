@@ -127,7 +127,10 @@ describe("a one-line app change", () => {
     const before = await summarize("buildah", tag);
     const view = join(src, "hello", "views.py");
     await writeFile(view, `${await readFile(view, "utf8")}\n# a one-line change\n`);
-    await buildProject(src, opts, ctx);
+    const rebuilt = await buildProject(src, opts, ctx);
+    // The wheels stage and what was read from it come from slimwheel's stage cache.
+    expect(rebuilt.detection?.stage?.cached).toBe(true);
+    expect(rebuilt.plan.runtimePackages.map((r) => r.name)).toEqual(["libpq5"]);
     const after = await summarize("buildah", tag);
     expect(after.layers.length).toBe(before.layers.length);
     const changed = after.layers.map((l, i) => l.diffId !== before.layers[i]!.diffId);

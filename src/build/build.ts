@@ -72,6 +72,8 @@ export interface BuildOutcome {
     readonly resolution: Resolution;
     readonly extensions: number;
     readonly wheels: number;
+    /** The artifacts stage's image, and whether it came from the stage cache (docs/strategies.md). */
+    readonly stage?: { readonly ref: string; readonly cached: boolean };
   };
   readonly importTest?: ImportTestResult;
 }
@@ -320,7 +322,7 @@ export async function buildProject(
           level: "info",
           message: `stage ${plan.artifacts.stage} unchanged: reusing ${artifacts.ref} and what was read from it`,
         });
-      detection = artifacts.detection;
+      detection = { ...artifacts.detection, stage: { ref: artifacts.ref, cached: artifacts.cached } };
       const stage = plan.artifacts.stage;
       plan = planFor(project, o.strategy, {
         ...strategyOptions,

@@ -99,6 +99,8 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
               extensionModules: outcome.detection.extensions,
               providedByBase: outcome.detection.resolution.provided,
               unresolved: outcome.detection.resolution.unresolved,
+              stageImage: outcome.detection.stage?.ref ?? null,
+              stageCached: outcome.detection.stage?.cached ?? false,
             }
           : null,
       };
@@ -110,7 +112,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         for (const r of outcome.plan.runtimePackages) io.stdout(`  runtime package ${r.name} ← ${r.why}\n`);
         if (outcome.detection) {
           io.stdout(
-            `  read ${outcome.detection.extensions} extension modules in ${outcome.detection.wheels} wheels; already in the base: ${outcome.detection.resolution.provided.join(", ") || "–"}\n`,
+            `  ${outcome.detection.stage?.cached ? "reused (stage cache)" : "read"} ${outcome.detection.extensions} extension modules in ${outcome.detection.wheels} wheels; already in the base: ${outcome.detection.resolution.provided.join(", ") || "–"}\n`,
           );
         }
         if (outcome.importTest)
