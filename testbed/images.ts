@@ -12,6 +12,8 @@ export interface ImageSpec {
   readonly include: readonly string[];
   /** Leave out docs, man pages and translations, as the official -slim images do. */
   readonly slim: boolean;
+  /** Files in /etc/apt/apt.conf.d (name → content), as Debian's official images carry. */
+  readonly aptConfig: Readonly<Record<string, string>>;
   readonly description: string;
 }
 
@@ -81,6 +83,24 @@ const BUILDER_EXTRA = [
   "liblapack-dev",
 ];
 
+/**
+ * The apt settings of Debian's official images (written by debuerreotype), which python:X and
+ * python:X-slim inherit: downloaded .debs are deleted after every install, and nothing is kept
+ * only because another package suggests it. Without them, a Dockerfile that does not run
+ * `apt-get clean` would keep every .deb here and not on the real images.
+ */
+const DOCKER_APT_CONFIG: Readonly<Record<string, string>> = {
+  "docker-clean": [
+    'DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };',
+    'APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };',
+    'Dir::Cache::pkgcache "";',
+    'Dir::Cache::srcpkgcache "";',
+    "",
+  ].join("\n"),
+  "docker-autoremove-suggests": 'Apt::AutoRemove::SuggestsImportant "false";\n',
+  "docker-no-languages": 'Acquire::Languages "none";\n',
+};
+
 export function imageSpecs(python: string): readonly ImageSpec[] {
   return [
     {
@@ -89,6 +109,7 @@ export function imageSpecs(python: string): readonly ImageSpec[] {
       tag: `${python}-slim`,
       include: RUNTIME_PACKAGES,
       slim: true,
+      aptConfig: DOCKER_APT_CONFIG,
       description: `Python ${python}, pip, venv, ca-certificates (the role of python:${python}-slim)`,
     },
     {
@@ -97,6 +118,7 @@ export function imageSpecs(python: string): readonly ImageSpec[] {
       tag: python,
       include: [...RUNTIME_PACKAGES, ...BUILDER_EXTRA],
       slim: false,
+      aptConfig: DOCKER_APT_CONFIG,
       description: `Python ${python} with headers, compilers, VCS tools and buildpack-deps' -dev libraries (the role of python:${python})`,
     },
   ];
@@ -118,6 +140,11 @@ export function mmdebstrapArgs(
     '--customize-hook=rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED',
     '--customize-hook=rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/log/*.log',
   ];
+  for (const [name, content] of Object.entries(spec.aptConfig)) {
+    if (!/^[\w.-]+$/.test(name)) throw new Error(`bad apt.conf.d file name: ${name}`);
+    const b64 = Buffer.from(content).toString("base64");
+    args.push(`--customize-hook=echo ${b64} | base64 -d > "$1"/etc/apt/apt.conf.d/${name}`);
+  }
   if (spec.slim) {
     args.push(
       "--dpkgopt=path-exclude=/usr/share/man/*",

@@ -222,7 +222,9 @@ export function aptInstall(packages: readonly string[]): string[] {
     "apt-get update",
     `apt-get install -y --no-install-recommends ${packages.join(" ")}`,
     "apt-get clean",
-    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin",
+    // Package lists, and what apt and dpkg leave behind besides the packages: logs and the backups
+    // of their state files. Deleted in the layer that wrote them, they never reach the image.
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/lib/dpkg/*-old /var/cache/debconf/*-old",
   ];
 }
 
@@ -281,7 +283,7 @@ export function runtimePackagesStep(runtime: Needs["runtime"]): Step[] {
   return [
     {
       kind: "run",
-      why: `runtime libraries only, no compilers or headers: ${runtime.map((r) => `${r.name} (${r.why})`).join("; ")}. Package lists removed in the same layer`,
+      why: `runtime libraries only, no compilers or headers: ${runtime.map((r) => `${r.name} (${r.why})`).join("; ")}. Package lists, apt's logs and the backups of its state files removed in the same layer`,
       commands: aptInstall(runtime.map((r) => r.name)),
     },
   ];
