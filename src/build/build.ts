@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import { createEngine, type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
+import { stageImageRef } from "../engines/stage-mounts.js";
 import { type BuildRequest, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import { APP_DIR, type StrategyOptions } from "../plan/common.js";
@@ -140,7 +141,7 @@ async function artifactsStage(
   const stageTag = `localhost/slimwheel-artifacts/${name}:${plan.strategy}-${artifacts.stage}`;
   const built = await engine.build({ ...request, target: artifacts.stage, tags: [stageTag] }, ctx);
   const imageId = normalizeId(built.imageId);
-  const ref = `localhost/slimwheel-stage:${artifacts.stage}-${imageId.slice(7, 23)}`;
+  const ref = stageImageRef(artifacts.stage, imageId);
   await engine.tag(imageId, ref, ctx);
   const detection = await readArtifacts(engine, ref, artifacts.path, plan, images, ctx);
   if (key) await writeStageCache(cacheDir, key, { format: 1, imageId, ref, detection });

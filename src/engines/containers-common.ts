@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import type { Context } from "../context.js";
 import { type ExecResult, exec, hasProgram } from "../util/exec.js";
-import { mountedStages, mountImagesInstead, upToStage } from "./stage-mounts.js";
+import { mountedStages, mountImagesInstead, stageImageRef, upToStage } from "./stage-mounts.js";
 import {
   type BuildRequest,
   type BuildResult,
@@ -83,7 +83,7 @@ export async function buildWithStageImages(
         `building stage "${stage}" with ${program}`,
       );
       const iid = (await readFile(iidFile, "utf8")).trim().replace(/^sha256:/, "");
-      const tag = `localhost/slimwheel-stage:${stage}-${iid.slice(0, 16)}`;
+      const tag = stageImageRef(stage, iid);
       await exec(program, ["tag", iid, tag], { env, doing: `tagging stage ${stage}` });
       images[stage] = tag;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mountedStages, mountImagesInstead, upToStage } from "./stage-mounts.js";
+import { mountedStages, mountImagesInstead, stageImageRef, upToStage } from "./stage-mounts.js";
 
 const df = `ARG B
 FROM \${B} AS deps
@@ -26,5 +26,10 @@ describe("stage bind mounts (the buildah 1.28 workaround)", () => {
     expect(mountedStages(upToStage(df, "final"))).toEqual(["deps"]);
     expect(mountedStages(upToStage(df, undefined))).toEqual(["deps"]);
     expect(upToStage(df, "DEPS")).toBe(df.slice(0, df.indexOf("FROM python")));
+  });
+  it("names a stage image by its ID, with or without the sha256: prefix", () => {
+    const id = "0123456789abcdef".repeat(4);
+    expect(stageImageRef("deps", `sha256:${id}`)).toBe("localhost/slimwheel-stage:deps-0123456789abcdef");
+    expect(stageImageRef("deps", id)).toBe(stageImageRef("deps", `sha256:${id}`));
   });
 });

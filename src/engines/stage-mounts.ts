@@ -18,6 +18,10 @@ export function mountedStages(dockerfile: string): string[] {
   return [...out];
 }
 
+/** The local reference of a stage's image, named by its ID (so a mount's text changes with the stage). */
+export const stageImageRef = (stage: string, imageId: string): string =>
+  `localhost/slimwheel-stage:${stage}-${imageId.replace(/^sha256:/, "").slice(0, 16)}`;
+
 /** The Dockerfile up to the end of stage `target` (later stages cannot be needed to build it). */
 export function upToStage(dockerfile: string, target: string | undefined): string {
   if (!target) return dockerfile;
