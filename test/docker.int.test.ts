@@ -7,9 +7,18 @@ import { readEndpoints } from "../testbed/endpoints.js";
 
 const tb = await readEndpoints();
 
-// The Docker engine is started only with `testbed up --docker` (as .ci/run does).
-describe.runIf(tb.docker)("the test bed's Docker engine", () => {
+// The global setup starts the Docker engine; a test bed without one is a failure, never a skip.
+describe("the test bed's Docker engine", () => {
+  it("is running (global setup brings it up)", () => {
+    if (!tb.docker)
+      throw new Error(
+        `the test bed at ${tb.dir} has no Docker engine: run the tests through vitest's integration project (its global setup runs \`testbed up --docker\`), or run \`npm run testbed -- up --docker\``,
+      );
+    expect(tb.docker.host).toMatch(/^unix:\/\//);
+  });
+
   it("builds FROM the test-bed registry with BuildKit and runs the result", async () => {
+    expect(tb.docker, "the test bed has no Docker engine (see the test above)").toBeDefined();
     const dir = await mkdtemp(join(tmpdir(), "slimwheel-docker-"));
     try {
       await writeFile(
