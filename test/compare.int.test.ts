@@ -84,23 +84,26 @@ describe("slimwheel compare", () => {
     const text = await readFile(html(), "utf8");
     expect(text).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
     const png = join(work, "report.png");
-    await exec(CHROMIUM, [
-      ...CHROMIUM_FLAGS,
-      `--user-data-dir=${join(work, "chrome")}`,
-      "--window-size=1000,1400",
-      `--screenshot=${png}`,
-      `file://${html()}`,
-    ]);
+    await exec(
+      CHROMIUM,
+      [
+        ...CHROMIUM_FLAGS,
+        `--user-data-dir=${join(work, "chrome")}`,
+        "--window-size=1000,1400",
+        `--screenshot=${png}`,
+        `file://${html()}`,
+      ],
+      { env: process.env },
+    );
     const buf = await readFile(png);
     expect(buf.subarray(1, 4).toString()).toBe("PNG");
     expect(buf.readUInt32BE(16)).toBe(1000);
     expect(statSync(png).size).toBeGreaterThan(20_000);
-    const dom = await exec(CHROMIUM, [
-      ...CHROMIUM_FLAGS,
-      `--user-data-dir=${join(work, "chrome2")}`,
-      "--dump-dom",
-      `file://${html()}`,
-    ]);
+    const dom = await exec(
+      CHROMIUM,
+      [...CHROMIUM_FLAGS, `--user-data-dir=${join(work, "chrome2")}`, "--dump-dom", `file://${html()}`],
+      { env: process.env },
+    );
     expect(dom.stdout.match(/<rect /g)?.length).toBe(8); // 4 charts × 2 strategies
     expect(dom.stdout).toContain("slimwheel compare: flask-app");
   });

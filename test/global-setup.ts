@@ -2,12 +2,14 @@ import { streamReporter } from "../src/reporter/index.js";
 import { up } from "../testbed/testbed.js";
 
 /**
- * Integration tests run against the real test bed; bring it up (idempotent: a second `up` only
- * checks that everything is there). SLIMWHEEL_TESTBED_DOCKER=1 also starts dockerd.
+ * Integration tests run against the real test bed; `npm test` brings up everything they need,
+ * the Docker engine included (idempotent: a second `up` only checks that everything is there).
+ * So `npm test` passes on a fresh machine, and after `npm run demo` (which starts no Docker).
  */
 export default async function setup(): Promise<void> {
   await up({
     reporter: streamReporter({ write: (t) => process.stderr.write(t) }),
-    ...(process.env.SLIMWHEEL_TESTBED_DOCKER === "1" ? { docker: true } : {}),
+    env: process.env,
+    docker: true,
   });
 }

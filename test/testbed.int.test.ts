@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
-import { httpGet } from "../testbed/testbed.js";
+import { httpGet } from "../testbed/processes.js";
 import { buildahBuild, pushImage, runInImage } from "./helpers/buildah.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -89,8 +89,8 @@ describe("a two-stage build over the test bed", () => {
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     // Forget the local copy, then pull it back from the registry by digest.
-    await exec("buildah", ["rmi", "-f", tag]);
-    await exec("buildah", ["pull", "--tls-verify=false", `${repo}@${digest}`]);
+    await exec("buildah", ["rmi", "-f", tag], { env: process.env });
+    await exec("buildah", ["pull", "--tls-verify=false", `${repo}@${digest}`], { env: process.env });
 
     const smoke = await runInImage(`${repo}@${digest}`, ["python", "smoke.py"], { workdir: "/app" });
     expect(smoke.stdout).toMatch(/smoke ok: flask-app answers/);

@@ -25,7 +25,7 @@ program
   .option("--json", "print the endpoints as JSON")
   .action(async (o: { docker?: boolean; mirror?: string; json?: boolean }) => {
     const started = Date.now();
-    const endpoints = await up({ reporter, docker: o.docker, mirror: o.mirror });
+    const endpoints = await up({ reporter, env: process.env, docker: o.docker, mirror: o.mirror });
     if (o.json) {
       process.stdout.write(`${JSON.stringify(endpoints, null, 2)}\n`);
       return;
@@ -48,7 +48,7 @@ program
   .description("print the endpoints and whether the test bed's processes run")
   .option("--json", "as JSON")
   .action(async (o: { json?: boolean }) => {
-    const s = await status();
+    const s = await status(process.env);
     if (o.json) {
       process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
       return;
@@ -64,7 +64,7 @@ program
   .command("down")
   .description("stop the processes `up` started (by PID); cached images and index stay")
   .action(async () => {
-    const stopped = await down();
+    const stopped = await down(process.env);
     for (const p of stopped) process.stdout.write(`stopped ${p.name} (pid ${p.pid})\n`);
     if (stopped.length === 0) process.stdout.write("nothing was running\n");
   });

@@ -14,6 +14,7 @@ const ROOT = join(import.meta.dirname, "..");
 const [example = "django-postgres", ...rest] = process.argv.slice(2);
 const endpoints = await up({
   reporter: streamReporter({ write: (t) => process.stderr.write(t), live: Boolean(process.stderr.isTTY) }),
+  env: process.env,
 });
 const args = [
   join(ROOT, "dist", "cli", "main.js"),

@@ -1,14 +1,18 @@
 /**
  * Docker with BuildKit: `docker buildx build` where the buildx plugin exists, otherwise
  * `DOCKER_BUILDKIT=1 docker build` with a client older than 23 (newer clients refuse BuildKit
- * without buildx). DOCKER_HOST is honoured. Images are exported with `docker save`
- * (docker-archive).
+ * without buildx). DOCKER_HOST (in the engine's env) is honoured. Images are exported with
+ * `docker save` (docker-archive); an OCI layout or archive is converted from that archive with
+ * `skopeo copy`.
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context } from "../context.js";
 import { SlimwheelError } from "../errors.js";
-import { exec } from "../util/exec.js";
-import type { BuildRequest, Engine, EngineInfo, ExportTarget } from "./types.js";
+import { type Env, exec } from "../util/exec.js";
+import { firstLine } from "../util/lines.js";
+import { type BuildRequest, type Engine, type EngineInfo, type ExportTarget, transportRef } from "./types.js";
 
 interface Client {
   readonly program: string;
@@ -16,7 +20,7 @@ interface Client {
   readonly version: string;
 }
 
-async function findClient(env: Record<string, string | undefined>): Promise<Client | string> {
+async function findClient(env: Env): Promise<Client | string> {
   const candidates = [
     ...new Set(
       [env.SLIMWHEEL_DOCKER_CLI, "docker", "/usr/bin/docker"].filter((c): c is string => Boolean(c)),
@@ -32,9 +36,7 @@ async function findClient(env: Record<string, string | undefined>): Promise<Clie
     const [client = "", server = ""] = v.stdout.trim().split("|");
     if (!client) continue;
     if (v.code !== 0 || !server) {
-      reasons.push(
-        `${program} ${client}: no Docker engine answers (${(v.stderr.trim().split("\n")[0] ?? "").slice(0, 120)})`,
-      );
+      reasons.push(`${program} ${client}: no Docker engine answers (${firstLine(v.stderr).slice(0, 120)})`);
       continue;
     }
     const bx = await exec(program, ["buildx", "version"], { env, allowFailure: true });
@@ -60,7 +62,7 @@ function buildArgs(req: BuildRequest, mode: Client["mode"]): string[] {
   return args;
 }
 
-export function dockerEngine(env: Record<string, string | undefined>): Engine {
+export function dockerEngine(env: Env): Engine {
   let client: Promise<Client | string> | undefined;
   const lookUp = () => {
     client ??= findClient(env);
@@ -107,21 +109,13 @@ export function dockerEngine(env: Record<string, string | undefined>): Engine {
       }
       const started = ctx.now();
       const iidFile = `${req.dockerfile}.iid`;
-      let buf = "";
-      const onChunk = (chunk: string) => {
-        buf += chunk;
-        const lines = buf.split("\n");
-        buf = lines.pop() ?? "";
-        for (const l of lines) req.onLine?.(l);
-      };
       await exec(
         c.program,
         [...buildArgs(req, c.mode), "--iidfile", iidFile, "-f", req.dockerfile, req.contextDir],
         {
           env: dockerEnv,
           signal: ctx.signal,
-          onStderr: onChunk,
-          onStdout: onChunk,
+          onLine: req.onLine,
           doing: `building ${req.tags[0] ?? "the image"} with docker`,
         },
       );
@@ -129,20 +123,40 @@ export function dockerEngine(env: Record<string, string | undefined>): Engine {
     },
     async exportImage(image: string, target: ExportTarget, ctx: Context) {
       const c = await getClient();
-      if (target.kind !== "docker-archive") {
-        throw new SlimwheelError("usage", "the docker engine writes docker archives (docker save)", {
-          hint: "use --output docker-archive:PATH with --engine docker, or build with buildah/podman for an OCI layout",
+      if (target.kind === "docker-archive") {
+        await exec(c.program, ["save", "-o", target.path, target.tag ?? image], {
+          env: dockerEnv,
+          signal: ctx.signal,
+          doing: `saving ${image}`,
         });
+        return;
       }
-      await exec(c.program, ["save", "-o", target.path, target.tag ?? image], {
-        env: dockerEnv,
-        signal: ctx.signal,
-        doing: `saving ${image}`,
-      });
+      // docker writes only docker archives: save one, and let skopeo rewrite it as OCI.
+      const dir = await mkdtemp(join(tmpdir(), "slimwheel-save-"));
+      try {
+        const archive = join(dir, "image.tar");
+        await exec(c.program, ["save", "-o", archive, image], {
+          env: dockerEnv,
+          signal: ctx.signal,
+          doing: `saving ${image}`,
+        });
+        await exec("skopeo", ["copy", "--quiet", `docker-archive:${archive}`, transportRef(target)], {
+          env,
+          signal: ctx.signal,
+          doing: `converting ${image} to ${target.kind === "oci-dir" ? "an OCI layout" : "an OCI archive"}`,
+          hint: "docker writes docker archives only; the OCI formats need skopeo (apt-get install skopeo)",
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     async push(image, ref, ctx) {
       const c = await getClient();
-      await exec(c.program, ["tag", image, ref], { env: dockerEnv, doing: `tagging ${ref}` });
+      await exec(c.program, ["tag", image, ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        doing: `tagging ${ref}`,
+      });
       await exec(c.program, ["push", ref], {
         env: dockerEnv,
         signal: ctx.signal,

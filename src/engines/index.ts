@@ -1,20 +1,20 @@
 /** The explicit registry of engines, in auto-selection order. */
 import { SlimwheelError } from "../errors.js";
-import { buildahEngine } from "./buildah.js";
+import type { Env } from "../util/exec.js";
+import { buildahPodmanEngine } from "./buildah-podman.js";
 import { dockerEngine } from "./docker.js";
-import { podmanEngine } from "./podman.js";
 import type { Engine, EngineId, EngineInfo } from "./types.js";
 
 export type { Engine, EngineId, EngineInfo } from "./types.js";
 
 export const ENGINE_IDS: readonly EngineId[] = ["docker", "buildah", "podman"];
 
-export function createEngine(id: EngineId, env: Record<string, string | undefined>): Engine {
+/** The adapter for `id`; every program it starts runs with `env`. */
+export function createEngine(id: EngineId, env: Env): Engine {
   switch (id) {
     case "buildah":
-      return buildahEngine(env);
     case "podman":
-      return podmanEngine(env);
+      return buildahPodmanEngine(id, env);
     case "docker":
       return dockerEngine(env);
   }
@@ -23,7 +23,7 @@ export function createEngine(id: EngineId, env: Record<string, string | undefine
 /** The engine asked for, or the first available one (docker, buildah, podman). */
 export async function selectEngine(
   requested: EngineId | undefined,
-  env: Record<string, string | undefined>,
+  env: Env,
 ): Promise<{ engine: Engine; info: EngineInfo }> {
   if (requested) {
     const engine = createEngine(requested, env);

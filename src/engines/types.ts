@@ -49,12 +49,30 @@ export type ExportTarget =
   | { readonly kind: "oci-archive"; readonly path: string }
   | { readonly kind: "docker-archive"; readonly path: string; readonly tag?: string };
 
+/**
+ * `target` as a containers-transports(5) reference, the form `buildah push`, `podman push` and
+ * `skopeo copy` take: oci:DIR, oci-archive:FILE, docker-archive:FILE[:TAG].
+ */
+export function transportRef(target: ExportTarget): string {
+  switch (target.kind) {
+    case "oci-dir":
+      return `oci:${target.path}`;
+    case "oci-archive":
+      return `oci-archive:${target.path}`;
+    case "docker-archive":
+      return `docker-archive:${target.path}${target.tag ? `:${target.tag}` : ""}`;
+  }
+}
+
 /** One adapter per external builder (docs/engine-notes.md has what each does on this platform). */
 export interface Engine {
   readonly id: EngineId;
   detect(): Promise<EngineInfo>;
   build(req: BuildRequest, ctx: Context): Promise<BuildResult>;
-  /** Writes the image to disk. Formats an engine cannot write itself are converted by slimwheel. */
+  /**
+   * Writes the image to disk in any of the three formats. buildah and podman write each one
+   * themselves; docker writes a docker archive (`docker save`), which skopeo converts to OCI.
+   */
   exportImage(image: string, target: ExportTarget, ctx: Context): Promise<void>;
   /** Pushes `image` to `ref`; returns the manifest digest. */
   push(image: string, ref: string, ctx: Context, options?: { insecure?: boolean }): Promise<string>;

@@ -5,7 +5,7 @@
 
 import { DEFAULT_DOCKERIGNORE } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
-import { type Distro, KNOWN, knownNeeds, type SystemNeed } from "../sysdeps/known-packages.js";
+import { type Distro, KNOWN, knownNeeds, type SystemNeed, usedModules } from "../sysdeps/known-packages.js";
 import type { Strategy } from "./strategies/strategy.js";
 import type { BuildArg, BuildPlan, GeneratedFile, Stage, Step } from "./types.js";
 
@@ -139,7 +139,7 @@ export function systemNeeds(
   appIsCompiled: boolean,
 ): Needs {
   const keys = p.dependencies.requirements.map((r) => r.key);
-  const known = knownNeeds(keys, distro);
+  const known = knownNeeds(keys, distro, usedModules(p.frameworks));
   const runtime = new Map<string, string>();
   for (const n of options.detectedRuntime ?? []) runtime.set(n.package, n.why);
   for (const n of known.runtime) if (!runtime.has(n.package)) runtime.set(n.package, n.why);

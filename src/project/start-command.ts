@@ -59,11 +59,20 @@ function topLevelPy(files: readonly string[]): string[] {
   );
 }
 
+/** Django settings modules: settings.py, or any module of a settings/ package. */
+function settingsFiles(files: readonly string[]): string[] {
+  return files.filter((f) => /(^|\/)(settings\.py|settings\/[^/]+\.py)$/.test(f) && f.split("/").length <= 4);
+}
+
 export function detectFrameworks(inputs: StartInputs): FrameworkHint[] {
   const out: FrameworkHint[] = [];
   const dep = (n: string) => inputs.dependencies.has(n);
   if (inputs.files.includes("manage.py") || dep("django")) {
     out.push({ name: "django", reason: dep("django") ? "django is a dependency" : "manage.py is present" });
+    const gis = settingsFiles(inputs.files).find((f) =>
+      /["']django\.contrib\.gis["']/.test(inputs.read(f) ?? ""),
+    );
+    if (gis) out.push({ name: "geodjango", reason: `django.contrib.gis is in ${gis}` });
   }
   for (const [name, pkg] of [
     ["flask", "flask"],

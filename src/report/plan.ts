@@ -3,13 +3,14 @@
  * or as sections for a person, each with its "why".
  */
 import type { Project } from "../project/read.js";
-import { knownNeeds } from "../sysdeps/known-packages.js";
+import { knownNeeds, usedModules } from "../sysdeps/known-packages.js";
 
 /** System packages the table (and [tool.slimwheel]) say the project needs; `build` confirms runtime ones from the built wheels. */
 export function systemPackages(p: Project) {
   const known = knownNeeds(
     p.dependencies.requirements.map((r) => r.key),
     "debian",
+    usedModules(p.frameworks),
   );
   const runtime = [
     ...known.runtime.map((n) => ({ name: n.package, why: n.why })),

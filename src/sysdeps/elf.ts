@@ -105,7 +105,7 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
     class: cls,
     machine,
     needed,
-    ...(sonameEntry ? { soname: str(sonameEntry[1]) } : {}),
+    soname: sonameEntry ? str(sonameEntry[1]) : undefined,
     rpath: list(DT.RPATH),
     runpath: list(DT.RUNPATH),
     libc,

@@ -3,6 +3,7 @@
  * distribution (from top_level.txt, else RECORD) and report each failure with the shared library
  * it could not load. Runs the image's own Python; prints one JSON document.
  */
+import { splitLines } from "../util/lines.js";
 
 /** Python run in the image (`python3 -c`); prints {"checked": [...], "failures": [...]}. */
 export const IMPORT_TEST_SCRIPT = String.raw`
@@ -63,9 +64,7 @@ export interface ImportTestResult {
 
 /** Parses the script's output (the last JSON line; the image may print other things). */
 export function parseImportTest(stdout: string): ImportTestResult | undefined {
-  const line = stdout
-    .trim()
-    .split("\n")
+  const line = splitLines(stdout.trim())
     .reverse()
     .find((l) => l.startsWith("{"));
   if (!line) return undefined;

@@ -36,6 +36,19 @@ export interface SystemNeeds {
   readonly runtime: readonly SystemNeed[];
 }
 
+/** The module each framework hint of `readProject` stands for, as the table's `when` names it. */
+const FRAMEWORK_MODULES: Readonly<Record<string, string>> = { geodjango: "django.contrib.gis" };
+
+/** The modules the table's `when` conditions ask about that the project uses (from its framework hints). */
+export function usedModules(frameworks: readonly { readonly name: string }[]): Set<string> {
+  const used = new Set<string>();
+  for (const f of frameworks) {
+    const m = FRAMEWORK_MODULES[f.name];
+    if (m) used.add(m);
+  }
+  return used;
+}
+
 /** What the table says the given dependencies need on `distro`. `uses` lists modules the app imports (for `when`). */
 export function knownNeeds(
   keys: Iterable<string>,

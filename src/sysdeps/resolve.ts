@@ -5,6 +5,7 @@
  */
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
+import { splitLines } from "../util/lines.js";
 import type { ExtensionModule } from "./artifacts.js";
 import type { SystemNeed } from "./known-packages.js";
 
@@ -22,7 +23,7 @@ export interface Resolution {
 /** Sonames listed by `ldconfig -p` output. */
 export function parseLdconfig(out: string): Set<string> {
   const s = new Set<string>();
-  for (const line of out.split("\n")) {
+  for (const line of splitLines(out)) {
     const m = /^\s+(\S+)\s+\(/.exec(line);
     if (m) s.add(m[1]!);
   }
@@ -32,7 +33,7 @@ export function parseLdconfig(out: string): Set<string> {
 /** `soname\tpkg:arch: /path` lines → soname → package. */
 export function parseDpkgSearch(out: string): Map<string, string> {
   const m = new Map<string, string>();
-  for (const line of out.split("\n")) {
+  for (const line of splitLines(out)) {
     const [soname, hit] = line.split("\t");
     const pkg = hit ? /^([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9]+)?(?:, [^:]+)*: /.exec(hit)?.[1] : undefined;
     if (soname && pkg) m.set(soname, pkg);

@@ -14,12 +14,12 @@ const elf = (needed: string[], libc: ElfInfo["libc"] = "glibc", soname?: string)
   rpath: [],
   runpath: [],
   libc,
-  ...(soname ? { soname } : {}),
+  soname,
 });
 const ext = (file: string, e: ElfInfo, wheel?: string): ExtensionModule => ({
   file,
   elf: e,
-  ...(wheel ? { wheel } : {}),
+  wheel,
 });
 
 describe("external libraries of the built artifacts", () => {

@@ -1,16 +1,22 @@
 import { spawn } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { SlimwheelError } from "../errors.js";
+import { lineSplitter } from "./lines.js";
+
+/** The environment a program runs with: always given, never taken silently from `process.env`. */
+export type Env = Readonly<Record<string, string | undefined>>;
 
 export interface ExecOptions {
   readonly cwd?: string;
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly env: Env;
   readonly signal?: AbortSignal;
   /** Bytes written to the process's stdin. */
   readonly input?: string | Buffer;
   /** Called with each chunk of stderr as it arrives (for progress). */
   readonly onStderr?: (chunk: string) => void;
   readonly onStdout?: (chunk: string) => void;
+  /** Called with each line of stdout and stderr (cut by `lineSplitter`, the last one included). */
+  readonly onLine?: (line: string) => void;
   /** What is being done, for the error message ("building image x"). */
   readonly doing?: string;
   readonly hint?: string;
@@ -34,25 +40,30 @@ function tail(s: string, max = 4000): string {
  * Runs a program (no shell) and collects its output. A failure becomes a SlimwheelError that
  * keeps the tool's real stderr; a missing program says which one and how to get it.
  */
-export function exec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+export function exec(file: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const doing = options.doing ?? `running ${file}`;
   return new Promise((resolve, reject) => {
     const child = spawn(file, [...args], {
       cwd: options.cwd,
-      env: options.env ? (options.env as NodeJS.ProcessEnv) : process.env,
+      env: options.env as NodeJS.ProcessEnv,
       signal: options.signal,
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
     let stderr = "";
+    const { onLine } = options;
+    const outLines = onLine ? lineSplitter(onLine) : undefined;
+    const errLines = onLine ? lineSplitter(onLine) : undefined;
     child.stdout.setEncoding("utf8").on("data", (c: string) => {
       stdout += c;
       options.onStdout?.(c);
+      outLines?.write(c);
     });
     child.stderr.setEncoding("utf8").on("data", (c: string) => {
       stderr += c;
       if (stderr.length > 4 * KEEP_TAIL) stderr = stderr.slice(stderr.length - KEEP_TAIL);
       options.onStderr?.(c);
+      errLines?.write(c);
     });
     child.on("error", (err: NodeJS.ErrnoException) => {
       if (err.code === "ENOENT") {
@@ -69,6 +80,8 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
       }
     });
     child.on("close", (code, sig) => {
+      outLines?.end();
+      errLines?.end();
       const result = { code: code ?? 128, stdout, stderr };
       if ((code === 0 && !sig) || options.allowFailure) {
         resolve(result);
@@ -90,8 +103,8 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
 }
 
 /** Whether a program can be found on PATH. */
-export async function hasProgram(file: string): Promise<boolean> {
-  const r = await exec("sh", ["-c", 'command -v "$1"', "sh", file], { allowFailure: true });
+export async function hasProgram(file: string, env: Env): Promise<boolean> {
+  const r = await exec("sh", ["-c", 'command -v "$1"', "sh", file], { env, allowFailure: true });
   return r.code === 0;
 }
 
@@ -102,13 +115,13 @@ export async function hasProgram(file: string): Promise<boolean> {
 export function spawnDetached(
   file: string,
   args: readonly string[],
-  options: { logFile: string; cwd?: string; env?: Record<string, string | undefined> },
+  options: { logFile: string; cwd?: string; env: Env },
 ): number {
   const fd = openSync(options.logFile, "a");
   try {
     const child = spawn(file, [...args], {
       cwd: options.cwd,
-      env: (options.env ?? process.env) as NodeJS.ProcessEnv,
+      env: options.env as NodeJS.ProcessEnv,
       detached: true,
       stdio: ["ignore", fd, fd],
     });

@@ -25,7 +25,7 @@ export async function buildahBuild(options: {
   ];
   for (const [k, v] of Object.entries(options.buildArgs ?? {})) args.push("--build-arg", `${k}=${v}`);
   args.push(options.contextDir);
-  await exec("buildah", args, { doing: `building ${options.tag} with buildah` });
+  await exec("buildah", args, { env: process.env, doing: `building ${options.tag} with buildah` });
 }
 
 /** Runs `command` in a fresh working container of `image` (buildah run; podman run fails here). */
@@ -36,6 +36,7 @@ export async function runInImage(
 ): Promise<ExecResult> {
   const ctr = (
     await exec("buildah", ["from", "--tls-verify=false", image], {
+      env: process.env,
       doing: `creating a container of ${image}`,
     })
   ).stdout.trim();
@@ -43,21 +44,26 @@ export async function runInImage(
     const args = ["run", "--isolation", "chroot"];
     if (options.workdir) args.push("--workingdir", options.workdir);
     return await exec("buildah", [...args, ctr, "--", ...command], {
+      env: process.env,
       doing: `running ${command.join(" ")} in ${image}`,
       allowFailure: options.allowFailure ?? false,
     });
   } finally {
-    await exec("buildah", ["rm", ctr], { allowFailure: true });
+    await exec("buildah", ["rm", ctr], { env: process.env, allowFailure: true });
   }
 }
 
 export async function pushImage(image: string, dest: string): Promise<string> {
-  const { stdout } = await exec("sh", [
-    "-c",
-    'f=$(mktemp) && buildah push --tls-verify=false --digestfile "$f" "$1" "docker://$2" >/dev/null && cat "$f" && rm -f "$f"',
+  const { stdout } = await exec(
     "sh",
-    image,
-    dest,
-  ]);
+    [
+      "-c",
+      'f=$(mktemp) && buildah push --tls-verify=false --digestfile "$f" "$1" "docker://$2" >/dev/null && cat "$f" && rm -f "$f"',
+      "sh",
+      image,
+      dest,
+    ],
+    { env: process.env },
+  );
   return stdout.trim();
 }

@@ -1,11 +1,17 @@
 /**
- * What buildah and podman share: the same build engine (buildah's library), the same storage
- * (/var/lib/containers), the same flags.
+ * The buildah/podman engine: one adapter for both, because they are one build engine (buildah's
+ * library) with one storage (/var/lib/containers) and the same flags. buildah builds with
+ * `buildah bud`, podman with `podman build`; both run commands and copy files through
+ * `buildah from` (podman run cannot set rlimits in some sandboxes) when buildah is installed.
+ * docs/engine-notes.md has what each does on Debian 12.
  */
 import { randomBytes } from "node:crypto";
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context } from "../context.js";
-import { type ExecResult, exec, hasProgram } from "../util/exec.js";
+import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
+import { lastLine } from "../util/lines.js";
 import { mountedStages, mountImagesInstead, stageImageRef, upToStage } from "./stage-mounts.js";
 import {
   type BuildRequest,
@@ -14,7 +20,11 @@ import {
   type EngineInfo,
   type ExportTarget,
   isLoopbackRef,
+  transportRef,
 } from "./types.js";
+
+/** The two programs this adapter drives. */
+export type BuildahPodman = "buildah" | "podman";
 
 export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
   // --force-rm: a failed build leaves no intermediate containers behind.
@@ -33,32 +43,22 @@ export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
 }
 
 /** Runs a build: first every stage the Dockerfile bind-mounts (see stage-mounts.ts), then the target. */
-export async function buildWithStageImages(
-  program: "buildah" | "podman",
-  subcommand: readonly string[],
+async function buildWithStageImages(
+  program: BuildahPodman,
   req: BuildRequest,
   ctx: Context,
-  env: Record<string, string | undefined>,
+  env: Env,
 ): Promise<BuildResult> {
   const started = ctx.now();
+  const subcommand = program === "buildah" ? "bud" : "build";
   const text = await readFile(req.dockerfile, "utf8");
   const stages = mountedStages(upToStage(text, req.target));
-  const lineSplitter = () => {
-    let buf = "";
-    return (chunk: string) => {
-      buf += chunk;
-      const lines = buf.split("\n");
-      buf = lines.pop() ?? "";
-      for (const l of lines) req.onLine?.(l);
-    };
-  };
   const run = (args: string[], doing: string) =>
-    exec(program, [...subcommand, ...args], {
+    exec(program, [subcommand, ...args], {
       signal: ctx.signal,
       env,
       doing,
-      onStdout: lineSplitter(),
-      onStderr: lineSplitter(),
+      onLine: req.onLine,
       hint: `see the ${program} output above; rerun with --verbose for all of it`,
     });
   let dockerfile = req.dockerfile;
@@ -101,60 +101,65 @@ export async function buildWithStageImages(
 }
 
 /** Runs a command in a fresh working container (buildah run; `podman run` fails where crun cannot set rlimits). */
-export async function buildahRun(
+async function buildahRun(
   image: string,
   command: readonly string[],
   ctx: Context,
+  env: Env,
   options: { user?: string; workdir?: string } = {},
 ): Promise<ExecResult> {
-  const ctr = await buildahFrom(image, ctx, isLoopbackRef(image));
+  const ctr = await buildahFrom(image, ctx, env, isLoopbackRef(image));
   try {
     const args = ["run", "--isolation", "chroot"];
     if (options.user) args.push("--user", options.user);
     if (options.workdir) args.push("--workingdir", options.workdir);
     return await exec("buildah", [...args, ctr, "--", ...command], {
+      env,
       signal: ctx.signal,
       allowFailure: true,
       doing: `running ${command.join(" ")} in ${image}`,
     });
   } finally {
-    await exec("buildah", ["rm", ctr], { allowFailure: true });
+    await exec("buildah", ["rm", ctr], { env, allowFailure: true });
   }
 }
 
 /** A working container of `image`, pulled when missing. */
-async function buildahFrom(image: string, ctx: Context, insecure: boolean): Promise<string> {
+async function buildahFrom(image: string, ctx: Context, env: Env, insecure: boolean): Promise<string> {
   // A unique name: buildah derives default names from the image, which collide when two runs use one image at once.
   const name = `slimwheel-${process.pid}-${randomBytes(4).toString("hex")}`;
   const r = await exec(
     "buildah",
     ["from", "--quiet", "--name", name, ...(insecure ? ["--tls-verify=false"] : []), image],
     {
+      env,
       signal: ctx.signal,
       doing: `creating a container of ${image}`,
     },
   );
-  return r.stdout.trim().split("\n").at(-1)!;
+  return lastLine(r.stdout);
 }
 
 /** Copies a path out of an image through buildah's mount (shared storage with podman). */
-export async function buildahCopyFrom(
+async function buildahCopyFrom(
   image: string,
   path: string,
   dest: string,
   ctx: Context,
+  env: Env,
 ): Promise<void> {
-  const ctr = await buildahFrom(image, ctx, isLoopbackRef(image));
+  const ctr = await buildahFrom(image, ctx, env, isLoopbackRef(image));
   try {
-    const mnt = (await exec("buildah", ["mount", ctr], { doing: `mounting ${image}` })).stdout.trim();
+    const mnt = (await exec("buildah", ["mount", ctr], { env, doing: `mounting ${image}` })).stdout.trim();
     await exec("cp", ["-a", `${mnt}${path}`, dest], {
+      env,
       signal: ctx.signal,
       doing: `copying ${path} out of ${image}`,
       hint: `${path} should exist in the image`,
     });
-    await exec("buildah", ["umount", ctr], { allowFailure: true });
+    await exec("buildah", ["umount", ctr], { env, allowFailure: true });
   } finally {
-    await exec("buildah", ["rm", ctr], { allowFailure: true });
+    await exec("buildah", ["rm", ctr], { env, allowFailure: true });
   }
 }
 
@@ -165,15 +170,11 @@ export function versionOf(output: string): string | undefined {
 const INSTALL_HINT = { buildah: "apt-get install buildah", podman: "apt-get install podman" } as const;
 
 /**
- * The buildah and podman adapters: the same build engine, storage and flags; podman builds with
- * `podman build`, and runs and copies through buildah when it is installed (podman run cannot set
- * rlimits in some sandboxes; the storage is shared).
+ * The buildah or podman engine (see the file's comment): `buildahPodmanEngine("buildah", env)`,
+ * `buildahPodmanEngine("podman", env)`. Every program it starts gets `env`.
  */
-export function containersEngine(
-  program: "buildah" | "podman",
-  env: Record<string, string | undefined>,
-): Engine {
-  const viaBuildah = async () => program === "buildah" || (await hasProgram("buildah"));
+export function buildahPodmanEngine(program: BuildahPodman, env: Env): Engine {
+  const viaBuildah = async () => program === "buildah" || (await hasProgram("buildah", env));
   return {
     id: program,
     async detect(): Promise<EngineInfo> {
@@ -192,15 +193,9 @@ export function containersEngine(
             detail: `${program} is not installed (Debian/Ubuntu: ${INSTALL_HINT[program]})`,
           };
     },
-    build: (req, ctx) =>
-      buildWithStageImages(program, [program === "buildah" ? "bud" : "build"], req, ctx, env),
+    build: (req, ctx) => buildWithStageImages(program, req, ctx, env),
     async exportImage(image: string, target: ExportTarget, ctx: Context) {
-      const dest =
-        target.kind === "oci-dir"
-          ? `oci:${target.path}`
-          : target.kind === "oci-archive"
-            ? `oci-archive:${target.path}`
-            : `docker-archive:${target.path}${target.tag ? `:${target.tag}` : ""}`;
+      const dest = transportRef(target);
       await exec(program, ["push", "--quiet", image, dest], {
         env,
         signal: ctx.signal,
@@ -208,39 +203,40 @@ export function containersEngine(
       });
     },
     async push(image, ref, ctx, options = {}) {
-      const digestFile = `/tmp/slimwheel-digest-${process.pid}-${Date.now()}`;
-      await exec(
-        program,
-        [
-          "push",
-          ...(options.insecure ? ["--tls-verify=false"] : []),
-          "--digestfile",
-          digestFile,
-          image,
-          `docker://${ref}`,
-        ],
-        {
-          env,
-          signal: ctx.signal,
-          doing: `pushing ${ref}`,
-          hint: `check the registry address and your credentials (${program} login)`,
-        },
-      );
+      const dir = await mkdtemp(join(tmpdir(), "slimwheel-push-"));
+      const digestFile = join(dir, "digest");
       try {
+        await exec(
+          program,
+          [
+            "push",
+            ...(options.insecure ? ["--tls-verify=false"] : []),
+            "--digestfile",
+            digestFile,
+            image,
+            `docker://${ref}`,
+          ],
+          {
+            env,
+            signal: ctx.signal,
+            doing: `pushing ${ref}`,
+            hint: `check the registry address and your credentials (${program} login)`,
+          },
+        );
         return (await readFile(digestFile, "utf8")).trim();
       } finally {
-        await rm(digestFile, { force: true });
+        await rm(dir, { recursive: true, force: true });
       }
     },
     async run(image, command, ctx, options = {}) {
-      if (await viaBuildah()) return buildahRun(image, command, ctx, options);
+      if (await viaBuildah()) return buildahRun(image, command, ctx, env, options);
       const args = ["run", "--rm", "--network", "none"];
       if (options.user) args.push("--user", options.user);
       if (options.workdir) args.push("--workdir", options.workdir);
       return exec("podman", [...args, image, ...command], { env, signal: ctx.signal, allowFailure: true });
     },
     async copyFrom(image, path, dest, ctx) {
-      if (await viaBuildah()) return buildahCopyFrom(image, path, dest, ctx);
+      if (await viaBuildah()) return buildahCopyFrom(image, path, dest, ctx, env);
       const ctr = (
         await exec("podman", ["create", image], { env, doing: `creating a container of ${image}` })
       ).stdout.trim();
