@@ -162,11 +162,11 @@ export function systemNeeds(
   };
 }
 
-/** The generic runtime environment every final stage gets. */
-export function runtimeEnv(p: Project): Step {
+/** The generic runtime environment every final stage gets; `appUser`: the image runs as a non-root user that cannot write /app. */
+export function runtimeEnv(p: Project, appUser = false): Step {
   return {
     kind: "env",
-    why: "logs straight to the container's output; no .pyc files written at run time (the app user cannot write /app anyway)",
+    why: `logs straight to the container's output; no .pyc files written at run time${appUser ? " (the app user cannot write /app anyway)" : ""}`,
     vars: {
       PYTHONUNBUFFERED: "1",
       PYTHONDONTWRITEBYTECODE: "1",

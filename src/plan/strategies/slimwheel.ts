@@ -70,7 +70,7 @@ export const slimwheelStrategy: Strategy = {
       { kind: "workdir", why: "the app's home", path: c.APP_DIR },
       // Settings before the code: after a code change they come from the cache, and only the
       // app's own layer is committed again.
-      c.runtimeEnv(p),
+      c.runtimeEnv(p, true),
       ...(p.installable ? [] : [runAsApp]),
       c.labels(p, "slimwheel", o),
       ...c.startSteps(p),

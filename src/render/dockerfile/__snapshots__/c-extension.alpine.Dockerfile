@@ -48,8 +48,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /app-wheels /src
 # Alpine with only the runtime libraries
 FROM ${RUNTIME_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 

@@ -17,8 +17,7 @@ ARG RUNTIME_IMAGE=python:${PYTHON_VERSION}-slim
 # the full image: it can compile anything, and ships all of it
 FROM ${BUILDER_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 

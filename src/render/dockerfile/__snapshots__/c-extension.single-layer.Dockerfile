@@ -20,8 +20,7 @@ ARG RUNTIME_IMAGE=python:${PYTHON_VERSION}-slim
 # the slim image; everything happens in one layer
 FROM ${RUNTIME_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 

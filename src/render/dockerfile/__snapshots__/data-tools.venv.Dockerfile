@@ -51,8 +51,7 @@ RUN pip install --no-cache-dir -r /build/requirements.txt
 # the slim image with the venv
 FROM ${RUNTIME_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 

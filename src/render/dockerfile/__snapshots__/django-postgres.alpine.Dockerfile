@@ -42,8 +42,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /build/requirements.txt && \
 # Alpine with only the runtime libraries
 FROM ${RUNTIME_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000

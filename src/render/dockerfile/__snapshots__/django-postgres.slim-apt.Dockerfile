@@ -22,8 +22,7 @@ ARG RUNTIME_IMAGE=python:${PYTHON_VERSION}-slim
 # the slim image, made able to compile
 FROM ${RUNTIME_IMAGE} AS final
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000

@@ -43,8 +43,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/requirements.txt 
 # the slim image with the dependencies installed from the wheels
 FROM ${RUNTIME_IMAGE} AS base
 
-# logs straight to the container's output; no .pyc files written at run time (the app user cannot
-# write /app anyway)
+# logs straight to the container's output; no .pyc files written at run time
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
