@@ -162,6 +162,15 @@ export function systemNeeds(
   };
 }
 
+/** What a Debian-based strategy starts from: how the dependencies get in, and the system packages. */
+export function debianInputs(
+  p: Project,
+  o: StrategyOptions,
+  read: (f: string) => string | undefined,
+): { readonly deps: DependencyInput; readonly needs: Needs } {
+  return { deps: dependencyInput(p), needs: systemNeeds(p, "debian", o, appCompiles(p, read)) };
+}
+
 /** The generic runtime environment every final stage gets; `appUser`: the image runs as a non-root user that cannot write /app. */
 export function runtimeEnv(p: Project, appUser = false): Step {
   return {

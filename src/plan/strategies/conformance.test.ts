@@ -9,7 +9,7 @@ import { DEFAULT_STRATEGY, findStrategy, strategies } from "./index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");
 const dirs = [
-  ...["flask-app", "django-postgres", "c-extension"].map((d) => join(ROOT, "examples", d)),
+  ...["flask-app", "django-postgres", "c-extension", "data-tools"].map((d) => join(ROOT, "examples", d)),
   ...readdirSync(join(ROOT, "src", "project", "__fixtures__", "projects")).map((d) =>
     join(ROOT, "src", "project", "__fixtures__", "projects", d),
   ),
@@ -41,17 +41,28 @@ describe("the strategy registry", () => {
   });
 });
 
+/**
+ * The only refusals there should be: `slim` has no compiler and no system libraries, so it refuses
+ * projects that need either. Any other refusal is a strategy failing a project it should build.
+ */
+const EXPECTED_REFUSALS: Readonly<Record<string, readonly string[]>> = {
+  slim: ["django-postgres", "c-extension", "data-tools", "configured", "pipenv-django", "setuppy-literal"],
+};
+
 describe.each(strategies.map((s) => [s.id, s] as const))("strategy %s", (_id, strategy) => {
   it.each(
     projects.map((p) => [p.dir.split("/").at(-1)!, p] as const),
-  )("plans %s, or refuses it with an input error", (_name, project) => {
+  )("plans %s, or refuses it exactly when that refusal is expected", (name, project) => {
+    const refusalExpected = (EXPECTED_REFUSALS[strategy.id] ?? []).includes(name);
     let plan: ReturnType<typeof strategy.assemble>;
     try {
       plan = strategy.assemble(project, {}, reader(project));
     } catch (e) {
       expect(isSlimwheelError(e) && e.code === "input").toBe(true);
+      expect(refusalExpected, `${strategy.id} refused ${name}: ${(e as Error).message}`).toBe(true);
       return;
     }
+    expect(refusalExpected, `${strategy.id} should refuse ${name}`).toBe(false);
     expect(plan.strategy).toBe(strategy.id);
     const final = plan.stages.at(-1)!;
     expect(final.name).toBe("final");
@@ -76,9 +87,18 @@ describe.each(strategies.map((s) => [s.id, s] as const))("strategy %s", (_id, st
     expect(final.steps.some((st) => st.kind === "label")).toBe(true);
     if (project.start)
       expect(final.steps.find((st) => st.kind === "cmd")).toMatchObject({ command: project.start.command });
-    // Rendering is deterministic.
+    // Assembling and rendering are deterministic: a second, independent assembly renders the same text.
     const text = renderDockerfile(plan, { version: "1.2.3" });
-    expect(renderDockerfile(plan, { version: "1.2.3" })).toBe(text);
+    const again = strategy.assemble(structuredClone(project), {}, reader(project));
+    expect(again).not.toBe(plan);
+    expect(renderDockerfile(again, { version: "1.2.3" })).toBe(text);
+    // The artifacts plan, built before the runtime needs are known, holds the very stages the full plan has.
+    const artifacts = strategy.assembleArtifacts?.(project, {}, reader(project));
+    if (artifacts) {
+      expect(artifacts.artifacts).toEqual(plan.artifacts);
+      for (const s of artifacts.stages) expect(plan.stages.find((x) => x.name === s.name)).toEqual(s);
+      expect(artifacts.stages.map((s) => s.name)).toContain(plan.artifacts?.stage);
+    } else expect(plan.artifacts).toBeUndefined();
     expect(text).not.toMatch(/^# syntax=/m);
   });
 });

@@ -9,35 +9,46 @@ const runAsApp: Step = {
   user: `${c.APP_UID}:${c.APP_UID}`,
 };
 
+const ARTIFACTS = { stage: "deps", path: "/wheels" } as const;
+
+/** The artifacts stage: a wheel of every dependency, built in the full builder image. */
+function depsStage(deps: c.DependencyInput, needs: c.Needs): Stage {
+  return {
+    name: "deps",
+    from: "${BUILDER_IMAGE}",
+    why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
+    steps: [
+      ...c.installMissingBuildPackages(needs.build),
+      c.indexArgStep,
+      ...c.copyDependencyFiles(deps, "/build"),
+      {
+        kind: "run",
+        why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
+        mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
+        commands: [
+          `pip wheel --wheel-dir /wheels -r /build/${deps.main}`,
+          `cp /build/${deps.main} /wheels/requirements.txt`,
+        ],
+      },
+    ],
+  };
+}
+
 export const slimwheelStrategy: Strategy = {
   id: "slimwheel",
   title: "slimwheel: wheels built apart, installed through bind mounts",
   summary:
     "slimwheel's own (the default). Dependency wheels are built in the full builder image, apart from the app, so a code change rebuilds only the app layer; they are installed in the slim image through `RUN --mount=type=bind,from=…`, so no wheel is stored twice and no pip cache lands in a layer. The final image gets only the runtime system libraries the dependencies need (no compilers, no headers), runs as a non-root user, and its layers go base → system libraries → dependencies → app, with OCI labels. The package index is only ever seen by the builder.",
+  assembleArtifacts(p, o, read) {
+    const { deps, needs } = c.debianInputs(p, o, read);
+    return c.makePlan(slimwheelStrategy, p, deps, [depsStage(deps, needs)], {
+      buildPackages: needs.build,
+      artifacts: ARTIFACTS,
+    });
+  },
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
-    const stages: Stage[] = [
-      {
-        name: "deps",
-        from: "${BUILDER_IMAGE}",
-        why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
-        steps: [
-          ...c.installMissingBuildPackages(needs.build),
-          c.indexArgStep,
-          ...c.copyDependencyFiles(deps, "/build"),
-          {
-            kind: "run",
-            why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
-            mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
-            commands: [
-              `pip wheel --wheel-dir /wheels -r /build/${deps.main}`,
-              `cp /build/${deps.main} /wheels/requirements.txt`,
-            ],
-          },
-        ],
-      },
-    ];
+    const { deps, needs } = c.debianInputs(p, o, read);
+    const stages: Stage[] = [depsStage(deps, needs)];
     if (p.installable) {
       stages.push({
         name: "app-wheel",
@@ -101,7 +112,7 @@ export const slimwheelStrategy: Strategy = {
     return c.makePlan(slimwheelStrategy, p, deps, stages, {
       runtimePackages: needs.runtime,
       buildPackages: needs.build,
-      artifacts: { stage: "deps", path: "/wheels" },
+      artifacts: ARTIFACTS,
     });
   },
 };

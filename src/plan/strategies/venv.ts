@@ -1,58 +1,71 @@
 import type { Project } from "../../project/read.js";
 import * as c from "../common.js";
-import type { BuildPlan } from "../types.js";
+import type { BuildPlan, Stage } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
 const VENV = "/opt/venv";
+
+const ARTIFACTS = { stage: "builder", path: "/opt/venv" } as const;
+
+/** The artifacts stage. */
+function artifactsStage(p: Project, deps: c.DependencyInput, needs: c.Needs): Stage {
+  return {
+    name: "builder",
+    from: "${BUILDER_IMAGE}",
+    why: "builds the virtualenv, compiling where needed",
+    steps: [
+      ...c.installMissingBuildPackages(needs.build),
+      {
+        kind: "run",
+        why: `the virtualenv at a fixed path, the same in the final image`,
+        commands: [`python3 -m venv ${VENV}`],
+      },
+      {
+        kind: "env",
+        why: "activate the venv for every later command (not through .bashrc)",
+        vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
+      },
+      c.indexArgStep,
+      ...c.copyDependencyFiles(deps, "/build"),
+      {
+        kind: "run",
+        why: "dependencies into the venv",
+        commands: [`pip install --no-cache-dir -r /build/${deps.main}`],
+      },
+      ...(p.installable
+        ? [
+            { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
+            {
+              kind: "run" as const,
+              why: `the project itself into the venv (${p.installable.reason})`,
+              commands: ["pip install --no-cache-dir --no-deps /src"],
+            },
+          ]
+        : []),
+    ],
+  };
+}
 
 export const venv: Strategy = {
   id: "venv",
   title: "virtualenv built in a builder, copied into slim",
   summary:
     "Two stages: a virtualenv at a fixed path (/opt/venv) is built in the builder and copied whole into the slim image, activated through PATH (a .bashrc only works for interactive shells). The interpreter path is the same in both images, so the venv's links hold. The venv carries pip and setuptools along, and runtime libraries must still be added.",
+  assembleArtifacts(p, o, read) {
+    const { deps, needs } = c.debianInputs(p, o, read);
+    return c.makePlan(venv, p, deps, [artifactsStage(p, deps, needs)], {
+      buildPackages: needs.build,
+      artifacts: ARTIFACTS,
+    });
+  },
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    const { deps, needs } = c.debianInputs(p, o, read);
     return c.makePlan(
       venv,
       p,
       deps,
       [
-        {
-          name: "builder",
-          from: "${BUILDER_IMAGE}",
-          why: "builds the virtualenv, compiling where needed",
-          steps: [
-            ...c.installMissingBuildPackages(needs.build),
-            {
-              kind: "run",
-              why: `the virtualenv at a fixed path, the same in the final image`,
-              commands: [`python3 -m venv ${VENV}`],
-            },
-            {
-              kind: "env",
-              why: "activate the venv for every later command (not through .bashrc)",
-              vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
-            },
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, "/build"),
-            {
-              kind: "run",
-              why: "dependencies into the venv",
-              commands: [`pip install --no-cache-dir -r /build/${deps.main}`],
-            },
-            ...(p.installable
-              ? [
-                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
-                  {
-                    kind: "run" as const,
-                    why: `the project itself into the venv (${p.installable.reason})`,
-                    commands: ["pip install --no-cache-dir --no-deps /src"],
-                  },
-                ]
-              : []),
-          ],
-        },
+        artifactsStage(p, deps, needs),
         {
           name: "final",
           from: "${RUNTIME_IMAGE}",
@@ -82,7 +95,7 @@ export const venv: Strategy = {
       {
         runtimePackages: needs.runtime,
         buildPackages: needs.build,
-        artifacts: { stage: "builder", path: "/opt/venv" },
+        artifacts: ARTIFACTS,
       },
     );
   },

@@ -1,39 +1,52 @@
 import type { Project } from "../../project/read.js";
 import * as c from "../common.js";
-import type { BuildPlan } from "../types.js";
+import type { BuildPlan, Stage } from "../types.js";
 import type { Strategy } from "./strategy.js";
+
+const ARTIFACTS = { stage: "dep-builder", path: "/build/dist" } as const;
+
+/** The artifacts stage. */
+function artifactsStage(p: Project, deps: c.DependencyInput, needs: c.Needs): Stage {
+  return {
+    name: "dep-builder",
+    from: "${BUILDER_IMAGE}",
+    why: "builds a wheel of every dependency, compiling where needed",
+    steps: [
+      ...c.installMissingBuildPackages(needs.build),
+      c.indexArgStep,
+      ...c.copyDependencyFiles(deps, "/build"),
+      {
+        kind: "run",
+        why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
+        commands: [
+          `pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/${deps.main}`,
+          `cp /build/${deps.main} /build/dist/requirements.txt`,
+        ],
+      },
+    ],
+  };
+}
 
 export const wheels: Strategy = {
   id: "wheels",
   title: "four stages: dep-builder, base, app-builder, final",
   summary:
     "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
+  assembleArtifacts(p, o, read) {
+    const { deps, needs } = c.debianInputs(p, o, read);
+    return c.makePlan(wheels, p, deps, [artifactsStage(p, deps, needs)], {
+      buildPackages: needs.build,
+      artifacts: ARTIFACTS,
+    });
+  },
   assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
+    const { deps, needs } = c.debianInputs(p, o, read);
     return c.makePlan(
       wheels,
       p,
       deps,
       [
-        {
-          name: "dep-builder",
-          from: "${BUILDER_IMAGE}",
-          why: "builds a wheel of every dependency, compiling where needed",
-          steps: [
-            ...c.installMissingBuildPackages(needs.build),
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, "/build"),
-            {
-              kind: "run",
-              why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
-              commands: [
-                `pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/${deps.main}`,
-                `cp /build/${deps.main} /build/dist/requirements.txt`,
-              ],
-            },
-          ],
-        },
+        artifactsStage(p, deps, needs),
         {
           name: "base",
           from: "${RUNTIME_IMAGE}",
@@ -106,7 +119,7 @@ export const wheels: Strategy = {
       {
         runtimePackages: needs.runtime,
         buildPackages: needs.build,
-        artifacts: { stage: "dep-builder", path: "/build/dist" },
+        artifacts: ARTIFACTS,
       },
     );
   },
