@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../src/cli/testing.js";
-import type { CompareReport } from "../src/compare/compare.js";
+import type { CompareReport } from "../src/pipeline/compare.js";
 import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
 

@@ -6,8 +6,8 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildProject } from "../src/build/build.js";
-import { planFor } from "../src/build/plan-for.js";
+import { buildImage } from "../src/pipeline/build-image.js";
+import { assemblePlan } from "../src/pipeline/assemble.js";
 import { createEngine } from "../src/engines/index.js";
 import type { EngineId } from "../src/engines/types.js";
 import { isSlimwheelError } from "../src/errors.js";
@@ -58,7 +58,7 @@ describe.each(EXAMPLES)("%s with buildah", (example) => {
     STRATEGIES,
   )(`%s builds ${example} and passes its smoke test (or refuses it by design)`, async (strategy) => {
     const tag = `localhost/slimwheel-e2e/${example}:${strategy}`;
-    const run = buildProject(
+    const run = buildImage(
       join(ROOT, "examples", example),
       { ...testbedSources(tb), strategy, engine: "buildah", tags: [tag], smoke: "python smoke.py" },
       ctx,
@@ -123,13 +123,13 @@ describe("a one-line app change", () => {
     await cp(join(ROOT, "examples", "django-postgres"), src, { recursive: true });
     const tag = "localhost/slimwheel-e2e/django-change:slimwheel";
     const opts = { ...testbedSources(tb), strategy: "slimwheel", engine: "buildah" as const, tags: [tag] };
-    await buildProject(src, opts, ctx);
+    await buildImage(src, opts, ctx);
     const before = await summarize("buildah", tag);
     const view = join(src, "hello", "views.py");
     await writeFile(view, `${await readFile(view, "utf8")}\n# a one-line change\n`);
-    const rebuilt = await buildProject(src, opts, ctx);
+    const rebuilt = await buildImage(src, opts, ctx);
     // The wheels stage and what was read from it come from slimwheel's stage cache.
-    expect(rebuilt.detection?.stage?.cached).toBe(true);
+    expect(rebuilt.runtimeNeeds?.stage.cached).toBe(true);
     expect(rebuilt.plan.runtimePackages.map((r) => r.name)).toEqual(["libpq5"]);
     const after = await summarize("buildah", tag);
     expect(after.layers.length).toBe(before.layers.length);
@@ -153,7 +153,7 @@ describe("a one-line app change", () => {
 describe("alpine (no Alpine packages are reachable here: rendered and checked)", () => {
   it.each(EXAMPLES)("renders a musl-only two-stage Dockerfile for %s", async (example) => {
     const project = await readProject(join(ROOT, "examples", example));
-    const plan = planFor(project, "alpine");
+    const plan = assemblePlan(project, "alpine");
     expect(plan.libc).toBe("musl");
     const text = renderDockerfile(plan, { version: "test" });
     expect(text).toMatch(/^ARG BUILDER_IMAGE=python:\$\{PYTHON_VERSION\}-alpine$/m);
@@ -166,7 +166,7 @@ describe("alpine (no Alpine packages are reachable here: rendered and checked)",
 
   it("refuses glibc images for the alpine strategy", async () => {
     await expect(
-      buildProject(
+      buildImage(
         join(ROOT, "examples", "flask-app"),
         { ...testbedSources(tb), strategy: "alpine", engine: "buildah", tags: ["localhost/x:y"] },
         ctx,
@@ -181,7 +181,7 @@ describe.each(["podman", "docker"] as const)("the %s adapter against the real en
       throw new Error("the test bed has no Docker engine: run `npm run testbed -- up --docker`");
     const env = engine === "docker" ? { ...process.env, DOCKER_HOST: tb.docker!.host } : process.env;
     const tag = `localhost/slimwheel-e2e/c-extension-${engine}:${strategy}`;
-    const outcome = await buildProject(
+    const outcome = await buildImage(
       join(ROOT, "examples", "c-extension"),
       { ...testbedSources(tb), strategy, engine, tags: [tag], smoke: "python smoke.py" },
       { ...ctx, env },

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildProject } from "../src/build/build.js";
+import { buildImage } from "../src/pipeline/build-image.js";
 import { createEngine } from "../src/engines/index.js";
 import { readLayout } from "../src/oci/layout.js";
 import { externalLibraries, scanArtifacts } from "../src/sysdeps/artifacts.js";
@@ -42,7 +42,7 @@ describe("runtime libraries from the built wheels", () => {
 
   it("django-postgres: the final image gets libpq5 (with its chain), no compilers, and passes the import test", async () => {
     const tag = "localhost/slimwheel-e2e/sysdeps-django:slimwheel";
-    const out = await buildProject(
+    const out = await buildImage(
       join(ROOT, "examples", "django-postgres"),
       { ...testbedSources(tb), strategy: "slimwheel", engine: "buildah", tags: [tag] },
       ctx,
@@ -57,7 +57,7 @@ describe("runtime libraries from the built wheels", () => {
 
   it("data-tools (lxml, PyYAML, numpy): libxml2, libxslt1.1, libyaml-0-2 and a BLAS/LAPACK, no compilers, import test and smoke pass", async () => {
     const tag = "localhost/slimwheel-e2e/sysdeps-data:slimwheel";
-    const out = await buildProject(
+    const out = await buildImage(
       join(ROOT, "examples", "data-tools"),
       {
         ...testbedSources(tb),
@@ -80,7 +80,7 @@ describe("runtime libraries from the built wheels", () => {
 
   it("leaving out a needed package makes the import test fail, naming the library and its package", async () => {
     await expect(
-      buildProject(
+      buildImage(
         join(ROOT, "examples", "django-postgres"),
         {
           ...testbedSources(tb),

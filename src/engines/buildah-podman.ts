@@ -12,7 +12,7 @@ import { join } from "node:path";
 import type { Context } from "../context.js";
 import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { lastLine } from "../util/lines.js";
-import { mountedStages, mountImagesInstead, stageImageRef, upToStage } from "./stage-mounts.js";
+import { mountImagesInstead } from "./stage-mounts.js";
 import {
   type BuildRequest,
   type BuildResult,
@@ -21,6 +21,7 @@ import {
   type ExportTarget,
   isLoopbackRef,
   transportRef,
+  stageImageRef,
 } from "./types.js";
 
 /** The two programs this adapter drives. */
@@ -52,7 +53,7 @@ async function buildWithStageImages(
   const started = ctx.now();
   const subcommand = program === "buildah" ? "bud" : "build";
   const text = await readFile(req.dockerfile, "utf8");
-  const stages = mountedStages(upToStage(text, req.target));
+  const stages = req.mountedStages ?? [];
   const run = (args: string[], doing: string) =>
     exec(program, [subcommand, ...args], {
       signal: ctx.signal,

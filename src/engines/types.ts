@@ -36,7 +36,16 @@ export interface BuildRequest {
    * images of their own (buildah, podman) uses these instead of building them again.
    */
   readonly stageImages?: Readonly<Record<string, string>>;
+  /**
+   * The stages that the target (or its stages) bind-mounts with `RUN --mount=…,from=STAGE`, from
+   * the plan: buildah and podman build each of them as an image of its own first (stage-mounts.ts).
+   */
+  readonly mountedStages?: readonly string[];
 }
+
+/** The local reference of a stage's image, named by its ID (so a mount's text changes with the stage). */
+export const stageImageRef = (stage: string, imageId: string): string =>
+  `localhost/slimwheel-stage:${stage}-${imageId.replace(/^sha256:/, "").slice(0, 16)}`;
 
 export interface BuildResult {
   /** The image ID (config digest for buildah/podman/docker). */

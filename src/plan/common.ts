@@ -15,8 +15,8 @@ export interface StrategyOptions {
   /** Extra system packages (add to what is detected). */
   readonly runtimePackages?: readonly string[];
   readonly buildPackages?: readonly string[];
-  /** Runtime packages found from the built artifacts (ELF analysis), with reasons. */
-  readonly detectedRuntime?: readonly SystemNeed[];
+  /** The runtime needs read from the built artifacts (ELF analysis): packages, with reasons. */
+  readonly runtimeNeeds?: readonly SystemNeed[];
   /** Leave these out of the runtime packages (to prove the import test can fail). */
   readonly withoutRuntimePackages?: readonly string[];
 }
@@ -141,7 +141,7 @@ export function systemNeeds(
   const keys = p.dependencies.requirements.map((r) => r.key);
   const known = knownNeeds(keys, distro, usedModules(p.frameworks));
   const runtime = new Map<string, string>();
-  for (const n of options.detectedRuntime ?? []) runtime.set(n.package, n.why);
+  for (const n of options.runtimeNeeds ?? []) runtime.set(n.package, n.why);
   for (const n of known.runtime) if (!runtime.has(n.package)) runtime.set(n.package, n.why);
   for (const name of [...(p.config.runtimePackages ?? []), ...(options.runtimePackages ?? [])]) {
     if (!runtime.has(name)) runtime.set(name, "asked for in configuration");

@@ -1,6 +1,6 @@
 import { type Command, Option } from "commander";
-import { buildProject } from "../../build/build.js";
-import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
+import { buildImage } from "../../pipeline/build-image.js";
+import { strategies } from "../../plan/strategies/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import {
@@ -55,27 +55,25 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();
       const root = resolveDir(ctx.cwd, dir);
-      const outcome = await buildProject(
+      const outcome = await buildImage(
         root,
         {
           ...imageSources(o),
-          strategy: (o.strategy as string | undefined) ?? DEFAULT_STRATEGY,
-          ...(engineOf(o) ? { engine: engineOf(o)! } : {}),
+          strategy: o.strategy as string | undefined,
+          engine: engineOf(o),
           tags: o.tag as string[],
-          ...(typeof o.python === "string" ? { python: o.python } : {}),
-          ...(typeof o.platform === "string" ? { platform: o.platform } : {}),
-          ...(o.cache === false ? { noCache: true } : {}),
-          ...(o.squash ? { squash: true } : {}),
-          ...((o.cacheFrom as string[]).length ? { cacheFrom: o.cacheFrom as string[] } : {}),
-          ...((o.cacheTo as string[]).length ? { cacheTo: o.cacheTo as string[] } : {}),
-          ...(o.push ? { push: true } : {}),
-          ...(typeof o.output === "string" ? { output: parseOutput(o.output) } : {}),
-          ...(typeof o.smoke === "string" ? { smoke: o.smoke } : {}),
-          ...(o.importTest === false ? { importTest: false } : {}),
-          ...(o.detect === false ? { detectRuntime: false } : {}),
-          ...((o.excludeRuntimePackage as string[]).length
-            ? { excludeRuntimePackages: o.excludeRuntimePackage as string[] }
-            : {}),
+          python: o.python as string | undefined,
+          platform: o.platform as string | undefined,
+          noCache: o.cache === false,
+          squash: Boolean(o.squash),
+          cacheFrom: o.cacheFrom as string[],
+          cacheTo: o.cacheTo as string[],
+          push: Boolean(o.push),
+          output: typeof o.output === "string" ? parseOutput(o.output) : undefined,
+          smoke: o.smoke as string | undefined,
+          importTest: o.importTest !== false,
+          readRuntimeNeeds: o.detect !== false,
+          excludeRuntimePackages: o.excludeRuntimePackage as string[],
           version: packageVersion(),
         },
         ctx,
@@ -87,20 +85,20 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         engine: { id: outcome.engine.id, version: outcome.engine.version ?? null },
         buildSeconds: Math.round(outcome.imageMs / 100) / 10,
         runtimePackages: outcome.plan.runtimePackages,
-        pushed: outcome.pushed ?? [],
+        pushed: outcome.pushed,
         output: outcome.output ?? null,
         smoke: outcome.smoke ?? null,
         importTest: outcome.importTest
           ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
           : null,
-        detected: outcome.detection
+        detected: outcome.runtimeNeeds
           ? {
-              wheels: outcome.detection.wheels,
-              extensionModules: outcome.detection.extensions,
-              providedByBase: outcome.detection.resolution.provided,
-              unresolved: outcome.detection.resolution.unresolved,
-              stageImage: outcome.detection.stage?.ref ?? null,
-              stageCached: outcome.detection.stage?.cached ?? false,
+              wheels: outcome.runtimeNeeds.wheels,
+              extensionModules: outcome.runtimeNeeds.extensions,
+              providedByBase: outcome.runtimeNeeds.resolution.provided,
+              unresolved: outcome.runtimeNeeds.resolution.unresolved,
+              stageImage: outcome.runtimeNeeds.stage.ref,
+              stageCached: outcome.runtimeNeeds.stage.cached,
             }
           : null,
       };
@@ -110,14 +108,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) with ${outcome.engine.id} in ${doc.buildSeconds} s\n`,
         );
         for (const r of outcome.plan.runtimePackages) io.stdout(`  runtime package ${r.name} ← ${r.why}\n`);
-        if (outcome.detection) {
+        if (outcome.runtimeNeeds) {
           io.stdout(
-            `  ${outcome.detection.stage?.cached ? "reused (stage cache)" : "read"} ${outcome.detection.extensions} extension modules in ${outcome.detection.wheels} wheels; already in the base: ${outcome.detection.resolution.provided.join(", ") || "–"}\n`,
+            `  ${outcome.runtimeNeeds.stage.cached ? "reused (stage cache)" : "read"} ${outcome.runtimeNeeds.extensions} extension modules in ${outcome.runtimeNeeds.wheels} wheels; already in the base: ${outcome.runtimeNeeds.resolution.provided.join(", ") || "–"}\n`,
           );
         }
         if (outcome.importTest)
           io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
-        for (const p of outcome.pushed ?? []) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+        for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
       }
     });

@@ -1,8 +1,8 @@
 import { rename, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { compareStrategies } from "../../compare/compare.js";
+import { compareStrategies } from "../../pipeline/compare.js";
 import { strategies } from "../../plan/strategies/index.js";
-import { compareHtml, formatCompareTable } from "../../report/compare.js";
+import { compareHtml, formatCompareTable } from "../../report/compare-report.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { packageVersion } from "../version.js";

@@ -1,7 +1,7 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type Command, Option } from "commander";
-import { planFor } from "../../build/plan-for.js";
+import { assemblePlan } from "../../pipeline/assemble.js";
 import { SlimwheelError } from "../../errors.js";
 import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
@@ -36,7 +36,7 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
         const root = resolveDir(ctx.cwd, dir);
         const project = await readProject(root, o.python ? { python: o.python } : {});
         const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
-        const plan = planFor(
+        const plan = assemblePlan(
           project,
           strategy,
           ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {},

@@ -1,6 +1,6 @@
 /** Flags shared by build and compare, and their parsing into library options. */
 import { type Command, Option } from "commander";
-import type { ImageSources } from "../../build/build.js";
+import type { ImageSources } from "../../pipeline/build-image.js";
 import { ENGINE_IDS, type EngineId } from "../../engines/index.js";
 import type { ExportTarget } from "../../engines/types.js";
 import { SlimwheelError } from "../../errors.js";

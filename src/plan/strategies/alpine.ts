@@ -1,7 +1,25 @@
+import { SlimwheelError } from "../../errors.js";
 import type { Project } from "../../project/read.js";
 import * as c from "../common.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
+
+/**
+ * The libc check for a musl plan: the alpine strategy builds musl wheels, so images passed in its
+ * place must both be Alpine, or wheels built for glibc would go into a musl image (or the reverse).
+ */
+export function checkAlpineImages(images: {
+  readonly builderImage?: string;
+  readonly runtimeImage?: string;
+}): void {
+  const given = [images.builderImage, images.runtimeImage].filter((i): i is string => i !== undefined);
+  if (given.some((i) => !/alpine/.test(i)))
+    throw new SlimwheelError(
+      "input",
+      "the alpine strategy builds musl wheels: both images must be Alpine, or wheels built for glibc would go into a musl image",
+      { hint: "pass Alpine images (python:X-alpine) or choose another strategy" },
+    );
+}
 
 export const alpine: Strategy = {
   id: "alpine",

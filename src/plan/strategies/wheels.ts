@@ -6,7 +6,7 @@ import type { Strategy } from "./strategy.js";
 const ARTIFACTS = { stage: "dep-builder", path: "/build/dist" } as const;
 
 /** The artifacts stage. */
-function artifactsStage(p: Project, deps: c.DependencyInput, needs: c.Needs): Stage {
+function artifactsStage(deps: c.DependencyInput, needs: c.Needs): Stage {
   return {
     name: "dep-builder",
     from: "${BUILDER_IMAGE}",
@@ -34,7 +34,7 @@ export const wheels: Strategy = {
     "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
   assembleArtifacts(p, o, read) {
     const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(wheels, p, deps, [artifactsStage(p, deps, needs)], {
+    return c.makePlan(wheels, p, deps, [artifactsStage(deps, needs)], {
       buildPackages: needs.build,
       artifacts: ARTIFACTS,
     });
@@ -46,7 +46,7 @@ export const wheels: Strategy = {
       p,
       deps,
       [
-        artifactsStage(p, deps, needs),
+        artifactsStage(deps, needs),
         {
           name: "base",
           from: "${RUNTIME_IMAGE}",

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { planFor } from "../../build/plan-for.js";
+import { assemblePlan } from "../../pipeline/assemble.js";
 import { isSlimwheelError } from "../../errors.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
@@ -18,7 +18,7 @@ describe("renderDockerfile", () => {
     const p = await readProject(join(ROOT, "examples", example));
     let text: string;
     try {
-      text = renderDockerfile(planFor(p, strategy), { version: "0.0.0-test" });
+      text = renderDockerfile(assemblePlan(p, strategy), { version: "0.0.0-test" });
     } catch (e) {
       if (!isSlimwheelError(e)) throw e;
       text = `# refused: ${e.message}\n`;
@@ -34,10 +34,12 @@ describe("renderDockerfile", () => {
 
   it("renders shell start commands through sh -c exec, and plain ones in exec form", async () => {
     const flask = await readProject(join(ROOT, "examples", "flask-app"));
-    expect(renderDockerfile(planFor(flask, "slimwheel"), { version: "t" })).toContain(
+    expect(renderDockerfile(assemblePlan(flask, "slimwheel"), { version: "t" })).toContain(
       'CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} app:app"]',
     );
     const cext = await readProject(join(ROOT, "examples", "c-extension"));
-    expect(renderDockerfile(planFor(cext, "slimwheel"), { version: "t" })).toContain('CMD ["wordstats"]');
+    expect(renderDockerfile(assemblePlan(cext, "slimwheel"), { version: "t" })).toContain(
+      'CMD ["wordstats"]',
+    );
   });
 });

@@ -7,20 +7,18 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildProject, type ImageSources } from "../build/build.js";
-import { copyFiles } from "../build/context.js";
-import { planFor } from "../build/plan-for.js";
+import { assemblePlan } from "./assemble.js";
+import { buildImage, type ImageSources, imageName } from "./build-image.js";
+import { copyFiles } from "./context.js";
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { isSlimwheelError, SlimwheelError } from "../errors.js";
 import { readDockerArchive } from "../oci/docker-archive.js";
 import { readLayout } from "../oci/layout.js";
 import type { ImageSummary } from "../oci/types.js";
-import { APP_DIR } from "../plan/common.js";
 import { findStrategy, strategies } from "../plan/strategies/index.js";
 import { type Project, readProject } from "../project/read.js";
 import { step } from "../reporter/index.js";
-import { IMPORT_TEST_SCRIPT, parseImportTest } from "../sysdeps/import-test.js";
 
 export interface CompareOptions extends ImageSources {
   readonly strategies: readonly string[];
@@ -97,26 +95,15 @@ async function exportAndRead(
   return readLayout(path);
 }
 
-export async function runSmoke(
-  engine: Engine,
-  image: string,
+/** The row's proof, from what the cold build proved: the smoke command when given, else the import test. */
+function proofRow(
+  outcome: Awaited<ReturnType<typeof buildImage>>,
   command: string | undefined,
-  ctx: Context,
-): Promise<NonNullable<CompareRow["smoke"]>> {
-  if (command) {
-    const r = await engine.run(image, ["sh", "-c", command], ctx, { workdir: APP_DIR });
-    return { ok: r.code === 0, command, output: `${r.stdout}${r.stderr}`.trim().slice(-2000) };
-  }
-  const r = await engine.run(image, ["python3", "-c", IMPORT_TEST_SCRIPT], ctx, { workdir: APP_DIR });
-  const result = parseImportTest(r.stdout);
-  if (!result)
-    return { ok: false, command: "import test", output: `${r.stdout}${r.stderr}`.trim().slice(-2000) };
-  const failures = result.failures.map((f) => `${f.module} (${f.dist}): ${f.error}`);
-  return {
-    ok: r.code === 0 && failures.length === 0,
-    command: "import test",
-    output: failures.length ? failures.join("\n") : `imported ${result.checked.length} modules`,
-  };
+): NonNullable<CompareRow["smoke"]> {
+  if (command && outcome.smoke)
+    return { ok: outcome.smoke.ok, command, output: outcome.smoke.output.slice(-2000) };
+  const checked = outcome.importTest?.checked.length ?? 0;
+  return { ok: true, command: "import test", output: `imported ${checked} modules` };
 }
 
 async function compareOne(
@@ -128,13 +115,13 @@ async function compareOne(
   ctx: Context,
 ): Promise<CompareRow> {
   try {
-    planFor(project, strategy); // refuses early (e.g. slim on a compiled project)
+    assemblePlan(project, strategy); // refuses early (e.g. slim on a compiled project)
   } catch (e) {
     if (isSlimwheelError(e)) return { strategy, status: "refused", ok: false, error: e.message };
     throw e;
   }
   const work = await mkdtemp(join(tmpdir(), `slimwheel-compare-${strategy}-`));
-  const tag = `localhost/slimwheel-compare/${(project.name ?? "app").toLowerCase().replace(/[^a-z0-9._-]+/g, "-")}:${strategy}`;
+  const tag = `localhost/slimwheel-compare/${imageName(project)}:${strategy}`;
   try {
     const src = join(work, "src");
     await copyFiles(
@@ -142,31 +129,25 @@ async function compareOne(
       src,
       project.context.files.filter((f) => !f.endsWith("/")),
     );
-    const common = {
-      ...o,
-      strategy,
-      tags: [tag],
-      version: o.version,
-      ...(o.python ? { python: o.python } : {}),
-    };
-    const cold = await buildProject(src, { ...common, noCache: true }, ctx, engine);
+    // The cold build proves the image (import test, and the smoke command when given); the
+    // rebuilds that only measure the cache do not prove it again.
+    const common = { ...o, strategy, tags: [tag], importTest: false, smoke: undefined };
+    const cold = await buildImage(src, { ...o, strategy, tags: [tag], noCache: true }, ctx, engine);
     const image = await step(ctx.reporter, `measure-${strategy}`, `${strategy}: measuring the image`, () =>
       exportAndRead(engine.engine, tag, work, ctx),
     );
-    const smoke = await step(ctx.reporter, `smoke-${strategy}`, `${strategy}: smoke test`, () =>
-      runSmoke(engine.engine, tag, o.smoke, ctx),
-    );
+    const smoke = proofRow(cold, o.smoke);
     let warmMs: number | undefined;
     let baseline: ImageSummary | undefined;
     let warm: ImageSummary | undefined;
     if (changeFile) {
       // A cached rebuild with no change first: the layers the warm build reuses come from the same
       // cache lookups, so comparing the two shows exactly what the one-line change rebuilt.
-      await buildProject(src, common, ctx, engine);
+      await buildImage(src, common, ctx, engine);
       baseline = await exportAndRead(engine.engine, tag, work, ctx);
       const path = join(src, changeFile);
       await writeFile(path, `${await readFile(path, "utf8")}\n# slimwheel compare: a one-line change\n`);
-      const rebuilt = await buildProject(src, common, ctx, engine);
+      const rebuilt = await buildImage(src, common, ctx, engine);
       warmMs = rebuilt.imageMs;
       warm = await exportAndRead(engine.engine, tag, work, ctx);
     }
@@ -224,7 +205,7 @@ export async function compareStrategies(
       hint: "--strategies full,slim,slimwheel",
     });
   const project = await step(ctx.reporter, "read", `reading ${dir}`, () =>
-    readProject(dir, o.python ? { python: o.python } : {}),
+    readProject(dir, { python: o.python }),
   );
   const unknown = o.strategies.filter((s) => !findStrategy(s));
   if (unknown.length) {
@@ -233,7 +214,7 @@ export async function compareStrategies(
     });
   }
   const engine = await step(ctx.reporter, "engine", "choosing an engine", () =>
-    selectEngine(o.engine, { ...ctx.env }),
+    selectEngine(o.engine, ctx.env),
   );
   const changeFile = fileToChange(project);
   if (!changeFile)

@@ -1,5 +1,5 @@
 /** `slimwheel compare` output: a sorted terminal table with ratios against `full`, and an HTML report. */
-import type { CompareReport, CompareRow } from "../compare/compare.js";
+import type { CompareReport, CompareRow } from "../pipeline/compare.js";
 
 export function formatBytes(n: number | undefined): string {
   if (n === undefined) return "–";

@@ -9,11 +9,10 @@ import { dirname, join } from "node:path";
 import type { BuildPlan } from "../plan/types.js";
 import { filterContext } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
-import { renderDockerfile, renderDockerignore } from "../render/dockerfile/index.js";
+import { type RenderOptions, renderDockerfile, renderDockerignore } from "../render/dockerfile/index.js";
 
 export interface PreparedContext {
   readonly dir: string;
-  readonly dockerfile: string;
   readonly files: readonly string[];
   cleanup(): Promise<void>;
 }
@@ -30,9 +29,14 @@ export async function copyFiles(from: string, to: string, files: readonly string
   }
 }
 
+/**
+ * Copies the project's files (after the project's .dockerignore and the plan's) into a temporary
+ * directory, with the plan's generated files and a .dockerignore; the Dockerfiles come later,
+ * each written once by `writeDockerfile`.
+ */
 export async function prepareContext(
   project: Project,
-  plan: BuildPlan,
+  plan: Pick<BuildPlan, "dockerignore" | "generated">,
   version: string,
   baseDir = tmpdir(),
 ): Promise<PreparedContext> {
@@ -41,18 +45,25 @@ export async function prepareContext(
     const files = filterContext(project.context.files, plan.dockerignore).filter((f) => !f.endsWith("/"));
     await copyFiles(project.dir, dir, files);
     for (const g of plan.generated) await writeFile(join(dir, g.path), g.content);
-    const dockerfile = join(dir, "Dockerfile.slimwheel");
-    await writeFile(
-      dockerfile,
-      renderDockerfile(plan, { version, ...(project.name ? { projectName: project.name } : {}) }),
-    );
     await writeFile(
       join(dir, ".dockerignore"),
       `${renderDockerignore(plan, { version })}Dockerfile.slimwheel*\n`,
     );
-    return { dir, dockerfile, files, cleanup: () => rm(dir, { recursive: true, force: true }) };
+    return { dir, files, cleanup: () => rm(dir, { recursive: true, force: true }) };
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Renders `plan` into the context as `Dockerfile.slimwheel` (or `Dockerfile.slimwheel-SUFFIX`); returns its path. */
+export async function writeDockerfile(
+  context: PreparedContext,
+  plan: BuildPlan,
+  options: RenderOptions,
+  suffix = "",
+): Promise<string> {
+  const path = join(context.dir, `Dockerfile.slimwheel${suffix ? `-${suffix}` : ""}`);
+  await writeFile(path, renderDockerfile(plan, options));
+  return path;
 }

@@ -12,7 +12,8 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
-import type { BuildPlan, Stage } from "../plan/types.js";
+import { stageClosure } from "../plan/stages.js";
+import type { BuildPlan } from "../plan/types.js";
 import type { Resolution } from "../sysdeps/resolve.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
@@ -32,25 +33,6 @@ export interface StageCacheEntry {
 
 export function stageCacheDir(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "slimwheel", "stages");
-}
-
-/** The stage and every stage it is built from (its FROM, COPY --from and mount from=), in plan order. */
-export function stageClosure(plan: BuildPlan, name: string): Stage[] {
-  const byName = new Map(plan.stages.map((s) => [s.name, s]));
-  const seen = new Set<string>();
-  const visit = (n: string) => {
-    const s = byName.get(n);
-    if (!s || seen.has(n)) return;
-    seen.add(n);
-    visit(s.from);
-    for (const step of s.steps) {
-      if (step.kind === "copy" && step.from) visit(step.from);
-      if (step.kind === "run")
-        for (const m of step.mounts ?? []) if (m.type === "bind" && m.from) visit(m.from);
-    }
-  };
-  visit(name);
-  return plan.stages.filter((s) => seen.has(s.name));
 }
 
 /** `${NAME}` and `$NAME` replaced by build argument values (then the plan's defaults). */

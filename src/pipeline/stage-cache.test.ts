@@ -6,7 +6,8 @@ import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
 import type { BuildPlan } from "../plan/types.js";
 import { silentReporter } from "../reporter/index.js";
-import { readStageCache, stageClosure, stageKey, writeStageCache } from "./stage-cache.js";
+import { mountedStages, stageClosure } from "../plan/stages.js";
+import { readStageCache, stageKey, writeStageCache } from "./stage-cache.js";
 
 const plan: BuildPlan = {
   strategy: "t",
@@ -77,6 +78,11 @@ describe("the stage cache key", () => {
   it("covers the stage and the stages it uses, not later ones", () => {
     expect(stageClosure(plan, "final").map((s) => s.name)).toEqual(["deps", "final"]);
     expect(stageClosure(plan, "deps").map((s) => s.name)).toEqual(["deps"]);
+  });
+
+  it("knows from the plan's mounts which stages a build mounts", () => {
+    expect(mountedStages(plan, "final")).toEqual(["deps"]);
+    expect(mountedStages(plan, "deps")).toEqual([]);
   });
 
   it("stays the same when only the app's code changes", async () => {
