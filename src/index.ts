@@ -1,4 +1,41 @@
-/** The slimwheel library: everything the `slimwheel` command does, as functions. */
+/**
+ * The slimwheel library: what the `slimwheel` command does, as functions, in pipeline order
+ * (docs/architecture.md). Every operation takes a `Context` (`{ signal, reporter, cwd, env, now }`)
+ * and reports progress only through its `Reporter`; errors are `SlimwheelError`s.
+ *
+ * @example
+ * ```ts
+ * import { readProject, assemblePlan, renderDockerfile } from "slimwheel";
+ * const project = await readProject("./my-app");
+ * const plan = assemblePlan(project, "slimwheel");
+ * console.log(renderDockerfile(plan, { version: "0.1.0" }));
+ * ```
+ */
 export type { Context } from "./context.js";
+export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
+export type { StrategyOptions } from "./plan/common.js";
+export { DEFAULT_STRATEGY, strategies, type Strategy } from "./plan/strategies/index.js";
+export type { BuildPlan, Stage, Step } from "./plan/types.js";
+/** Assemble: a strategy's plan for a project (pure; refusals are input errors). */
+export { assemblePlan } from "./pipeline/assemble.js";
+/** Build: the whole pipeline — detect runtime needs, assemble, render, build, prove, publish. */
+export {
+  type BuildOptions,
+  type BuildOutcome,
+  buildImage,
+  type ImageSources,
+} from "./pipeline/build-image.js";
+/** Compare: build several strategies cold and warm, and measure them. */
+export {
+  type CompareOptions,
+  type CompareReport,
+  type CompareRow,
+  compareStrategies as compare,
+} from "./pipeline/compare.js";
+export type { RuntimeNeeds } from "./pipeline/detect.js";
+/** Read: what a project directory declares, each fact with its reason. */
+export { type Project, type ReadProjectOptions, readProject } from "./project/read.js";
+/** Render: a plan as a commented Dockerfile and its .dockerignore (pure). */
+export { type RenderOptions, renderDockerfile, renderDockerignore } from "./render/dockerfile/index.js";
 export { type ReportEvent, type Reporter, silentReporter, step, streamReporter } from "./reporter/index.js";
