@@ -57,8 +57,9 @@ describe("readProject on fixture projects (one or more per format)", () => {
       "uvicorn==0.21.1",
       "orjson==3.8.10",
     ]);
-    expect(p.dependencies.skipped.map((s) => s.name)).toEqual(["colorama"]);
-    expect(p.python).toMatchObject({ version: "3.13" });
+    expect(p.dependencies.leftOut.map((s) => s.name)).toEqual(["colorama", "pytest"]);
+    expect(p.dependencies.leftOut[1]!.reason).toMatch(/only in group dev/);
+    expect(p.python).toMatchObject({ version: "3.14" });
     expect(p.start?.command).toBe("uvicorn --host 0.0.0.0 --port ${PORT:-8000} api.main:api");
     const arm = await readProject(join(FIXTURES, "poetry-api"), { arch: "aarch64" });
     expect(pins(arm)).not.toContain("orjson==3.8.10");
@@ -79,7 +80,7 @@ describe("readProject on fixture projects (one or more per format)", () => {
       ].sort(),
     );
     expect(p.dependencies.requirements.find((r) => r.key === "anyio")!.hashes).toBe(2);
-    expect(p.python.version).toBe("3.13");
+    expect(p.python.version).toBe("3.14");
     expect(p.start?.reason).toMatch(/app = FastAPI\(\) in main\.py, served by uvicorn/);
   });
 
@@ -122,7 +123,7 @@ describe("readProject on fixture projects (one or more per format)", () => {
     expect(pins(p)).toEqual(["requests>=2.25", "pyyaml==6.0"]);
     expect(p.dependencies.skipped.map((s) => s.name)).toEqual(["colorama"]);
     expect(p.start).toMatchObject({ command: "python -m pkgtool" });
-    expect(p.python.version).toBe("3.13");
+    expect(p.python.version).toBe("3.14");
   });
 
   it("setup.py computing its requirements: a warning, not a guess", async () => {

@@ -15,6 +15,7 @@ import { evaluateMarker, formatMarker, linuxTarget, type MarkerEnvironment } fro
 import { satisfies } from "../python/pep440.js";
 import { formatSpecifier, pinnedVersion } from "../python/pep508.js";
 import { filterContext, findSecrets, type SecretFinding } from "./context-files.js";
+import { type LeftOut, type LockEdge, type LockGraph, type LockSelection, walkLock } from "./lock-graph.js";
 import { choosePython, type PythonChoice } from "./python-version.js";
 import { sourceFormats } from "./sources/index.js";
 import { resolveRequirements } from "./sources/requirements/index.js";
@@ -26,8 +27,10 @@ import {
 } from "./start-command.js";
 import {
   type BuildSystem,
+  type DeclaredRequirement,
   type DirectReference,
   type IndexSettings,
+  type LockedPackage,
   type PipOptions,
   type SlimwheelConfig,
   type SourceFacts,
@@ -47,7 +50,10 @@ export interface ProjectRequirement {
   readonly extras: readonly string[];
   readonly url?: string;
   readonly marker?: string;
+  /** How many hashes the source gives for it. */
   readonly hashes: number;
+  /** The hashes themselves (algorithm:hex), from requirements `--hash` or the lock file. */
+  readonly hashValues: readonly string[];
   readonly editable?: boolean;
   readonly at: string;
 }
@@ -64,6 +70,10 @@ export interface DependencySet {
   readonly references: readonly DirectReference[];
   /** Declared but not for this target (their marker is false). */
   readonly skipped: readonly { readonly name: string; readonly marker: string; readonly at: string }[];
+  /** Lock files: packages the lock lists that are not installed for this target, each with why. */
+  readonly leftOut: readonly LeftOut[];
+  /** The dependency groups and project extras installed besides the main set. */
+  readonly selection: LockSelection;
   readonly allPinned: boolean;
   readonly hashes: "all" | "some" | "none";
   readonly indexes?: IndexSettings;
@@ -105,6 +115,10 @@ export interface ReadProjectOptions {
   readonly python?: string;
   /** Stop listing the context after this many files (a warning says so). */
   readonly maxFiles?: number;
+  /** Dependency groups to install besides the main set (`--group NAME`), over [tool.slimwheel] groups. */
+  readonly groups?: readonly string[];
+  /** The project's own extras to install (`--extra NAME`), over [tool.slimwheel] extras. */
+  readonly extras?: readonly string[];
 }
 
 const SKIP_DIRS = new Set([".git"]);
@@ -163,32 +177,80 @@ function hashesSummary(counts: readonly number[]): "all" | "some" | "none" {
   return counts.every((c) => c > 0) ? "all" : "some";
 }
 
-function fromLock(f: SourceFacts, env: MarkerEnvironment): Pick<DependencySet, "requirements" | "skipped"> {
+const declaredEdges = (ds: readonly DeclaredRequirement[] | undefined): LockEdge[] =>
+  (ds ?? []).map((d) => ({
+    to: d.requirement.key,
+    extras: d.requirement.extras,
+    ...(d.requirement.marker ? { marker: d.requirement.marker } : {}),
+  }));
+
+/** The lock's graph with its roots: the lock's own, or (poetry.lock) the project's declarations. */
+function graphOf(f: SourceFacts, project: SourceFacts | undefined): LockGraph | undefined {
+  if (!f.lockGraph) return undefined;
+  if (!f.rootsFromProject) return f.lockGraph;
+  if (!project?.requirements?.length) return undefined;
+  const table = (t: SourceFacts["groups"]) =>
+    Object.fromEntries(Object.entries(t ?? {}).map(([k, v]) => [k, declaredEdges(v)]));
+  return {
+    nodes: f.lockGraph.nodes,
+    main: declaredEdges(project.requirements),
+    extras: table(project.extras),
+    groups: table(project.groups),
+  };
+}
+
+const lockedRequirement = (p: LockedPackage): ProjectRequirement => {
+  const url = p.source && p.source.kind !== "registry" ? p.source.url : undefined;
+  return {
+    name: p.name,
+    key: p.key,
+    specifier: p.version ? `==${p.version}` : "",
+    ...(p.version ? { version: p.version } : {}),
+    extras: [],
+    ...(url ? { url } : {}),
+    ...(p.marker ? { marker: formatMarker(p.marker) } : {}),
+    hashes: p.hashes.length,
+    hashValues: p.hashes,
+    at: where(p.at),
+  };
+};
+
+function fromLock(
+  f: SourceFacts,
+  env: MarkerEnvironment,
+  selection: LockSelection,
+  project: SourceFacts | undefined,
+  warnings: ProjectWarning[],
+): Pick<DependencySet, "requirements" | "skipped" | "leftOut"> {
+  const graph = graphOf(f, project);
+  if (graph) {
+    const walk = walkLock(graph, selection, env);
+    for (const u of walk.unknown)
+      warnings.push({ message: `${u} was asked for but ${f.file} has no such ${u.split(" ")[0]}` });
+    return { requirements: walk.installed.map(lockedRequirement), skipped: [], leftOut: walk.leftOut };
+  }
   const requirements: ProjectRequirement[] = [];
   const skipped: { name: string; marker: string; at: string }[] = [];
-  const groupEnv = { ...env, dependency_groups: f.defaultGroups ?? [] };
+  // pylock.toml: markers name the extras and dependency groups installed.
+  const groupEnv = {
+    ...env,
+    extras: selection.extras,
+    dependency_groups: [...(f.defaultGroups ?? []), ...selection.groups],
+  };
   for (const p of f.locked ?? []) {
     if (p.marker && !evaluateMarker(p.marker, groupEnv)) {
       skipped.push({ name: p.name, marker: formatMarker(p.marker), at: where(p.at) });
       continue;
     }
-    const url = p.source && p.source.kind !== "registry" ? p.source.url : undefined;
-    requirements.push({
-      name: p.name,
-      key: p.key,
-      specifier: p.version ? `==${p.version}` : "",
-      ...(p.version ? { version: p.version } : {}),
-      extras: [],
-      ...(url ? { url } : {}),
-      ...(p.marker ? { marker: formatMarker(p.marker) } : {}),
-      hashes: p.hashes.length,
-      at: where(p.at),
-    });
+    requirements.push(lockedRequirement(p));
   }
-  return { requirements, skipped };
+  return { requirements, skipped, leftOut: [] };
 }
 
-function fromSpec(f: SourceFacts, env: MarkerEnvironment): Pick<DependencySet, "requirements" | "skipped"> {
+function fromSpec(
+  f: SourceFacts,
+  env: MarkerEnvironment,
+): Pick<DependencySet, "requirements" | "skipped" | "leftOut"> {
   const requirements: ProjectRequirement[] = [];
   const skipped: { name: string; marker: string; at: string }[] = [];
   for (const d of f.requirements ?? []) {
@@ -207,11 +269,12 @@ function fromSpec(f: SourceFacts, env: MarkerEnvironment): Pick<DependencySet, "
       ...(r.url ? { url: r.url } : {}),
       ...(r.marker ? { marker: formatMarker(r.marker) } : {}),
       hashes: d.hashes?.length ?? 0,
+      hashValues: d.hashes ?? [],
       ...(d.editable ? { editable: true } : {}),
       at: where(d.at),
     });
   }
-  return { requirements, skipped };
+  return { requirements, skipped, leftOut: [] };
 }
 
 /** Warns where the chosen set and a looser declaration disagree (missing packages, versions outside the range). */
@@ -326,6 +389,10 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   const env = linuxTarget(python.version, arch);
 
   // 3. Dependencies.
+  const selection: LockSelection = {
+    groups: options.groups ?? config.groups ?? [],
+    extras: options.extras ?? config.extras ?? [],
+  };
   const order = config.ignoreLock ? SPEC_ORDER : [...LOCK_ORDER, ...SPEC_ORDER];
   const present = (id: SourceId) =>
     facts.find((f) => f.source === id && (f.locked || f.requirements?.length || f.directReferences?.length));
@@ -341,6 +408,8 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
       requirements: [],
       references: [],
       skipped: [],
+      leftOut: [],
+      selection,
       allPinned: true,
       hashes: "none",
     };
@@ -350,7 +419,9 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     });
   } else {
     const isLock = LOCK_ORDER.includes(chosenFacts.source);
-    const { requirements, skipped } = isLock ? fromLock(chosenFacts, env) : fromSpec(chosenFacts, env);
+    const { requirements, skipped, leftOut } = isLock
+      ? fromLock(chosenFacts, env, selection, pyprojectFacts, warnings)
+      : fromSpec(chosenFacts, env);
     const others = facts
       .filter((f) => f !== chosenFacts && (f.locked || f.requirements?.length))
       .map((f) => f.file);
@@ -367,6 +438,8 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
       requirements,
       references,
       skipped,
+      leftOut,
+      selection,
       allPinned:
         references.every((r) => r.editable) &&
         requirements.every((r) => r.version !== undefined || r.url !== undefined || r.editable),
