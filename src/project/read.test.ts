@@ -232,3 +232,67 @@ describe("readProject errors", () => {
     await expect(readProject("/nonexistent/dir")).rejects.toMatchObject({ code: "input" });
   });
 });
+
+describe("lock files walked from the project's dependencies, extras and markers evaluated", () => {
+  const names = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.requirements.map((r) => r.key).sort();
+
+  it("uv.lock: fastapi[standard] brings uvicorn[standard] (httptools, uvloop, httpx); dev group and extras left out", async () => {
+    const p = await read("uv-fastapi-standard");
+    expect(p.python).toMatchObject({ version: "3.14" });
+    expect(names(p)).toEqual([
+      "anyio",
+      "fastapi",
+      "h11",
+      "httptools",
+      "httpx",
+      "idna",
+      "pydantic",
+      "sniffio",
+      "starlette",
+      "uvicorn",
+      "uvloop",
+    ]);
+    const left = Object.fromEntries(p.dependencies.leftOut.map((l) => [l.name, l.reason]));
+    expect(Object.keys(left).sort()).toEqual(["colorama", "iniconfig", "itsdangerous", "psycopg", "pytest"]);
+    expect(left.pytest).toMatch(/only in group dev/);
+    expect(left.psycopg).toMatch(/only in extra postgres/);
+    expect(left.colorama).toMatch(/marker sys_platform == "win32" is false/);
+    expect(p.start?.command).toMatch(/^uvicorn .*main:app/);
+  });
+
+  it("uv.lock: --group dev and --extra postgres add them", async () => {
+    const p = await readProject(join(FIXTURES, "uv-fastapi-standard"), {
+      groups: ["dev"],
+      extras: ["postgres"],
+    });
+    expect(names(p)).toEqual(expect.arrayContaining(["pytest", "iniconfig", "psycopg"]));
+    expect(names(p)).not.toContain("colorama");
+    expect(p.dependencies.selection).toEqual({ groups: ["dev"], extras: ["postgres"] });
+  });
+
+  it("poetry.lock 1.8 (no groups in the lock): dev and docs groups stay out, extras of dependencies followed", async () => {
+    const p = await read("poetry18-groups");
+    expect(names(p)).toEqual([
+      "blinker",
+      "certifi",
+      "click",
+      "flask",
+      "gunicorn",
+      "itsdangerous",
+      "jinja2",
+      "markupsafe",
+      "packaging",
+      "pysocks",
+      "requests",
+      "werkzeug",
+    ]);
+    const left = Object.fromEntries(p.dependencies.leftOut.map((l) => [l.name, l.reason]));
+    expect(left.pytest).toMatch(/only in group dev/);
+    expect(left.mkdocs).toMatch(/only in group docs/);
+    expect(left["ghp-import"]).toMatch(/only in group docs/);
+    expect(left.colorama).toMatch(/only in group|marker/);
+    expect(p.python.version).toBe("3.14");
+    expect(warned(p, /3\.1\d/)).toBe(false);
+  });
+});
