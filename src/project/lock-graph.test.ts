@@ -45,13 +45,15 @@ const graphArb = fc.integer({ min: 1, max: 12 }).chain((n) =>
   }),
 );
 
+type G = typeof graphArb extends fc.Arbitrary<infer T> ? T : never;
+
 const toEdge = (e: TEdge): LockEdge => {
   const m = MARKERS[e.marker]!;
   return { to: `p${e.to}`, extras: e.extras, ...(m.text ? { marker: parseMarker(m.text) } : {}) };
 };
 
 /** The reference: a fixpoint over (package, extra) pairs, written without the walk's queue. */
-function referenceWalk(g: fc.infer<typeof graphArb>): string[] {
+function referenceWalk(g: G): string[] {
   const active = new Set<string>();
   const add = (e: TEdge, ctx: string) => {
     if (!MARKERS[e.marker]!.holds(ctx)) return;
@@ -73,7 +75,7 @@ function referenceWalk(g: fc.infer<typeof graphArb>): string[] {
   return [...new Set([...active].map((p) => `p${p.split("|")[0]}`))].sort();
 }
 
-function toGraph(g: fc.infer<typeof graphArb>): LockGraph {
+function toGraph(g: G): LockGraph {
   const nodes = new Map<string, LockNode>();
   g.nodes.forEach((n, i) => {
     nodes.set(`p${i}`, {
