@@ -8,13 +8,21 @@
  * ([project] or [tool.poetry]), Pipfile, setup.cfg, setup.py. `[tool.slimwheel] ignore-lock = true`
  * skips the locks.
  */
-import { lstat, readdir, readFile } from "node:fs/promises";
+import { lstat, open, readdir, readFile } from "node:fs/promises";
 import { join, posix, resolve } from "node:path";
 import { SlimwheelError, wrapError } from "../errors.js";
 import { evaluateMarker, formatMarker, linuxTarget, type MarkerEnvironment } from "../python/markers.js";
 import { satisfies } from "../python/pep440.js";
 import { formatSpecifier, pinnedVersion } from "../python/pep508.js";
-import { filterContext, findSecrets, type SecretFinding } from "./context-files.js";
+import {
+  filterContext,
+  findSecrets,
+  type SecretFinding,
+  SIGNATURE_BYTES,
+  SIGNATURE_MAX_FILES,
+  scanCandidate,
+  secretInContent,
+} from "./context-files.js";
 import { type LeftOut, type LockEdge, type LockGraph, type LockSelection, walkLock } from "./lock-graph.js";
 import { choosePython, type PythonChoice } from "./python-version.js";
 import { sourceFormats } from "./sources/index.js";
@@ -149,6 +157,34 @@ async function listFiles(
     warnings.push({
       message: `the build context has more than ${max} files; stopped listing (add a .dockerignore)`,
     });
+  return out;
+}
+
+/** Secrets found by content: the first SIGNATURE_BYTES of at most SIGNATURE_MAX_FILES files. */
+async function secretsByContent(
+  dir: string,
+  kept: readonly string[],
+  sizes: ReadonlyMap<string, number>,
+): Promise<SecretFinding[]> {
+  const byName = new Set(findSecrets(kept).map((s) => s.path));
+  const candidates = kept
+    .filter((p) => !byName.has(p) && scanCandidate(p, sizes.get(p) ?? 0))
+    .slice(0, SIGNATURE_MAX_FILES);
+  const out: SecretFinding[] = [];
+  const buf = Buffer.alloc(SIGNATURE_BYTES);
+  for (const p of candidates) {
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      handle = await open(join(dir, p), "r");
+      const { bytesRead } = await handle.read(buf, 0, SIGNATURE_BYTES, 0);
+      const what = secretInContent(buf.subarray(0, bytesRead).toString("latin1"));
+      if (what) out.push({ path: p, what: `${what}, found in its content` });
+    } catch {
+      /* unreadable (a dangling link, permissions): nothing to say about its content */
+    } finally {
+      await handle?.close();
+    }
+  }
   return out;
 }
 
@@ -470,7 +506,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     listed.map((f) => f.path),
     dockerignoreText?.split(/\r?\n/),
   );
-  const secrets = findSecrets(kept);
+  const secrets = [...findSecrets(kept), ...(await secretsByContent(dir, kept, sizes))];
   for (const s of secrets) {
     warnings.push({
       message: `${s.path} (${s.what}) would be sent to the builder and may end up in an image: ${dockerignoreText === undefined ? "add a .dockerignore" : "add it to .dockerignore"}`,
