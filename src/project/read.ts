@@ -26,7 +26,14 @@ import {
 import { type LeftOut, type LockEdge, type LockGraph, type LockSelection, walkLock } from "./lock-graph.js";
 import { choosePython, type PythonChoice } from "./python-version.js";
 import { sourceFormats } from "./sources/index.js";
-import { resolveRequirements } from "./sources/requirements/index.js";
+import {
+  escapesProject,
+  type FlattenedRequirements,
+  flattenRequirements,
+  type RequirementsFile,
+  type ResolvedRequirements,
+  resolveRequirements,
+} from "./sources/requirements/index.js";
 import {
   detectFrameworks,
   detectStartCommand,
@@ -82,6 +89,21 @@ export interface DependencySet {
   readonly leftOut: readonly LeftOut[];
   /** The dependency groups and project extras installed besides the main set. */
   readonly selection: LockSelection;
+  /**
+   * requirements.txt: every file of the set with how it was reached (root, `-r`, `-c` with the
+   * naming file:line), paths relative to the project — for a strategy that copies them all.
+   */
+  readonly includes: readonly RequirementsFile[];
+  /**
+   * requirements.txt: the same set as one file (includes inlined, constraints folded in, hashes
+   * kept, index credentials replaced by `${PIP_INDEX_USER}`/`${PIP_INDEX_PASSWORD}`).
+   */
+  readonly flattened?: FlattenedRequirements;
+  /**
+   * Whether an install can run in hash-checking mode: every installed package (outside editables)
+   * has hashes from the source. "with hashes" is said only when this is true.
+   */
+  readonly hashChecking: boolean;
   readonly allPinned: boolean;
   readonly hashes: "all" | "some" | "none";
   readonly indexes?: IndexSettings;
@@ -364,6 +386,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   // 1. Parse every source file present.
   const facts: SourceFacts[] = [];
   let requirementsFiles: readonly string[] = [];
+  let requirementsSet: ResolvedRequirements | undefined;
   for (const format of sourceFormats) {
     for (const file of format.files) {
       const content = await readText(join(dir, file));
@@ -382,7 +405,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
           const p = pending.pop()!;
           for (const inc of format.parse(texts.get(p)!, p).includes ?? []) {
             const target = posix.normalize(posix.join(posix.dirname(p), inc.path));
-            if (texts.has(target)) continue;
+            if (texts.has(target) || escapesProject(target, inc.path)) continue; // resolveRequirements names the line
             const t = await readText(join(dir, target));
             if (t !== undefined) {
               texts.set(target, t);
@@ -395,6 +418,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
         );
         facts.push(resolved.facts);
         requirementsFiles = resolved.files;
+        requirementsSet = resolved;
       } else {
         facts.push(format.parse(content, file));
       }
@@ -446,6 +470,8 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
       skipped: [],
       leftOut: [],
       selection,
+      includes: [],
+      hashChecking: false,
       allPinned: true,
       hashes: "none",
     };
@@ -480,6 +506,15 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
         references.every((r) => r.editable) &&
         requirements.every((r) => r.version !== undefined || r.url !== undefined || r.editable),
       hashes: hashesSummary(requirements.filter((r) => !r.editable).map((r) => r.hashes)),
+      hashChecking:
+        references.length === 0 &&
+        requirements.some((r) => !r.editable) &&
+        requirements.every((r) => r.editable || r.hashes > 0),
+      includes: chosenFacts.source === "requirements" && requirementsSet ? requirementsSet.includes : [],
+      flattened:
+        chosenFacts.source === "requirements" && requirementsSet
+          ? flattenRequirements(requirementsSet)
+          : undefined,
       ...(chosenFacts.indexes ? { indexes: chosenFacts.indexes } : {}),
       ...(chosenFacts.pipOptions ? { pipOptions: chosenFacts.pipOptions } : {}),
     };
