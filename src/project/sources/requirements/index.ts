@@ -443,9 +443,8 @@ export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRe
   const ix = facts.indexes;
   if (ix?.noIndex) lines.push("--no-index");
   if (ix?.indexUrl) lines.push(`--index-url ${clean(ix.indexUrl, "PIP_INDEX")}`);
-  ix?.extraIndexUrls.forEach((u, i) =>
-    lines.push(`--extra-index-url ${clean(u, `PIP_EXTRA_INDEX_${i + 1}`)}`),
-  );
+  for (const [i, u] of (ix?.extraIndexUrls ?? []).entries())
+    lines.push(`--extra-index-url ${clean(u, `PIP_EXTRA_INDEX_${i + 1}`)}`);
   for (const u of ix?.findLinks ?? []) lines.push(`--find-links ${u}`);
   for (const h of ix?.trustedHosts ?? []) lines.push(`--trusted-host ${h}`);
   const byKey = new Map<string, DeclaredRequirement[]>();
