@@ -35,6 +35,8 @@ import {
   resolveRequirements,
 } from "./sources/requirements/index.js";
 import {
+  type BuildStep,
+  detectBuildSteps,
   detectFrameworks,
   detectStartCommand,
   type FrameworkHint,
@@ -126,6 +128,8 @@ export interface Project {
   readonly sources: readonly { readonly source: SourceId; readonly file: string; readonly used: boolean }[];
   readonly start?: StartCommand;
   readonly frameworks: readonly FrameworkHint[];
+  /** Steps the image build must run after copying the app (Django collectstatic), each with why. */
+  readonly buildSteps: readonly BuildStep[];
   /** The project is itself a package (pyproject [build-system] or setup.py/setup.cfg): install it. */
   readonly installable?: { readonly reason: string; readonly buildSystem?: BuildSystem };
   readonly scripts: Readonly<Record<string, string>>;
@@ -593,6 +597,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     sources: facts.map((f) => ({ source: f.source, file: f.file, used: f === chosenFacts })),
     ...(start ? { start } : {}),
     frameworks: detectFrameworks(startInputs),
+    buildSteps: detectBuildSteps(startInputs),
     ...(installable ? { installable } : {}),
     scripts,
     config,

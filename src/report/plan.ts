@@ -86,6 +86,7 @@ export function planDocument(p: Project) {
       note: "from slimwheel's table and [tool.slimwheel]; `slimwheel build` also reads the built wheels' ELF dependencies",
     },
     frameworks: p.frameworks,
+    buildSteps: p.buildSteps,
     installable: p.installable
       ? { reason: p.installable.reason, backend: p.installable.buildSystem?.backend ?? null }
       : null,
@@ -187,6 +188,10 @@ export function formatPlan(
   );
   for (const r of sys.runtime) out.push(`  runtime ${r.name} ← ${r.why}`);
   for (const b of sys.build) out.push(style.dim(`  build   ${b.name} ← ${b.why}`));
+  for (const step of p.buildSteps) {
+    head("Build step", step.command);
+    why(step.why);
+  }
   if (p.frameworks.length) head("Frameworks", p.frameworks.map((f) => `${f.name} (${f.reason})`).join(", "));
   head(
     "Context",
