@@ -67,6 +67,12 @@ export interface PipOptions {
   readonly requireHashes: boolean;
 }
 
+/** A warning about the project, with where it comes from (file:line) when known. */
+export interface ProjectWarning {
+  readonly message: string;
+  readonly at?: string;
+}
+
 export interface SourceWarning {
   readonly message: string;
   readonly at?: Located;
