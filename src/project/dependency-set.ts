@@ -161,6 +161,7 @@ function fromLock(
   }
   const requirements: ProjectRequirement[] = [];
   const skipped: { name: string; marker: string; at: string }[] = [];
+  const leftOut: LeftOut[] = [];
   // pylock.toml: markers name the extras and dependency groups installed.
   const groupEnv = {
     ...env,
@@ -169,12 +170,20 @@ function fromLock(
   };
   for (const p of f.locked ?? []) {
     if (p.marker && !evaluateMarker(p.marker, groupEnv)) {
-      skipped.push({ name: p.name, marker: formatMarker(p.marker), at: where(p.at) });
+      const marker = formatMarker(p.marker);
+      skipped.push({ name: p.name, marker, at: where(p.at) });
+      leftOut.push({
+        name: p.name,
+        ...(p.version ? { version: p.version } : {}),
+        reason: /dependency_groups|extras/.test(marker)
+          ? `its marker ${marker} is false: a group or extra not asked for (--group NAME / --extra NAME)`
+          : `its marker ${marker} is false for the target (Python ${env.python_version}, ${env.sys_platform} ${env.platform_machine})`,
+      });
       continue;
     }
     requirements.push(lockedRequirement(p));
   }
-  return { requirements, skipped, leftOut: [] };
+  return { requirements, skipped, leftOut };
 }
 
 function fromSpec(

@@ -296,3 +296,55 @@ describe("lock files walked from the project's dependencies, extras and markers 
     expect(warned(p, /3\.1\d/)).toBe(false);
   });
 });
+
+describe("more lock fixtures: workspaces, Poetry 1.1, Pipfile.lock develop, pylock extras and groups", () => {
+  const names = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.requirements.map((r) => r.key).sort();
+  const leftNames = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.leftOut.map((l) => l.name).sort();
+
+  it("uv workspace: members reached from the root are installed from their paths, dev group left out", async () => {
+    const p = await read("uv-workspace");
+    expect(names(p)).toEqual(["anyio", "api", "core", "httpx", "idna", "sniffio"]);
+    expect(p.dependencies.requirements.find((r) => r.key === "core")?.url).toBe("packages/core");
+    expect(leftNames(p)).toEqual(["ruff", "tomli"]);
+  });
+
+  it("poetry.lock 1.1 (category, hashes in [metadata.files]): dev left out, hashes kept", async () => {
+    const p = await read("poetry11-category");
+    expect(names(p)).toEqual(["amqp", "celery", "kombu", "vine"]);
+    expect(leftNames(p)).toEqual(["pytest", "tomli"]);
+    expect(p.dependencies).toMatchObject({ hashes: "all", hashChecking: true });
+    expect(p.python.version).toBe("3.14");
+    expect(p.warnings.map((w) => w.message).join("\n")).not.toMatch(/Python 3\.14 was chosen/);
+  });
+
+  it("Pipfile.lock: develop is left out unless asked for; a package in both sections is a default one", async () => {
+    const p = await read("pipenv-develop");
+    expect(names(p)).toEqual(["flask", "requests"]);
+    expect(leftNames(p)).toEqual(["iniconfig", "pytest"]);
+    const withDev = await readProject(join(FIXTURES, "pipenv-develop"), { groups: ["develop"] });
+    expect(names(withDev)).toEqual(["flask", "iniconfig", "pytest", "requests"]);
+    const q = await read("pipenv-flask-dev");
+    expect(names(q)).toEqual(["gunicorn", "packaging"]);
+    expect(leftNames(q)).toEqual(["colorama", "ruff"]);
+  });
+
+  it("pylock.toml: extras and dependency groups from the markers; default-groups honoured", async () => {
+    const p = await read("pylock-groups");
+    expect(names(p)).toEqual(["pyjwt", "uvloop"]);
+    expect(leftNames(p)).toEqual(["cryptography", "mkdocs", "pytest"]);
+    const asked = await readProject(join(FIXTURES, "pylock-groups"), {
+      groups: ["docs"],
+      extras: ["crypto"],
+    });
+    expect(names(asked)).toEqual(["cryptography", "mkdocs", "pyjwt", "uvloop"]);
+    const q = await read("pylock-extras");
+    expect(names(q)).toEqual(["pytest", "sqlalchemy"]);
+    expect(names(await readProject(join(FIXTURES, "pylock-extras"), { extras: ["postgres"] }))).toEqual([
+      "psycopg",
+      "pytest",
+      "sqlalchemy",
+    ]);
+  });
+});

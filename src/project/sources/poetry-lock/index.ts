@@ -103,7 +103,13 @@ export function parse(content: string, path: string): SourceFacts {
     else if (isTable(p.markers) && typeof p.markers.main === "string") markerText = p.markers.main;
     let marker: Marker | undefined;
     if (markerText) marker = parseMarker(markerText, { file: path, ...(line ? { line } : {}) });
-    const files = Array.isArray(p.files) ? p.files : [];
+    // Lock 1.x keeps the files (and their hashes) in [metadata.files], by name.
+    const metaFiles = isTable(meta.files) ? meta.files : {};
+    const files = Array.isArray(p.files)
+      ? p.files
+      : Array.isArray(metaFiles[p.name])
+        ? (metaFiles[p.name] as unknown[])
+        : [];
     const hashes = files.flatMap((f) => (isTable(f) && typeof f.hash === "string" ? [f.hash] : []));
     const src = isTable(p.source) ? p.source : undefined;
     const srcType = asString(src?.type);
