@@ -57,8 +57,9 @@ describe("readProject on fixture projects (one or more per format)", () => {
       "uvicorn==0.21.1",
       "orjson==3.8.10",
     ]);
-    expect(p.dependencies.skipped.map((s) => s.name)).toEqual(["colorama"]);
-    expect(p.python).toMatchObject({ version: "3.13" });
+    expect(p.dependencies.leftOut.map((s) => s.name)).toEqual(["colorama", "pytest"]);
+    expect(p.dependencies.leftOut[1]!.reason).toMatch(/only in group dev/);
+    expect(p.python).toMatchObject({ version: "3.14" });
     expect(p.start?.command).toBe("uvicorn --host 0.0.0.0 --port ${PORT:-8000} api.main:api");
     const arm = await readProject(join(FIXTURES, "poetry-api"), { arch: "aarch64" });
     expect(pins(arm)).not.toContain("orjson==3.8.10");
@@ -79,7 +80,7 @@ describe("readProject on fixture projects (one or more per format)", () => {
       ].sort(),
     );
     expect(p.dependencies.requirements.find((r) => r.key === "anyio")!.hashes).toBe(2);
-    expect(p.python.version).toBe("3.13");
+    expect(p.python.version).toBe("3.14");
     expect(p.start?.reason).toMatch(/app = FastAPI\(\) in main\.py, served by uvicorn/);
   });
 
@@ -122,7 +123,7 @@ describe("readProject on fixture projects (one or more per format)", () => {
     expect(pins(p)).toEqual(["requests>=2.25", "pyyaml==6.0"]);
     expect(p.dependencies.skipped.map((s) => s.name)).toEqual(["colorama"]);
     expect(p.start).toMatchObject({ command: "python -m pkgtool" });
-    expect(p.python.version).toBe("3.13");
+    expect(p.python.version).toBe("3.14");
   });
 
   it("setup.py computing its requirements: a warning, not a guess", async () => {
@@ -229,5 +230,121 @@ describe("readProject errors", () => {
 
   it("refuses a path that is not a directory", async () => {
     await expect(readProject("/nonexistent/dir")).rejects.toMatchObject({ code: "input" });
+  });
+});
+
+describe("lock files walked from the project's dependencies, extras and markers evaluated", () => {
+  const names = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.requirements.map((r) => r.key).sort();
+
+  it("uv.lock: fastapi[standard] brings uvicorn[standard] (httptools, uvloop, httpx); dev group and extras left out", async () => {
+    const p = await read("uv-fastapi-standard");
+    expect(p.python).toMatchObject({ version: "3.14" });
+    expect(names(p)).toEqual([
+      "anyio",
+      "fastapi",
+      "h11",
+      "httptools",
+      "httpx",
+      "idna",
+      "pydantic",
+      "sniffio",
+      "starlette",
+      "uvicorn",
+      "uvloop",
+    ]);
+    const left = Object.fromEntries(p.dependencies.leftOut.map((l) => [l.name, l.reason]));
+    expect(Object.keys(left).sort()).toEqual(["colorama", "iniconfig", "itsdangerous", "psycopg", "pytest"]);
+    expect(left.pytest).toMatch(/only in group dev/);
+    expect(left.psycopg).toMatch(/only in extra postgres/);
+    expect(left.colorama).toMatch(/marker sys_platform == "win32" is false/);
+    expect(p.start?.command).toMatch(/^uvicorn .*main:app/);
+  });
+
+  it("uv.lock: --group dev and --extra postgres add them", async () => {
+    const p = await readProject(join(FIXTURES, "uv-fastapi-standard"), {
+      groups: ["dev"],
+      extras: ["postgres"],
+    });
+    expect(names(p)).toEqual(expect.arrayContaining(["pytest", "iniconfig", "psycopg"]));
+    expect(names(p)).not.toContain("colorama");
+    expect(p.dependencies.selection).toEqual({ groups: ["dev"], extras: ["postgres"] });
+  });
+
+  it("poetry.lock 1.8 (no groups in the lock): dev and docs groups stay out, extras of dependencies followed", async () => {
+    const p = await read("poetry18-groups");
+    expect(names(p)).toEqual([
+      "blinker",
+      "certifi",
+      "click",
+      "flask",
+      "gunicorn",
+      "itsdangerous",
+      "jinja2",
+      "markupsafe",
+      "packaging",
+      "pysocks",
+      "requests",
+      "werkzeug",
+    ]);
+    const left = Object.fromEntries(p.dependencies.leftOut.map((l) => [l.name, l.reason]));
+    expect(left.pytest).toMatch(/only in group dev/);
+    expect(left.mkdocs).toMatch(/only in group docs/);
+    expect(left["ghp-import"]).toMatch(/only in group docs/);
+    expect(left.colorama).toMatch(/only in group|marker/);
+    expect(p.python.version).toBe("3.14");
+    expect(warned(p, /3\.1\d/)).toBe(false);
+  });
+});
+
+describe("more lock fixtures: workspaces, Poetry 1.1, Pipfile.lock develop, pylock extras and groups", () => {
+  const names = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.requirements.map((r) => r.key).sort();
+  const leftNames = (p: Awaited<ReturnType<typeof readProject>>) =>
+    p.dependencies.leftOut.map((l) => l.name).sort();
+
+  it("uv workspace: members reached from the root are installed from their paths, dev group left out", async () => {
+    const p = await read("uv-workspace");
+    expect(names(p)).toEqual(["anyio", "api", "core", "httpx", "idna", "sniffio"]);
+    expect(p.dependencies.requirements.find((r) => r.key === "core")?.url).toBe("packages/core");
+    expect(leftNames(p)).toEqual(["ruff", "tomli"]);
+  });
+
+  it("poetry.lock 1.1 (category, hashes in [metadata.files]): dev left out, hashes kept", async () => {
+    const p = await read("poetry11-category");
+    expect(names(p)).toEqual(["amqp", "celery", "kombu", "vine"]);
+    expect(leftNames(p)).toEqual(["pytest", "tomli"]);
+    expect(p.dependencies).toMatchObject({ hashes: "all", hashChecking: true });
+    expect(p.python.version).toBe("3.14");
+    expect(p.warnings.map((w) => w.message).join("\n")).not.toMatch(/Python 3\.14 was chosen/);
+  });
+
+  it("Pipfile.lock: develop is left out unless asked for; a package in both sections is a default one", async () => {
+    const p = await read("pipenv-develop");
+    expect(names(p)).toEqual(["flask", "requests"]);
+    expect(leftNames(p)).toEqual(["iniconfig", "pytest"]);
+    const withDev = await readProject(join(FIXTURES, "pipenv-develop"), { groups: ["develop"] });
+    expect(names(withDev)).toEqual(["flask", "iniconfig", "pytest", "requests"]);
+    const q = await read("pipenv-flask-dev");
+    expect(names(q)).toEqual(["gunicorn", "packaging"]);
+    expect(leftNames(q)).toEqual(["colorama", "ruff"]);
+  });
+
+  it("pylock.toml: extras and dependency groups from the markers; default-groups honoured", async () => {
+    const p = await read("pylock-groups");
+    expect(names(p)).toEqual(["pyjwt", "uvloop"]);
+    expect(leftNames(p)).toEqual(["cryptography", "mkdocs", "pytest"]);
+    const asked = await readProject(join(FIXTURES, "pylock-groups"), {
+      groups: ["docs"],
+      extras: ["crypto"],
+    });
+    expect(names(asked)).toEqual(["cryptography", "mkdocs", "pyjwt", "uvloop"]);
+    const q = await read("pylock-extras");
+    expect(names(q)).toEqual(["pytest", "sqlalchemy"]);
+    expect(names(await readProject(join(FIXTURES, "pylock-extras"), { extras: ["postgres"] }))).toEqual([
+      "psycopg",
+      "pytest",
+      "sqlalchemy",
+    ]);
   });
 });

@@ -1,24 +1,24 @@
 /**
- * readProject(dir): the only I/O of project reading. Finds the source files, parses each with its
- * pure parser, and decides — with a reason for each — the dependency set, the Python version,
- * the start command, framework hints and the build context.
- *
- * Dependency source order (first present wins; docs/plan.md): pylock.toml, uv.lock, poetry.lock,
- * Pipfile.lock (locks: the exact set), requirements.txt (a deployable list), pyproject.toml
- * ([project] or [tool.poetry]), Pipfile, setup.cfg, setup.py. `[tool.slimwheel] ignore-lock = true`
- * skips the locks.
+ * readProject(dir): reads a Python project and decides — with a reason for each — the dependency
+ * set, the Python version, the start command, framework hints, build steps and the build context.
+ * The phases, each in its module: read the sources (read-sources.ts), choose the Python
+ * (python-version.ts), choose and compute the dependency set (dependency-set.ts; the preference
+ * between sources is the source registry's `role` and order), read the build context
+ * (build-context.ts), detect the start command (start-command.ts).
  */
-import { lstat, readdir, readFile } from "node:fs/promises";
-import { join, posix, resolve } from "node:path";
-import { SlimwheelError, wrapError } from "../errors.js";
-import { evaluateMarker, formatMarker, linuxTarget, type MarkerEnvironment } from "../python/markers.js";
-import { satisfies } from "../python/pep440.js";
-import { formatSpecifier, pinnedVersion } from "../python/pep508.js";
-import { filterContext, findSecrets, type SecretFinding } from "./context-files.js";
+import { lstat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { SlimwheelError } from "../errors.js";
+import { linuxTarget } from "../python/markers.js";
+import { readBuildContext } from "./build-context.js";
+import type { SecretFinding } from "./context-files.js";
+import { chooseDependencies, type DependencySet } from "./dependency-set.js";
+import type { LockSelection } from "./lock-graph.js";
 import { choosePython, type PythonChoice } from "./python-version.js";
-import { sourceFormats } from "./sources/index.js";
-import { resolveRequirements } from "./sources/requirements/index.js";
+import { readSources, readText } from "./read-sources.js";
 import {
+  type BuildStep,
+  detectBuildSteps,
   detectFrameworks,
   detectStartCommand,
   type FrameworkHint,
@@ -26,54 +26,15 @@ import {
 } from "./start-command.js";
 import {
   type BuildSystem,
-  type DirectReference,
-  type IndexSettings,
-  type PipOptions,
+  type ProjectWarning,
   type SlimwheelConfig,
-  type SourceFacts,
   type SourceId,
   type SourceWarning,
   where,
 } from "./types.js";
 
-/** One package of the runtime set, for the target environment. */
-export interface ProjectRequirement {
-  readonly name: string;
-  readonly key: string;
-  /** PEP 440 specifier ("" = any), or "==X" for locked packages. */
-  readonly specifier: string;
-  /** The exact version when pinned or locked. */
-  readonly version?: string;
-  readonly extras: readonly string[];
-  readonly url?: string;
-  readonly marker?: string;
-  readonly hashes: number;
-  readonly editable?: boolean;
-  readonly at: string;
-}
-
-export interface DependencySet {
-  readonly source: SourceId | "none";
-  readonly file?: string;
-  /** Every file read for the set (requirements.txt includes). */
-  readonly files: readonly string[];
-  readonly reason: string;
-  readonly locked: boolean;
-  readonly requirements: readonly ProjectRequirement[];
-  /** URL / VCS / path lines (requirements.txt). */
-  readonly references: readonly DirectReference[];
-  /** Declared but not for this target (their marker is false). */
-  readonly skipped: readonly { readonly name: string; readonly marker: string; readonly at: string }[];
-  readonly allPinned: boolean;
-  readonly hashes: "all" | "some" | "none";
-  readonly indexes?: IndexSettings;
-  readonly pipOptions?: PipOptions;
-}
-
-export interface ProjectWarning {
-  readonly message: string;
-  readonly at?: string;
-}
+export type { DependencySet, ProjectRequirement } from "./dependency-set.js";
+export type { ProjectWarning } from "./types.js";
 
 export interface Project {
   readonly dir: string;
@@ -86,6 +47,8 @@ export interface Project {
   readonly sources: readonly { readonly source: SourceId; readonly file: string; readonly used: boolean }[];
   readonly start?: StartCommand;
   readonly frameworks: readonly FrameworkHint[];
+  /** Steps the image build must run after copying the app (Django collectstatic), each with why. */
+  readonly buildSteps: readonly BuildStep[];
   /** The project is itself a package (pyproject [build-system] or setup.py/setup.cfg): install it. */
   readonly installable?: { readonly reason: string; readonly buildSystem?: BuildSystem };
   readonly scripts: Readonly<Record<string, string>>;
@@ -105,148 +68,10 @@ export interface ReadProjectOptions {
   readonly python?: string;
   /** Stop listing the context after this many files (a warning says so). */
   readonly maxFiles?: number;
-}
-
-const SKIP_DIRS = new Set([".git"]);
-
-async function listFiles(
-  dir: string,
-  max: number,
-  warnings: ProjectWarning[],
-): Promise<{ path: string; size: number }[]> {
-  const out: { path: string; size: number }[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true });
-    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const e of entries) {
-      if (out.length >= max) return;
-      const p = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) {
-        if (SKIP_DIRS.has(e.name)) out.push({ path: `${p}/`, size: 0 });
-        else await walk(p);
-      } else if (e.isFile() || e.isSymbolicLink()) {
-        const st = await lstat(join(dir, p));
-        out.push({ path: p, size: st.size });
-      }
-    }
-  };
-  await walk("");
-  if (out.length >= max)
-    warnings.push({
-      message: `the build context has more than ${max} files; stopped listing (add a .dockerignore)`,
-    });
-  return out;
-}
-
-async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "EISDIR")
-      return undefined;
-    throw wrapError(e, `reading ${path}`);
-  }
-}
-
-const LOCK_ORDER: readonly SourceId[] = ["pylock", "uv-lock", "poetry-lock", "pipfile-lock"];
-const SPEC_ORDER: readonly SourceId[] = [
-  "requirements",
-  "pyproject",
-  "poetry",
-  "pipfile",
-  "setup-cfg",
-  "setup-py",
-];
-
-function hashesSummary(counts: readonly number[]): "all" | "some" | "none" {
-  if (counts.length === 0 || counts.every((c) => c === 0)) return "none";
-  return counts.every((c) => c > 0) ? "all" : "some";
-}
-
-function fromLock(f: SourceFacts, env: MarkerEnvironment): Pick<DependencySet, "requirements" | "skipped"> {
-  const requirements: ProjectRequirement[] = [];
-  const skipped: { name: string; marker: string; at: string }[] = [];
-  const groupEnv = { ...env, dependency_groups: f.defaultGroups ?? [] };
-  for (const p of f.locked ?? []) {
-    if (p.marker && !evaluateMarker(p.marker, groupEnv)) {
-      skipped.push({ name: p.name, marker: formatMarker(p.marker), at: where(p.at) });
-      continue;
-    }
-    const url = p.source && p.source.kind !== "registry" ? p.source.url : undefined;
-    requirements.push({
-      name: p.name,
-      key: p.key,
-      specifier: p.version ? `==${p.version}` : "",
-      ...(p.version ? { version: p.version } : {}),
-      extras: [],
-      ...(url ? { url } : {}),
-      ...(p.marker ? { marker: formatMarker(p.marker) } : {}),
-      hashes: p.hashes.length,
-      at: where(p.at),
-    });
-  }
-  return { requirements, skipped };
-}
-
-function fromSpec(f: SourceFacts, env: MarkerEnvironment): Pick<DependencySet, "requirements" | "skipped"> {
-  const requirements: ProjectRequirement[] = [];
-  const skipped: { name: string; marker: string; at: string }[] = [];
-  for (const d of f.requirements ?? []) {
-    const r = d.requirement;
-    if (r.marker && !evaluateMarker(r.marker, env)) {
-      skipped.push({ name: r.name, marker: formatMarker(r.marker), at: where(d.at) });
-      continue;
-    }
-    const version = pinnedVersion(r);
-    requirements.push({
-      name: r.name,
-      key: r.key,
-      specifier: formatSpecifier(r.specifier),
-      ...(version ? { version } : {}),
-      extras: r.extras,
-      ...(r.url ? { url: r.url } : {}),
-      ...(r.marker ? { marker: formatMarker(r.marker) } : {}),
-      hashes: d.hashes?.length ?? 0,
-      ...(d.editable ? { editable: true } : {}),
-      at: where(d.at),
-    });
-  }
-  return { requirements, skipped };
-}
-
-/** Warns where the chosen set and a looser declaration disagree (missing packages, versions outside the range). */
-function crossCheck(
-  chosen: DependencySet,
-  other: SourceFacts,
-  env: MarkerEnvironment,
-  warnings: ProjectWarning[],
-): void {
-  const byKey = new Map(chosen.requirements.map((r) => [r.key, r]));
-  for (const d of other.requirements ?? []) {
-    const r = d.requirement;
-    if (r.marker && !evaluateMarker(r.marker, env)) continue;
-    const mine = byKey.get(r.key);
-    if (!mine) {
-      warnings.push({
-        message: `${r.name} is declared in ${other.file} but missing from ${chosen.file} (the source slimwheel installs from)`,
-        at: where(d.at),
-      });
-    } else if (mine.version && r.specifier.length) {
-      const spec = formatSpecifier(r.specifier);
-      let ok = true;
-      try {
-        ok = satisfies(mine.version, spec);
-      } catch {
-        /* an unusual version: no verdict */
-      }
-      if (!ok) {
-        warnings.push({
-          message: `${chosen.file} has ${r.name} ${mine.version}, outside "${spec}" declared in ${other.file}`,
-          at: where(d.at),
-        });
-      }
-    }
-  }
+  /** Dependency groups to install besides the main set (`--group NAME`), over [tool.slimwheel] groups. */
+  readonly groups?: readonly string[];
+  /** The project's own extras to install (`--extra NAME`), over [tool.slimwheel] extras. */
+  readonly extras?: readonly string[];
 }
 
 export async function readProject(dirArg: string, options: ReadProjectOptions = {}): Promise<Project> {
@@ -262,46 +87,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     for (const w of ws) warnings.push({ message: w.message, ...(w.at ? { at: where(w.at) } : {}) });
   };
 
-  // 1. Parse every source file present.
-  const facts: SourceFacts[] = [];
-  let requirementsFiles: readonly string[] = [];
-  for (const format of sourceFormats) {
-    for (const file of format.files) {
-      const content = await readText(join(dir, file));
-      if (content === undefined) continue;
-      if (format.id === "requirements") {
-        const texts = new Map<string, string>();
-        // -r/-c includes are read before resolving (they are few and small).
-        const readInclude = (p: string): string => {
-          const t = texts.get(p);
-          if (t === undefined) throw new Error(`ENOENT: ${p}`);
-          return t;
-        };
-        const pending = [file];
-        texts.set(file, content);
-        while (pending.length) {
-          const p = pending.pop()!;
-          for (const inc of format.parse(texts.get(p)!, p).includes ?? []) {
-            const target = posix.normalize(posix.join(posix.dirname(p), inc.path));
-            if (texts.has(target)) continue;
-            const t = await readText(join(dir, target));
-            if (t !== undefined) {
-              texts.set(target, t);
-              pending.push(target);
-            }
-          }
-        }
-        const resolved = resolveRequirements(file, readInclude, (from, rel) =>
-          posix.normalize(posix.join(posix.dirname(from), rel)),
-        );
-        facts.push(resolved.facts);
-        requirementsFiles = resolved.files;
-      } else {
-        facts.push(format.parse(content, file));
-      }
-      break; // one file per format (the first in its preference list)
-    }
-  }
+  const { facts, requirementsSet } = await readSources(dir);
   for (const f of facts) addWarnings(f.warnings);
 
   const pyprojectFacts = facts.find((f) => f.source === "pyproject" || f.source === "poetry");
@@ -325,85 +111,23 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   const arch = options.arch ?? "x86_64";
   const env = linuxTarget(python.version, arch);
 
-  // 3. Dependencies.
-  const order = config.ignoreLock ? SPEC_ORDER : [...LOCK_ORDER, ...SPEC_ORDER];
-  const present = (id: SourceId) =>
-    facts.find((f) => f.source === id && (f.locked || f.requirements?.length || f.directReferences?.length));
-  const chosenFacts =
-    order.map(present).find(Boolean) ?? order.map((id) => facts.find((f) => f.source === id)).find(Boolean);
-  let dependencies: DependencySet;
-  if (!chosenFacts) {
-    dependencies = {
-      source: "none",
-      files: [],
-      reason: "no dependency source found",
-      locked: false,
-      requirements: [],
-      references: [],
-      skipped: [],
-      allPinned: true,
-      hashes: "none",
-    };
-    warnings.push({
-      message:
-        "no dependency declaration found (requirements.txt, pyproject.toml, a lock file…): the image gets no third-party packages",
-    });
-  } else {
-    const isLock = LOCK_ORDER.includes(chosenFacts.source);
-    const { requirements, skipped } = isLock ? fromLock(chosenFacts, env) : fromSpec(chosenFacts, env);
-    const others = facts
-      .filter((f) => f !== chosenFacts && (f.locked || f.requirements?.length))
-      .map((f) => f.file);
-    const reason = isLock
-      ? `${chosenFacts.file} is a lock file: it pins the exact set${others.length ? ` (preferred over ${others.join(", ")})` : ""}`
-      : `${chosenFacts.file} is the ${others.length ? `preferred dependency source (over ${others.join(", ")})` : "only dependency source"}`;
-    const references = chosenFacts.directReferences ?? [];
-    dependencies = {
-      source: chosenFacts.source,
-      file: chosenFacts.file,
-      files: chosenFacts.source === "requirements" ? requirementsFiles : [chosenFacts.file],
-      reason,
-      locked: isLock,
-      requirements,
-      references,
-      skipped,
-      allPinned:
-        references.every((r) => r.editable) &&
-        requirements.every((r) => r.version !== undefined || r.url !== undefined || r.editable),
-      hashes: hashesSummary(requirements.filter((r) => !r.editable).map((r) => r.hashes)),
-      ...(chosenFacts.indexes ? { indexes: chosenFacts.indexes } : {}),
-      ...(chosenFacts.pipOptions ? { pipOptions: chosenFacts.pipOptions } : {}),
-    };
-    if (!dependencies.allPinned && !isLock) {
-      const loose = requirements.filter((r) => !r.version && !r.url && !r.editable).map((r) => r.name);
-      if (loose.length) {
-        warnings.push({
-          message: `${loose.length} of ${requirements.length} dependencies are not pinned (${loose.slice(0, 5).join(", ")}${loose.length > 5 ? ", …" : ""}): builds are not reproducible; pin them or add a lock file`,
-        });
-      }
-    }
-    for (const other of facts) {
-      if (other === chosenFacts || !other.requirements?.length) continue;
-      if (["pyproject", "poetry", "pipfile", "setup-cfg", "setup-py", "requirements"].includes(other.source))
-        crossCheck(dependencies, other, env, warnings);
-    }
-  }
-
-  // 4. Build context.
-  const dockerignoreText = await readText(join(dir, ".dockerignore"));
-  const listed = await listFiles(dir, options.maxFiles ?? 100_000, warnings);
-  const sizes = new Map(listed.map((f) => [f.path, f.size]));
-  const kept = filterContext(
-    listed.map((f) => f.path),
-    dockerignoreText?.split(/\r?\n/),
+  const selection: LockSelection = {
+    groups: options.groups ?? config.groups ?? [],
+    extras: options.extras ?? config.extras ?? [],
+  };
+  const { dependencies, chosen: chosenFacts } = chooseDependencies(
+    {
+      facts,
+      env,
+      selection,
+      ignoreLock: config.ignoreLock ?? false,
+      ...(requirementsSet ? { requirementsSet } : {}),
+    },
+    warnings,
   );
-  const secrets = findSecrets(kept);
-  for (const s of secrets) {
-    warnings.push({
-      message: `${s.path} (${s.what}) would be sent to the builder and may end up in an image: ${dockerignoreText === undefined ? "add a .dockerignore" : "add it to .dockerignore"}`,
-    });
-  }
-  const files = kept.filter((p) => !p.endsWith("/"));
+
+  const context = await readBuildContext(dir, options.maxFiles ?? 100_000, warnings);
+  const { files, sizes } = context;
 
   // 5. Start command and frameworks.
   const textCache = new Map<string, string | undefined>();
@@ -449,14 +173,15 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     sources: facts.map((f) => ({ source: f.source, file: f.file, used: f === chosenFacts })),
     ...(start ? { start } : {}),
     frameworks: detectFrameworks(startInputs),
+    buildSteps: detectBuildSteps(startInputs),
     ...(installable ? { installable } : {}),
     scripts,
     config,
     context: {
       files,
-      bytes: files.reduce((n, f) => n + (sizes.get(f) ?? 0), 0),
-      ...(dockerignoreText !== undefined ? { dockerignore: ".dockerignore" } : {}),
-      secrets,
+      bytes: context.bytes,
+      ...(context.dockerignore ? { dockerignore: context.dockerignore } : {}),
+      secrets: context.secrets,
     },
     warnings,
   };

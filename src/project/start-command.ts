@@ -9,6 +9,9 @@
  *  6. exactly one [project.scripts] entry point
  *  7. a package with `__main__.py` → `python -m package`
  *  8. main.py / app.py / server.py → `python FILE`
+ *  9. a bare script: the only `.py` file at the project root (besides setup.py, conftest.py,
+ *     test files) → `python FILE`
+ * Also: build steps the image needs (Django's collectstatic when STATIC_ROOT is set), as facts.
  * Servers bind 0.0.0.0 and `${PORT}` (default DEFAULT_PORT), so PORT set at run time is honoured.
  */
 import type { SourceWarning } from "./types.js";
@@ -247,10 +250,60 @@ export function detectStartCommand(inputs: StartInputs, warnings: SourceWarning[
     if (inputs.files.includes(f))
       return { command: `python ${f}`, shell: false, reason: `${f} at the project root` };
   }
+  const bare = inputs.files.filter(
+    (f) =>
+      /^[\w-]+\.py$/.test(f) && !/^(setup|conftest|noxfile|fabfile|manage)\.py$|^test_|_test\.py$/.test(f),
+  );
+  if (bare.length === 1 && !scripts.length)
+    return {
+      command: `python ${bare[0]}`,
+      shell: false,
+      reason: `${bare[0]} is the only script at the project root`,
+    };
   if (scripts.length > 1) {
     warnings.push({
       message: `several [project.scripts] (${scripts.join(", ")}): set [tool.slimwheel] command to choose one`,
     });
   }
   return undefined;
+}
+
+/** A step the image build must run (after installing dependencies and copying the app), with why. */
+export interface BuildStep {
+  readonly name: "collectstatic";
+  /** The command, run from the app directory. */
+  readonly command: string;
+  /** Environment the command needs. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly why: string;
+}
+
+/** Django settings: the module, its file and its text, when manage.py names them. */
+function djangoSettings(inputs: StartInputs): { module: string; file: string; text: string } | undefined {
+  if (!inputs.files.includes("manage.py")) return undefined;
+  const manage = inputs.read("manage.py") ?? "";
+  const module = /DJANGO_SETTINGS_MODULE["']\s*,\s*["']([\w.]+)["']/.exec(manage)?.[1];
+  if (!module) return undefined;
+  const base = module.replace(/\./g, "/");
+  const file = [`${base}.py`, `${base}/__init__.py`].find((f) => inputs.files.includes(f));
+  return file ? { module, file, text: inputs.read(file) ?? "" } : undefined;
+}
+
+/**
+ * Build steps the project needs. Django with STATIC_ROOT set (and django.contrib.staticfiles not
+ * removed): `collectstatic` must run at build time, or static files 404 in the image.
+ */
+export function detectBuildSteps(inputs: StartInputs): BuildStep[] {
+  const settings = djangoSettings(inputs);
+  if (!settings) return [];
+  const line = settings.text.split(/\r?\n/).findIndex((l) => /^STATIC_ROOT\s*=/.test(l));
+  if (line < 0) return [];
+  return [
+    {
+      name: "collectstatic",
+      command: "python manage.py collectstatic --noinput",
+      env: { DJANGO_SETTINGS_MODULE: settings.module },
+      why: `STATIC_ROOT is set in ${settings.file}:${line + 1}: Django serves static files from there only after collectstatic`,
+    },
+  ];
 }

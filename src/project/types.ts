@@ -1,6 +1,7 @@
 /** What the project sources say, in one shape for every format (src/project/sources/*). */
 import type { Marker } from "../python/markers.js";
 import type { Requirement } from "../python/pep508.js";
+import type { LockGraph } from "./lock-graph.js";
 
 export interface Located {
   readonly file: string;
@@ -66,6 +67,12 @@ export interface PipOptions {
   readonly requireHashes: boolean;
 }
 
+/** A warning about the project, with where it comes from (file:line) when known. */
+export interface ProjectWarning {
+  readonly message: string;
+  readonly at?: string;
+}
+
 export interface SourceWarning {
   readonly message: string;
   readonly at?: Located;
@@ -85,6 +92,10 @@ export interface SlimwheelConfig {
   readonly buildPackages?: readonly string[];
   readonly runtimePackages?: readonly string[];
   readonly ignoreLock?: boolean;
+  /** Dependency groups to install besides the main set (`groups = ["prod"]`). */
+  readonly groups?: readonly string[];
+  /** The project's own extras to install (`extras = ["postgres"]`). */
+  readonly extras?: readonly string[];
   readonly indexUrl?: string;
   readonly dockerignore?: readonly string[];
 }
@@ -117,8 +128,15 @@ export interface SourceFacts {
   readonly extras?: Readonly<Record<string, readonly DeclaredRequirement[]>>;
   /** Development or other non-runtime groups by name. */
   readonly groups?: Readonly<Record<string, readonly DeclaredRequirement[]>>;
-  /** For lock files: the packages to install for the runtime, each with its marker. */
+  /**
+   * For lock files: the packages to install for the runtime, each with its marker; for locks read
+   * as a graph (`lockGraph`), every package the lock lists (the walk decides what is installed).
+   */
   readonly locked?: readonly LockedPackage[];
+  /** The lock as a graph (uv.lock, poetry.lock): readProject walks it for the target. */
+  readonly lockGraph?: LockGraph;
+  /** poetry.lock: the graph's roots are the project's declarations (pyproject.toml), not the lock. */
+  readonly rootsFromProject?: boolean;
   readonly lockVersion?: string;
   /** pylock.toml: the dependency groups installed by default (`dependency_groups` in markers). */
   readonly defaultGroups?: readonly string[];

@@ -3,6 +3,8 @@
  * or as sections for a person, each with its "why".
  */
 import type { Project } from "../project/read.js";
+import { withoutCredentials } from "../project/sources/requirements/index.js";
+import type { IndexSettings } from "../project/types.js";
 import { knownNeeds, usedModules } from "../sysdeps/known-packages.js";
 
 /** System packages the table (and [tool.slimwheel]) say the project needs; `build` confirms runtime ones from the built wheels. */
@@ -24,6 +26,16 @@ export function systemPackages(p: Project) {
 }
 
 export const PLAN_SCHEMA_VERSION = 1;
+
+/** Index settings with any user:password in a URL replaced by variables (never printed). */
+function redactIndexes(ix: IndexSettings): IndexSettings {
+  const clean = (u: string) => withoutCredentials(u).url;
+  return {
+    ...ix,
+    ...(ix.indexUrl ? { indexUrl: clean(ix.indexUrl) } : {}),
+    extraIndexUrls: ix.extraIndexUrls.map(clean),
+  };
+}
 
 export function planDocument(p: Project) {
   const d = p.dependencies;
@@ -61,7 +73,11 @@ export function planDocument(p: Project) {
         at: `${r.at.file}:${r.at.line ?? ""}`,
       })),
       skipped: d.skipped,
-      indexes: d.indexes ?? null,
+      leftOut: d.leftOut.map((l) => ({ name: l.name, version: l.version ?? null, reason: l.reason })),
+      selection: d.selection,
+      hashChecking: d.hashChecking,
+      includes: d.includes.map((i) => ({ path: i.path, kind: i.kind, from: i.from ?? null })),
+      indexes: d.indexes ? redactIndexes(d.indexes) : null,
     },
     start: p.start
       ? { command: p.start.command, shell: p.start.shell, reason: p.start.reason, port: p.start.port ?? null }
@@ -71,6 +87,7 @@ export function planDocument(p: Project) {
       note: "from slimwheel's table and [tool.slimwheel]; `slimwheel build` also reads the built wheels' ELF dependencies",
     },
     frameworks: p.frameworks,
+    buildSteps: p.buildSteps,
     installable: p.installable
       ? { reason: p.installable.reason, backend: p.installable.buildSystem?.backend ?? null }
       : null,
@@ -107,7 +124,13 @@ export function formatPlan(
 
   const d = p.dependencies;
   const pinning = d.locked ? "locked" : d.allPinned ? "all pinned" : "not all pinned";
-  const hashes = d.hashes === "all" ? "with hashes" : d.hashes === "some" ? "some with hashes" : "no hashes";
+  const hashes = d.hashChecking
+    ? "with hashes"
+    : d.hashes === "some"
+      ? "some with hashes: not used"
+      : d.hashes === "all"
+        ? "hashes not usable"
+        : "no hashes";
   head("Dependencies", `${d.requirements.length} from ${d.file ?? "nowhere"} (${pinning}, ${hashes})`);
   why(d.reason);
   for (const r of d.requirements) {
@@ -123,10 +146,28 @@ export function formatPlan(
       style.dim(`  not for this target: ${d.skipped.map((s) => `${s.name} (${s.marker})`).join(", ")}`),
     );
   }
-  if (d.indexes?.indexUrl || d.indexes?.extraIndexUrls.length) {
+  if (d.selection.groups.length || d.selection.extras.length) {
+    const asked = [
+      ...d.selection.groups.map((g) => `group ${g}`),
+      ...d.selection.extras.map((x) => `extra ${x}`),
+    ];
+    out.push(style.dim(`  also installed: ${asked.join(", ")}`));
+  }
+  if (d.leftOut.length) {
+    out.push(style.dim(`  left out (${d.leftOut.length}):`));
+    for (const l of d.leftOut)
+      out.push(style.dim(`    ${l.name}${l.version ? ` ${l.version}` : ""}: ${l.reason}`));
+  }
+  if (d.includes.length > 1) {
     out.push(
-      style.dim(`  index: ${[d.indexes.indexUrl, ...d.indexes.extraIndexUrls].filter(Boolean).join(", ")}`),
+      style.dim(
+        `  files: ${d.includes.map((i) => (i.from ? `${i.path} (${i.kind === "constraints" ? "-c" : "-r"} from ${i.from})` : i.path)).join(", ")}`,
+      ),
     );
+  }
+  if (d.indexes?.indexUrl || d.indexes?.extraIndexUrls.length) {
+    const ix = redactIndexes(d.indexes);
+    out.push(style.dim(`  index: ${[ix.indexUrl, ...ix.extraIndexUrls].filter(Boolean).join(", ")}`));
   }
   if (p.installable) {
     head("Package", "the project itself is installed as a wheel");
@@ -148,6 +189,10 @@ export function formatPlan(
   );
   for (const r of sys.runtime) out.push(`  runtime ${r.name} ← ${r.why}`);
   for (const b of sys.build) out.push(style.dim(`  build   ${b.name} ← ${b.why}`));
+  for (const step of p.buildSteps) {
+    head("Build step", step.command);
+    why(step.why);
+  }
   if (p.frameworks.length) head("Frameworks", p.frameworks.map((f) => `${f.name} (${f.reason})`).join(", "));
   head(
     "Context",

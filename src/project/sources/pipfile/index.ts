@@ -4,7 +4,7 @@
  * markers, index}`).
  */
 import { SlimwheelError } from "../../../errors.js";
-import { parseMarker } from "../../../python/markers.js";
+import { type Marker, parseMarker } from "../../../python/markers.js";
 import { normalizeName } from "../../../python/pep503.js";
 import { parseRequirement } from "../../../python/pep508.js";
 import type {
@@ -96,7 +96,26 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
   const def = doc.default;
   if (def !== undefined && !isTable(def))
     throw new SlimwheelError("input", '"default" must be an object', { location: path });
-  const locked: LockedPackage[] = Object.entries(def ?? {}).map(([name, entry]) => {
+  const dev = doc.develop;
+  if (dev !== undefined && !isTable(dev))
+    throw new SlimwheelError("input", '"develop" must be an object', { location: path });
+  // `develop` packages install only when asked for (`--group develop`, or `dev`), as PEP 751 says
+  // it with `dependency_groups` in a marker; a package in both sections is a default one.
+  const developOnly = parseMarker("'develop' in dependency_groups or 'dev' in dependency_groups", {
+    file: path,
+  });
+  const sections: [string, unknown, Marker | undefined][] = [
+    ["default", def, undefined],
+    ...Object.entries(dev ?? {})
+      .filter(([name]) => !isTable(def) || !(name in def))
+      .map(([name, entry]): [string, unknown, Marker | undefined] => [`develop:${name}`, entry, developOnly]),
+  ];
+  const entries: [string, unknown, Marker | undefined][] = sections.flatMap(([k, v, m]) =>
+    k === "default"
+      ? Object.entries(isTable(v) ? v : {}).map(([n, e]): [string, unknown, Marker | undefined] => [n, e, m])
+      : [[k.slice(8), v, m]],
+  );
+  const locked: LockedPackage[] = entries.map(([name, entry, group]) => {
     const line = lineOf(content, `"${name}": {`);
     const at = { file: path, ...(line ? { line } : {}) };
     if (!isTable(entry))
@@ -104,7 +123,8 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
         location: `${path}:${line ?? 1}`,
       });
     const version = typeof entry.version === "string" ? entry.version.replace(/^==/, "") : undefined;
-    const marker = typeof entry.markers === "string" ? parseMarker(entry.markers, at) : undefined;
+    const own = typeof entry.markers === "string" ? parseMarker(entry.markers, at) : undefined;
+    const marker: Marker | undefined = own && group ? { type: "and", items: [group, own] } : (group ?? own);
     const hashes = Array.isArray(entry.hashes)
       ? entry.hashes.filter((h): h is string => typeof h === "string")
       : [];

@@ -141,6 +141,8 @@ const SLIMWHEEL_KEYS: Record<string, "string" | "strings" | "number" | "boolean"
   "ignore-lock": "boolean",
   "index-url": "string",
   dockerignore: "strings",
+  groups: "strings",
+  extras: "strings",
 };
 
 function slimwheelConfig(

@@ -3,7 +3,14 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isSlimwheelError } from "../../../errors.js";
 import { formatRequirement } from "../../../python/pep508.js";
-import { logicalLines, parse, resolveRequirements } from "./index.js";
+import {
+  escapesProject,
+  flattenRequirements,
+  logicalLines,
+  parse,
+  resolveRequirements,
+  withoutCredentials,
+} from "./index.js";
 
 const tricky = `# production deps
 --index-url https://pypi.internal.example/simple
@@ -161,5 +168,70 @@ describe("requirements.txt", () => {
       ),
       { numRuns: 10_000 },
     );
+  });
+});
+
+describe("includes: list, escape, flattening", () => {
+  const join = (from: string, rel: string) => posix.normalize(posix.join(posix.dirname(from), rel));
+  const resolver = (files: Record<string, string>) => (p: string) => {
+    const c = files[p];
+    if (c === undefined) throw new Error("ENOENT");
+    return c;
+  };
+
+  it("lists every file with how it was reached", () => {
+    const files = {
+      "requirements.txt": "-r requirements/prod.txt\n-c constraints.txt\n",
+      "requirements/prod.txt": "-r base.txt\ngunicorn==22.0.0\n",
+      "requirements/base.txt": "flask>=3\n",
+      "constraints.txt": "flask==3.0.3\nwerkzeug==3.0.3\n",
+    };
+    const r = resolveRequirements("requirements.txt", resolver(files), join);
+    expect(r.includes).toEqual([
+      { path: "requirements.txt", kind: "requirements" },
+      { path: "requirements/prod.txt", kind: "requirements", from: "requirements.txt:1" },
+      { path: "requirements/base.txt", kind: "requirements", from: "requirements/prod.txt:1" },
+      { path: "constraints.txt", kind: "constraints", from: "requirements.txt:2" },
+    ]);
+    const flat = flattenRequirements(r);
+    expect(flat.text).toBe("gunicorn==22.0.0\nflask>=3,==3.0.3\n");
+    expect(flat.transitiveConstraints).toEqual(["werkzeug==3.0.3"]);
+  });
+
+  it("refuses includes that leave the project, naming file:line", () => {
+    for (const bad of ["../../etc/passwd", "/etc/passwd", "../../outside.txt"]) {
+      const files = { "requirements.txt": "flask\n", "requirements/base.txt": `requests\n-r ${bad}\n` };
+      files["requirements.txt"] = "-r requirements/base.txt\n";
+      let err: unknown;
+      try {
+        resolveRequirements("requirements.txt", resolver(files), join);
+      } catch (e) {
+        err = e;
+      }
+      expect(isSlimwheelError(err) && err.code).toBe("input");
+      expect(String((err as Error).message)).toContain(
+        `requirements/base.txt:2: -r ${bad} points outside the project`,
+      );
+    }
+    expect(escapesProject("requirements/x.txt", "x.txt")).toBe(false);
+  });
+
+  it("keeps hashes and replaces index credentials by variables", () => {
+    const files = {
+      "requirements.txt":
+        "--index-url https://deploy:s3cret@pypi.corp.example/simple\n--extra-index-url https://${TOKEN}@other.example/simple\n--find-links wheels/\nflask==3.0.3 --hash=sha256:aa --hash=sha256:bb\n",
+    };
+    const flat = flattenRequirements(resolveRequirements("requirements.txt", resolver(files), join));
+    expect(flat.text).not.toContain("s3cret");
+    expect(flat.text).toBe(
+      "--index-url https://${PIP_INDEX_USER}:${PIP_INDEX_PASSWORD}@pypi.corp.example/simple\n--extra-index-url https://${TOKEN}@other.example/simple\n--find-links wheels/\nflask==3.0.3 --hash=sha256:aa --hash=sha256:bb\n",
+    );
+    expect(flat.credentials).toEqual([
+      "https://${PIP_INDEX_USER}:${PIP_INDEX_PASSWORD}@pypi.corp.example/simple",
+    ]);
+    expect(withoutCredentials("https://pypi.org/simple")).toEqual({
+      url: "https://pypi.org/simple",
+      hadCredentials: false,
+    });
   });
 });

@@ -4,7 +4,7 @@
  * Reference: pip's "Requirements File Format". Includes are resolved by readProject (I/O).
  */
 import { SlimwheelError } from "../../../errors.js";
-import { parseRequirement } from "../../../python/pep508.js";
+import { formatRequirement, parseRequirement } from "../../../python/pep508.js";
 import type {
   DeclaredRequirement,
   DirectReference,
@@ -292,6 +292,28 @@ export interface ResolvedRequirements {
   readonly files: readonly string[];
   /** Requirements from `-c` files: they constrain versions but add nothing. */
   readonly constraints: readonly DeclaredRequirement[];
+  /** Every file read, with how it was reached (for a strategy that copies them all, paths intact). */
+  readonly includes: readonly RequirementsFile[];
+}
+
+/** One file of a requirements set: the root, or a `-r`/`-c` include with the line that names it. */
+export interface RequirementsFile {
+  /** Project-relative (posix). */
+  readonly path: string;
+  readonly kind: "requirements" | "constraints";
+  /** `file:line` of the `-r`/`-c` line, absent for the root. */
+  readonly from?: string;
+}
+
+/** An include path that would leave the project (absolute, or `..` above its root). */
+export function escapesProject(joined: string, written: string): boolean {
+  return (
+    written.startsWith("/") ||
+    /^[A-Za-z]:[\\/]/.test(written) ||
+    joined === ".." ||
+    joined.startsWith("../") ||
+    joined.startsWith("/")
+  );
 }
 
 /**
@@ -305,6 +327,7 @@ export function resolveRequirements(
   join: (from: string, rel: string) => string,
 ): ResolvedRequirements {
   const files: string[] = [];
+  const includes: RequirementsFile[] = [];
   const requirements: DeclaredRequirement[] = [];
   const constraints: DeclaredRequirement[] = [];
   const directReferences: DirectReference[] = [];
@@ -338,16 +361,30 @@ export function resolveRequirements(
       );
     }
     files.push(path);
+    includes.push({
+      path,
+      kind: asConstraints ? "constraints" : "requirements",
+      ...(from ? { from: `${from.file}:${from.line}` } : {}),
+    });
     const f = parse(content, path);
     (asConstraints ? constraints : requirements).push(...(f.requirements ?? []));
     if (!asConstraints) directReferences.push(...(f.directReferences ?? []));
     warnings.push(...f.warnings);
     settings.merge(f);
     for (const inc of f.includes ?? []) {
-      visit(join(path, inc.path), [...chain, path], asConstraints || inc.kind === "constraints", {
-        file: path,
-        line: inc.at.line ?? 0,
-      });
+      const target = join(path, inc.path);
+      const line = inc.at.line ?? 0;
+      if (escapesProject(target, inc.path)) {
+        throw new SlimwheelError(
+          "input",
+          `${path}:${line}: ${inc.kind === "constraints" ? "-c" : "-r"} ${inc.path} points outside the project directory`,
+          {
+            location: `${path}:${line}`,
+            hint: "keep included requirements files inside the project (paths relative to the including file)",
+          },
+        );
+      }
+      visit(target, [...chain, path], asConstraints || inc.kind === "constraints", { file: path, line });
     }
   };
   visit(rootPath, [], false);
@@ -363,5 +400,67 @@ export function resolveRequirements(
     },
     files,
     constraints,
+    includes,
   };
+}
+
+/** A URL with its user:password replaced by `${VAR}` references pip expands at install time. */
+export function withoutCredentials(
+  url: string,
+  variable = "PIP_INDEX",
+): { url: string; hadCredentials: boolean } {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^@/]*)@/i.exec(url);
+  if (!m || /^\$\{[A-Z0-9_]+\}(:\$\{[A-Z0-9_]+\})?$/.test(m[2]!)) return { url, hadCredentials: false };
+  const hasPassword = m[2]!.includes(":");
+  const user = `\${${variable}_USER}`;
+  const secret = hasPassword ? `:\${${variable}_PASSWORD}` : "";
+  return { url: `${m[1]}${user}${secret}@${url.slice(m[0].length)}`, hadCredentials: true };
+}
+
+export interface FlattenedRequirements {
+  /** One requirements file: index options (credentials as `${VAR}`), then every requirement with constraints folded in. */
+  readonly text: string;
+  /** Constraints on packages the file does not list (transitive ones): keep them as a `-c` file or PIP_CONSTRAINT. */
+  readonly transitiveConstraints: readonly string[];
+  /** Index URLs that carried literal credentials (now `${PIP_INDEX_USER}`/`${PIP_INDEX_PASSWORD}`): pass those as a build secret. */
+  readonly credentials: readonly string[];
+}
+
+/**
+ * The resolved set as one file, pure: `-r` includes inlined, each `-c` constraint on a listed
+ * package folded into its specifier (`flask>=2` + `-c flask==2.2.2` → `flask>=2,==2.2.2`), hashes
+ * kept (`--hash` per line), index options once with credentials replaced by variables.
+ */
+export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRequirements {
+  const { facts, constraints } = resolved;
+  const credentials: string[] = [];
+  const clean = (url: string, variable: string) => {
+    const r = withoutCredentials(url, variable);
+    if (r.hadCredentials) credentials.push(r.url);
+    return r.url;
+  };
+  const lines: string[] = [];
+  const ix = facts.indexes;
+  if (ix?.noIndex) lines.push("--no-index");
+  if (ix?.indexUrl) lines.push(`--index-url ${clean(ix.indexUrl, "PIP_INDEX")}`);
+  for (const [i, u] of (ix?.extraIndexUrls ?? []).entries())
+    lines.push(`--extra-index-url ${clean(u, `PIP_EXTRA_INDEX_${i + 1}`)}`);
+  for (const u of ix?.findLinks ?? []) lines.push(`--find-links ${u}`);
+  for (const h of ix?.trustedHosts ?? []) lines.push(`--trusted-host ${h}`);
+  const byKey = new Map<string, DeclaredRequirement[]>();
+  for (const c of constraints) byKey.set(c.requirement.key, [...(byKey.get(c.requirement.key) ?? []), c]);
+  const listed = new Set<string>();
+  for (const d of facts.requirements ?? []) {
+    const r = d.requirement;
+    listed.add(r.key);
+    const extra = r.url === undefined ? (byKey.get(r.key) ?? []).flatMap((c) => c.requirement.specifier) : [];
+    const text = formatRequirement({ ...r, specifier: [...r.specifier, ...extra] });
+    const hashes = (d.hashes ?? []).map((h) => ` --hash=${h}`).join("");
+    lines.push(`${d.editable ? "-e " : ""}${text}${hashes}`);
+  }
+  for (const ref of facts.directReferences ?? []) lines.push(`${ref.editable ? "-e " : ""}${ref.target}`);
+  const transitiveConstraints = constraints
+    .filter((c) => !listed.has(c.requirement.key))
+    .map((c) => formatRequirement(c.requirement));
+  return { text: `${lines.join("\n")}\n`, transitiveConstraints, credentials };
 }

@@ -1,18 +1,25 @@
 /**
  * uv.lock (uv's universal lock, version 1): `[[package]]` with name, version, source, sdist,
- * wheels and `dependencies = [{name, marker?, extra?}]`; dev groups in `dev-dependencies`.
- * The runtime set is what the project's own package (source `editable`/`virtual` ".") reaches
- * through `dependencies`, not through dev groups; a package reached only through conditional
- * edges keeps their marker (joined with `or`).
+ * wheels, `dependencies = [{name, version?, extra?, marker?}]`, `[package.optional-dependencies]`
+ * (its extras) and, on the project, `[package.dev-dependencies]` (its dependency groups, dev
+ * included). Read as a lock graph (../../lock-graph.ts): the roots are the project's package
+ * (source `editable`/`virtual` "."; in a workspace without one, every `[manifest] members`);
+ * its `dependencies` are the main set, its optional-dependencies the extras, its
+ * dev-dependencies the groups. `locked` lists every package of the lock.
  */
-import { type Marker, parseMarker } from "../../../python/markers.js";
-import { normalizeName } from "../../../python/pep503.js";
-import type { LockedPackage, SourceFacts, SourceFormat, SourceWarning } from "../../types.js";
-import { asString, fieldError, isTable, lineOf, parseToml, type TomlTable } from "../toml.js";
 
-interface Edge {
-  readonly to: string;
-  readonly marker?: Marker;
+import { parseMarker } from "../../../python/markers.js";
+import { normalizeName } from "../../../python/pep503.js";
+import type { LockEdge, LockGraph, LockNode } from "../../lock-graph.js";
+import type { LockedPackage, SourceFacts, SourceFormat, SourceWarning } from "../../types.js";
+import { asString, asStrings, fieldError, isTable, lineOf, parseToml, type TomlTable } from "../toml.js";
+
+function sourceOf(p: TomlTable): NonNullable<LockedPackage["source"]> {
+  const src = isTable(p.source) ? p.source : {};
+  const kinds = ["registry", "git", "url", "path", "directory", "editable", "virtual"] as const;
+  const kind = kinds.find((k) => src[k] !== undefined) ?? "registry";
+  const url = asString(src[kind]);
+  return { kind, ...(url ? { url } : {}) };
 }
 
 export function parse(content: string, path: string): SourceFacts {
@@ -28,112 +35,104 @@ export function parse(content: string, path: string): SourceFacts {
     });
   const packages = doc.package ?? [];
   if (!Array.isArray(packages)) throw fieldError(path, content, "package", "an array of tables");
-  const byKey = new Map<string, TomlTable>();
+  const tables: TomlTable[] = [];
+  const count = new Map<string, number>();
   for (const p of packages) {
     if (!isTable(p) || typeof p.name !== "string")
       throw fieldError(path, content, "package.name", "a string in every [[package]]");
-    byKey.set(normalizeName(p.name), p);
+    tables.push(p);
+    const k = normalizeName(p.name);
+    count.set(k, (count.get(k) ?? 0) + 1);
   }
-  const isRoot = (p: TomlTable) =>
-    isTable(p.source) && (p.source.editable === "." || p.source.virtual === ".");
-  const roots = [...byKey.values()].filter(isRoot);
-  const edgesOf = (p: TomlTable): Edge[] =>
-    (Array.isArray(p.dependencies) ? p.dependencies : []).flatMap((d) =>
-      isTable(d) && typeof d.name === "string"
-        ? [
-            {
-              to: normalizeName(d.name),
-              ...(typeof d.marker === "string" ? { marker: parseMarker(d.marker, { file: path }) } : {}),
-            },
-          ]
-        : [],
-    );
+  // A name locked at several versions (forked resolution) is keyed name@version; edges name the version.
+  const idOf = (name: string, v: unknown) => {
+    const k = normalizeName(name);
+    return (count.get(k) ?? 0) > 1 && typeof v === "string" ? `${k}@${v}` : k;
+  };
+  const edges = (list: unknown, field: string): LockEdge[] =>
+    (Array.isArray(list) ? list : []).flatMap((d) => {
+      if (!isTable(d) || typeof d.name !== "string") {
+        warnings.push({ message: `uv.lock: an entry of ${field} has no name`, at: { file: path } });
+        return [];
+      }
+      const marker = typeof d.marker === "string" ? parseMarker(d.marker, { file: path }) : undefined;
+      return [{ to: idOf(d.name, d.version), extras: asStrings(d.extra), ...(marker ? { marker } : {}) }];
+    });
+  const byGroup = (t: unknown, field: string): Record<string, LockEdge[]> =>
+    isTable(t) ? Object.fromEntries(Object.entries(t).map(([k, v]) => [k, edges(v, `${field}.${k}`)])) : {};
 
-  // Breadth-first from the roots; a package's marker is the `or` of the markers of its paths (undefined = always).
-  const reached = new Map<string, Marker | undefined>();
-  const queue: [string, Marker | undefined][] = roots.flatMap((r) =>
-    edgesOf(r).map((e): [string, Marker | undefined] => [e.to, e.marker]),
-  );
-  if (roots.length === 0) {
+  const members = isTable(doc.manifest) ? asStrings(doc.manifest.members).map(normalizeName) : [];
+  const isProject = (p: TomlTable) =>
+    isTable(p.source) && (p.source.editable === "." || p.source.virtual === ".");
+  const projects = tables.filter(isProject);
+  const roots = projects.length
+    ? projects
+    : tables.filter((p) => members.includes(normalizeName(p.name as string)));
+  if (!projects.length && roots.length)
     warnings.push({
-      message:
-        'uv.lock has no project package (source editable or virtual "."): every package is taken as a runtime dependency',
+      message: `uv.lock is a workspace without a root project: every member is taken as a root (${roots.map((r) => r.name).join(", ")})`,
       at: { file: path },
     });
-    for (const k of byKey.keys()) queue.push([k, undefined]);
-  }
-  const either = (a: Marker | undefined, b: Marker | undefined): Marker | undefined =>
-    a === undefined || b === undefined ? undefined : { type: "or", items: [a, b] };
-  while (queue.length) {
-    const [key, marker] = queue.shift()!;
-    if (reached.has(key)) {
-      // Another path to a package already seen: widen its own marker; its dependencies keep the
-      // markers of the first path (an approximation, documented in the README).
-      reached.set(key, either(reached.get(key), marker));
-      continue;
-    }
-    reached.set(key, marker);
-    const p = byKey.get(key);
-    if (!p) {
-      warnings.push({ message: `uv.lock: dependency "${key}" has no [[package]] entry`, at: { file: path } });
-      continue;
-    }
-    for (const e of edgesOf(p))
-      queue.push([
-        e.to,
-        marker && e.marker ? { type: "and", items: [marker, e.marker] } : (marker ?? e.marker),
-      ]);
-  }
 
+  const nodes = new Map<string, LockNode>();
   const locked: LockedPackage[] = [];
-  for (const [key, marker] of reached) {
-    const p = byKey.get(key);
-    if (!p || isRoot(p)) continue;
+  const seen = new Map<string, number>();
+  for (const p of tables) {
     const name = p.name as string;
+    const id = idOf(name, p.version);
     const hashes = [
       ...(isTable(p.sdist) && typeof p.sdist.hash === "string" ? [p.sdist.hash] : []),
       ...(Array.isArray(p.wheels)
         ? p.wheels.flatMap((w) => (isTable(w) && typeof w.hash === "string" ? [w.hash] : []))
         : []),
     ];
-    const src = isTable(p.source) ? p.source : {};
-    const kind = src.registry
-      ? "registry"
-      : src.git
-        ? "git"
-        : src.url
-          ? "url"
-          : src.path
-            ? "path"
-            : src.directory
-              ? "directory"
-              : src.editable
-                ? "editable"
-                : "registry";
-    const url =
-      asString(src.registry) ??
-      asString(src.git) ??
-      asString(src.url) ??
-      asString(src.path) ??
-      asString(src.directory);
-    const line = lineOf(content, `name = "${name}"`);
-    locked.push({
+    const needle = `name = "${name}"`;
+    const line = lineOf(content, needle, seen.get(needle) ?? 0);
+    seen.set(needle, content.indexOf(needle, seen.get(needle) ?? 0) + 1);
+    const pkg: LockedPackage = {
       name,
-      key,
+      key: normalizeName(name),
       ...(typeof p.version === "string" ? { version: p.version } : {}),
-      ...(marker ? { marker } : {}),
       hashes,
-      source: { kind, ...(url ? { url } : {}) },
+      source: sourceOf(p),
       at: { file: path, ...(line ? { line } : {}) },
+    };
+    const root = roots.includes(p);
+    if (!root) locked.push(pkg);
+    nodes.set(id, {
+      package: pkg,
+      deps: edges(p.dependencies, `${name}.dependencies`),
+      optional: byGroup(p["optional-dependencies"], `${name}.optional-dependencies`),
+      ...(root ? { root: true } : {}),
     });
   }
+  const merge = (tables: Record<string, LockEdge[]>[]) => {
+    const out: Record<string, LockEdge[]> = {};
+    for (const t of tables) for (const [k, v] of Object.entries(t)) out[k] = [...(out[k] ?? []), ...v];
+    return out;
+  };
+  const lockGraph: LockGraph = roots.length
+    ? {
+        nodes,
+        main: roots.flatMap((r) => edges(r.dependencies, "dependencies")),
+        extras: merge(roots.map((r) => byGroup(r["optional-dependencies"], "optional-dependencies"))),
+        groups: merge(roots.map((r) => byGroup(r["dev-dependencies"], "dev-dependencies"))),
+      }
+    : { nodes, main: [...nodes.keys()].map((to) => ({ to, extras: [] })), extras: {}, groups: {} };
+  if (!roots.length)
+    warnings.push({
+      message:
+        'uv.lock has no project package (source editable or virtual "."): every package is taken as a runtime dependency',
+      at: { file: path },
+    });
   const rp = asString(doc["requires-python"]);
   return {
     source: "uv-lock",
     file: path,
     locked,
+    lockGraph,
     lockVersion: String(version),
-    ...(roots[0] && typeof roots[0].name === "string" ? { name: roots[0].name } : {}),
+    ...(projects[0] && typeof projects[0].name === "string" ? { name: projects[0].name } : {}),
     ...(rp
       ? {
           python: {

@@ -1,0 +1,3 @@
+import jwt
+
+print(jwt.__version__)
