@@ -3,7 +3,7 @@
  * layer, the start command, labels. Pure functions of the Project and the options.
  */
 
-import { DEFAULT_DOCKERIGNORE } from "../project/context-files.js";
+import { composeDockerignore } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
 import { type Distro, KNOWN, knownNeeds, type SystemNeed, usedModules } from "../sysdeps/known-packages.js";
 import type { Strategy } from "./strategies/strategy.js";
@@ -222,7 +222,7 @@ export const copyApp = (why = "the app's code, last: a code change rebuilds only
 });
 
 export function dockerignoreFor(p: Project): string[] {
-  return [...DEFAULT_DOCKERIGNORE, ...(p.config.dockerignore ?? [])];
+  return composeDockerignore(p.config.dockerignore);
 }
 
 /** apt-get install in one layer; package lists and apt's caches removed in the same layer (a later RUN could not shrink it). */
