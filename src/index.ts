@@ -14,9 +14,6 @@
 export type { Context } from "./context.js";
 export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
-export type { StrategyOptions } from "./plan/common.js";
-export { DEFAULT_STRATEGY, strategies, type Strategy } from "./plan/strategies/index.js";
-export type { BuildPlan, Stage, Step } from "./plan/types.js";
 /** Assemble: a strategy's plan for a project (pure; refusals are input errors). */
 export { assemblePlan } from "./pipeline/assemble.js";
 /** Build: the whole pipeline — detect runtime needs, assemble, render, build, prove, publish. */
@@ -34,6 +31,9 @@ export {
   compareStrategies as compare,
 } from "./pipeline/compare.js";
 export type { RuntimeNeeds } from "./pipeline/detect.js";
+export type { StrategyOptions } from "./plan/options.js";
+export { DEFAULT_STRATEGY, type Strategy, strategies } from "./plan/strategies/index.js";
+export type { BuildPlan, Stage, Step } from "./plan/types.js";
 /** Read: what a project directory declares, each fact with its reason. */
 export { type Project, type ReadProjectOptions, readProject } from "./project/read.js";
 /** Render: a plan as a commented Dockerfile and its .dockerignore (pure). */

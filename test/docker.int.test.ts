@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../src/engines/index.js";
 import { exec } from "../src/util/exec.js";
-import { testContext } from "./helpers/testbed-context.js";
 import { readEndpoints } from "../testbed/endpoints.js";
+import { testContext } from "./helpers/testbed-context.js";
 
 const tb = await readEndpoints();
 

@@ -20,8 +20,8 @@ import {
   type EngineInfo,
   type ExportTarget,
   isLoopbackRef,
-  transportRef,
   stageImageRef,
+  transportRef,
 } from "./types.js";
 
 /** The two programs this adapter drives. */

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
-import type { StrategyOptions } from "../plan/common.js";
+import type { StrategyOptions } from "../plan/options.js";
 import { findStrategy, type Strategy, strategies } from "../plan/strategies/index.js";
 import type { BuildPlan } from "../plan/types.js";
 import type { Project } from "../project/read.js";

@@ -3,11 +3,11 @@
  * read project → detect runtime needs → assemble plan → render → build (engine) → prove → publish.
  */
 import type { Context } from "../context.js";
-import { type EngineId, type EngineInfo, type Engine, selectEngine } from "../engines/index.js";
+import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { type ExportTarget, isLoopbackRef } from "../engines/types.js";
-import type { StrategyOptions } from "../plan/common.js";
-import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
+import type { StrategyOptions } from "../plan/options.js";
 import { checkAlpineImages } from "../plan/strategies/alpine.js";
+import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
 import type { BuildPlan } from "../plan/types.js";
 import { type Project, readProject } from "../project/read.js";
 import { step } from "../reporter/index.js";

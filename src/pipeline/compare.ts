@@ -7,9 +7,6 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assemblePlan } from "./assemble.js";
-import { buildImage, type ImageSources, imageName } from "./build-image.js";
-import { copyFiles } from "./context.js";
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { isSlimwheelError, SlimwheelError } from "../errors.js";
@@ -19,6 +16,9 @@ import type { ImageSummary } from "../oci/types.js";
 import { findStrategy, strategies } from "../plan/strategies/index.js";
 import { type Project, readProject } from "../project/read.js";
 import { step } from "../reporter/index.js";
+import { assemblePlan } from "./assemble.js";
+import { buildImage, type ImageSources, imageName } from "./build-image.js";
+import { copyFiles } from "./context.js";
 
 export interface CompareOptions extends ImageSources {
   readonly strategies: readonly string[];

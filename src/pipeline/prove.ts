@@ -7,7 +7,7 @@ import type { Context } from "../context.js";
 import { lastMeaningfulLines } from "../engines/output.js";
 import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
-import { APP_DIR } from "../plan/common.js";
+import { APP_DIR } from "../plan/options.js";
 import { IMPORT_TEST_SCRIPT, type ImportTestResult, parseImportTest } from "../sysdeps/import-test.js";
 import { DPKG_SEARCH, parseDpkgSearch } from "../sysdeps/resolve.js";
 

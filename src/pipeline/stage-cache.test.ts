@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
+import { mountedStages, stageClosure } from "../plan/stages.js";
 import type { BuildPlan } from "../plan/types.js";
 import { silentReporter } from "../reporter/index.js";
-import { mountedStages, stageClosure } from "../plan/stages.js";
 import { readStageCache, stageKey, writeStageCache } from "./stage-cache.js";
 
 const plan: BuildPlan = {

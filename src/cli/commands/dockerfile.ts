@@ -1,8 +1,8 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type Command, Option } from "commander";
-import { assemblePlan } from "../../pipeline/assemble.js";
 import { SlimwheelError } from "../../errors.js";
+import { assemblePlan } from "../../pipeline/assemble.js";
 import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
 import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../render/dockerfile/index.js";

@@ -1,9 +1,9 @@
 /** Flags shared by build and compare, and their parsing into library options. */
 import { type Command, Option } from "commander";
-import type { ImageSources } from "../../pipeline/build-image.js";
 import { ENGINE_IDS, type EngineId } from "../../engines/index.js";
 import type { ExportTarget } from "../../engines/types.js";
 import { SlimwheelError } from "../../errors.js";
+import type { ImageSources } from "../../pipeline/build-image.js";
 import { strategies } from "../../plan/strategies/index.js";
 
 export function addImageSourceOptions(cmd: Command): Command {

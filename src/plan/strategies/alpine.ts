@@ -1,6 +1,8 @@
 import { SlimwheelError } from "../../errors.js";
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
@@ -26,11 +28,11 @@ export const alpine: Strategy = {
   title: "Alpine (musl) builder and runtime",
   summary:
     "A builder on python:X-alpine with apk build packages (build-base and the -dev packages) runs `pip wheel`; the final Alpine image gets only the runtime libraries and installs the wheels with --no-index. Small, but Alpine lacks prebuilt wheels for many projects (everything compiles, slowly), and musl differs from glibc: wheels built on a Debian (glibc) builder must never go into it, so both stages are Alpine.",
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const needs = c.systemNeeds(p, "alpine", o, c.appCompiles(p, read));
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const deps = inputs.dependencyInput(p);
+    const needs = inputs.systemNeeds(p, "alpine", o, inputs.appCompiles(p, read));
     const build = [...new Set(["build-base", ...needs.build])];
-    return c.makePlan(
+    return inputs.makePlan(
       alpine,
       p,
       deps,
@@ -45,8 +47,8 @@ export const alpine: Strategy = {
               why: `compilers and -dev packages (${build.join(", ")}), in the builder only`,
               commands: [`apk add --no-cache ${build.join(" ")}`],
             },
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, "/build"),
+            steps.indexArgStep,
+            ...steps.copyDependencyFiles(deps, "/build"),
             {
               kind: "run",
               why: "a musl wheel for every dependency",
@@ -72,7 +74,7 @@ export const alpine: Strategy = {
           from: "${RUNTIME_IMAGE}",
           why: "Alpine with only the runtime libraries",
           steps: [
-            c.runtimeEnv(p),
+            steps.runtimeEnv(p),
             ...(needs.runtime.length
               ? [
                   {
@@ -98,10 +100,10 @@ export const alpine: Strategy = {
                   : []),
               ],
             },
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-            c.copyApp(),
-            c.labels(p, "alpine", o),
-            ...c.startSteps(p),
+            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+            steps.copyApp(),
+            steps.labels(p, "alpine", o),
+            ...steps.startSteps(p),
           ],
         },
       ],

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { isSlimwheelError } from "../../errors.js";
 import { type Project, readProject } from "../../project/read.js";
 import { renderDockerfile } from "../../render/dockerfile/index.js";
-import { INDEX_ARGS } from "../common.js";
+import { INDEX_ARGS } from "../options.js";
 import { DEFAULT_STRATEGY, findStrategy, strategies } from "./index.js";
 
 const ROOT = join(import.meta.dirname, "..", "..", "..");

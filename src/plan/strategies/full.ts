@@ -1,5 +1,7 @@
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
@@ -8,25 +10,25 @@ export const full: Strategy = {
   title: "full image, one stage",
   summary:
     "One stage on the full Python image (Debian with compilers, headers and many -dev libraries), dependencies installed in their own layer before the app code. Everything builds, nothing is missing at run time, but roughly a gigabyte of build tools ships to production.",
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const compiled = c.appCompiles(p, read);
-    return c.makePlan(full, p, deps, [
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const deps = inputs.dependencyInput(p);
+    const compiled = inputs.appCompiles(p, read);
+    return inputs.makePlan(full, p, deps, [
       {
         name: "final",
         from: "${BUILDER_IMAGE}",
         why: "the full image: it can compile anything, and ships all of it",
         steps: [
-          c.runtimeEnv(p),
-          { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-          c.indexArgStep,
-          ...c.copyDependencyFiles(deps, c.APP_DIR),
+          steps.runtimeEnv(p),
+          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+          steps.indexArgStep,
+          ...steps.copyDependencyFiles(deps, options.APP_DIR),
           {
             kind: "run",
             why: "dependencies in their own layer; --no-cache-dir keeps pip's download cache out of the layer",
             commands: [`pip install --no-cache-dir -r ${deps.main}`],
           },
-          c.copyApp(),
+          steps.copyApp(),
           ...(p.installable
             ? [
                 {
@@ -36,8 +38,8 @@ export const full: Strategy = {
                 },
               ]
             : []),
-          c.labels(p, "full", o),
-          ...c.startSteps(p),
+          steps.labels(p, "full", o),
+          ...steps.startSteps(p),
         ],
       },
     ]);

@@ -1,5 +1,7 @@
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
@@ -8,12 +10,12 @@ export const slimApt: Strategy = {
   title: "slim + apt-get, removal in a later layer",
   summary:
     "The common habit: the slim image, then `apt-get install` of compilers and -dev packages, the build, and a later RUN that purges them. It builds anything, but layers are append-only: the purge adds a layer and removes nothing from the earlier one, so the compilers still ship (the image is no smaller than without the purge). Runtime libraries are installed explicitly so the purge keeps them.",
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const deps = c.dependencyInput(p);
-    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
-    const build = [...new Set([...c.KNOWN_TOOLCHAIN, ...needs.build])];
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const deps = inputs.dependencyInput(p);
+    const needs = inputs.systemNeeds(p, "debian", o, inputs.appCompiles(p, read));
+    const build = [...new Set([...steps.KNOWN_TOOLCHAIN, ...needs.build])];
     const runtime = needs.runtime.map((n) => n.name);
-    return c.makePlan(
+    return inputs.makePlan(
       slimApt,
       p,
       deps,
@@ -23,24 +25,24 @@ export const slimApt: Strategy = {
           from: "${RUNTIME_IMAGE}",
           why: "the slim image, made able to compile",
           steps: [
-            c.runtimeEnv(p),
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            steps.runtimeEnv(p),
+            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
             {
               kind: "run",
               why: `build tools and headers (${build.join(", ")})${runtime.length ? `, and the runtime libraries marked as wanted so the purge keeps them (${runtime.join(", ")})` : ""}`,
               commands: [
                 "apt-get update",
-                `apt-get install -y --no-install-recommends ${[...build, ...runtime].join(" ")} ${c.PYTHON_DEV_IF_MISSING}`,
+                `apt-get install -y --no-install-recommends ${[...build, ...runtime].join(" ")} ${steps.PYTHON_DEV_IF_MISSING}`,
               ],
             },
-            c.indexArgStep,
-            ...c.copyDependencyFiles(deps, c.APP_DIR),
+            steps.indexArgStep,
+            ...steps.copyDependencyFiles(deps, options.APP_DIR),
             {
               kind: "run",
               why: "dependencies, compiled where needed",
               commands: [`pip install --no-cache-dir -r ${deps.main}`],
             },
-            c.copyApp(),
+            steps.copyApp(),
             ...(p.installable
               ? [
                   {
@@ -53,10 +55,10 @@ export const slimApt: Strategy = {
             {
               kind: "run",
               why: "the habit this strategy shows: purging the build tools in a later layer (keeping the packages whose libraries the installed extension modules link). The earlier layer still holds the tools, so this saves nothing",
-              commands: c.purgeBuildPackages(build),
+              commands: steps.purgeBuildPackages(build),
             },
-            c.labels(p, "slim-apt", o),
-            ...c.startSteps(p),
+            steps.labels(p, "slim-apt", o),
+            ...steps.startSteps(p),
           ],
         },
       ],

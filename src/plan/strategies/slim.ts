@@ -1,6 +1,8 @@
 import { SlimwheelError } from "../../errors.js";
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
@@ -9,9 +11,9 @@ export const slim: Strategy = {
   title: "slim image, one stage",
   summary:
     "One stage on the slim Python image: the dependency list is copied and installed in its own layer, then the app. Small and simple, but only works when every dependency has a binary wheel and needs no system library: nothing can be compiled, and no runtime library is installed. pip runs with --only-binary so a missing wheel stops the build with a clear message instead of a compiler error.",
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const needs = c.systemNeeds(p, "debian", o, c.appCompiles(p, read));
-    if (c.appCompiles(p, read)) {
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const needs = inputs.systemNeeds(p, "debian", o, inputs.appCompiles(p, read));
+    if (inputs.appCompiles(p, read)) {
       throw new SlimwheelError(
         "input",
         "the slim strategy cannot build this project: it has its own C extension and the slim image has no compiler",
@@ -28,23 +30,23 @@ export const slim: Strategy = {
         { hint: "use slimwheel (the default), wheels or venv, which install runtime libraries; or slim-apt" },
       );
     }
-    const deps = c.dependencyInput(p);
-    return c.makePlan(slim, p, deps, [
+    const deps = inputs.dependencyInput(p);
+    return inputs.makePlan(slim, p, deps, [
       {
         name: "final",
         from: "${RUNTIME_IMAGE}",
         why: "the slim image: no compilers, so every dependency must come as a wheel",
         steps: [
-          c.runtimeEnv(p),
-          { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-          c.indexArgStep,
-          ...c.copyDependencyFiles(deps, c.APP_DIR),
+          steps.runtimeEnv(p),
+          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+          steps.indexArgStep,
+          ...steps.copyDependencyFiles(deps, options.APP_DIR),
           {
             kind: "run",
             why: "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
             commands: [`pip install --no-cache-dir --only-binary=:all: -r ${deps.main}`],
           },
-          c.copyApp(),
+          steps.copyApp(),
           ...(p.installable
             ? [
                 {
@@ -54,8 +56,8 @@ export const slim: Strategy = {
                 },
               ]
             : []),
-          c.labels(p, "slim", o),
-          ...c.startSteps(p),
+          steps.labels(p, "slim", o),
+          ...steps.startSteps(p),
         ],
       },
     ]);

@@ -1,26 +1,28 @@
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan, Stage, Step } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
 const runAsApp: Step = {
   kind: "user",
   why: "run as the non-root app user",
-  user: `${c.APP_UID}:${c.APP_UID}`,
+  user: `${options.APP_UID}:${options.APP_UID}`,
 };
 
 const ARTIFACTS = { stage: "deps", path: "/wheels" } as const;
 
 /** The artifacts stage: a wheel of every dependency, built in the full builder image. */
-function depsStage(deps: c.DependencyInput, needs: c.Needs): Stage {
+function depsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
   return {
     name: "deps",
     from: "${BUILDER_IMAGE}",
     why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
     steps: [
-      ...c.installMissingBuildPackages(needs.build),
-      c.indexArgStep,
-      ...c.copyDependencyFiles(deps, "/build"),
+      ...steps.installMissingBuildPackages(needs.build),
+      steps.indexArgStep,
+      ...steps.copyDependencyFiles(deps, "/build"),
       {
         kind: "run",
         why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
@@ -40,14 +42,14 @@ export const slimwheelStrategy: Strategy = {
   summary:
     "slimwheel's own (the default). Dependency wheels are built in the full builder image, apart from the app, so a code change rebuilds only the app layer; they are installed in the slim image through `RUN --mount=type=bind,from=…`, so no wheel is stored twice and no pip cache lands in a layer. The final image gets only the runtime system libraries the dependencies need (no compilers, no headers), runs as a non-root user, and its layers go base → system libraries → dependencies → app, with OCI labels. The package index is only ever seen by the builder.",
   assembleArtifacts(p, o, read) {
-    const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(slimwheelStrategy, p, deps, [depsStage(deps, needs)], {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
+    return inputs.makePlan(slimwheelStrategy, p, deps, [depsStage(deps, needs)], {
       buildPackages: needs.build,
       artifacts: ARTIFACTS,
     });
   },
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const { deps, needs } = c.debianInputs(p, o, read);
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
     const stages: Stage[] = [depsStage(deps, needs)];
     if (p.installable) {
       stages.push({
@@ -55,7 +57,7 @@ export const slimwheelStrategy: Strategy = {
         from: "${BUILDER_IMAGE}",
         why: "builds the app's own wheel, apart from the dependencies",
         steps: [
-          c.indexArgStep,
+          steps.indexArgStep,
           { kind: "copy", why: "the app's source", sources: ["."], dest: "/src/" },
           {
             kind: "run",
@@ -67,24 +69,24 @@ export const slimwheelStrategy: Strategy = {
       });
     }
     const final: Step[] = [
-      ...c.runtimePackagesStep(needs.runtime),
+      ...steps.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${c.APP_UID}, no login, no home; the app's files stay owned by root, read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name: useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer; then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
+        why: `a non-root user for the app (uid ${options.APP_UID}, no login, no home; the app's files stay owned by root, read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name: useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer; then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
         mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
         commands: [
-          `echo 'app:x:${c.APP_UID}:${c.APP_UID}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd`,
+          `echo 'app:x:${options.APP_UID}:${options.APP_UID}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd`,
           // Inline, not ENV: pip's own modules and the stdlib would otherwise leave __pycache__ in this layer.
           "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
         ],
       },
-      { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+      { kind: "workdir", why: "the app's home", path: options.APP_DIR },
       // Settings before the code: after a code change they come from the cache, and only the
       // app's own layer is committed again.
-      c.runtimeEnv(p, true),
+      steps.runtimeEnv(p, true),
       ...(p.installable ? [] : [runAsApp]),
-      c.labels(p, "slimwheel", o),
-      ...c.startSteps(p),
+      steps.labels(p, "slimwheel", o),
+      ...steps.startSteps(p),
       ...(p.installable
         ? [
             {
@@ -99,7 +101,7 @@ export const slimwheelStrategy: Strategy = {
             },
           ]
         : []),
-      c.copyApp("the app's code, last: a code change rebuilds only this layer, and nothing after it"),
+      steps.copyApp("the app's code, last: a code change rebuilds only this layer, and nothing after it"),
       // pip installs the app's wheel as root, so here the switch comes after it.
       ...(p.installable ? [runAsApp] : []),
     ];
@@ -109,7 +111,7 @@ export const slimwheelStrategy: Strategy = {
       why: "the slim image: base → system libraries → dependencies → app",
       steps: final,
     });
-    return c.makePlan(slimwheelStrategy, p, deps, stages, {
+    return inputs.makePlan(slimwheelStrategy, p, deps, stages, {
       runtimePackages: needs.runtime,
       buildPackages: needs.build,
       artifacts: ARTIFACTS,

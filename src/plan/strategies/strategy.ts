@@ -1,5 +1,5 @@
 import type { Project } from "../../project/read.js";
-import type { StrategyOptions } from "../common.js";
+import type { StrategyOptions } from "../options.js";
 import type { BuildPlan } from "../types.js";
 
 export interface Strategy {

@@ -1,5 +1,7 @@
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan, Stage } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
@@ -8,13 +10,13 @@ const VENV = "/opt/venv";
 const ARTIFACTS = { stage: "builder", path: "/opt/venv" } as const;
 
 /** The artifacts stage. */
-function artifactsStage(p: Project, deps: c.DependencyInput, needs: c.Needs): Stage {
+function artifactsStage(p: Project, deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
   return {
     name: "builder",
     from: "${BUILDER_IMAGE}",
     why: "builds the virtualenv, compiling where needed",
     steps: [
-      ...c.installMissingBuildPackages(needs.build),
+      ...steps.installMissingBuildPackages(needs.build),
       {
         kind: "run",
         why: `the virtualenv at a fixed path, the same in the final image`,
@@ -25,8 +27,8 @@ function artifactsStage(p: Project, deps: c.DependencyInput, needs: c.Needs): St
         why: "activate the venv for every later command (not through .bashrc)",
         vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
       },
-      c.indexArgStep,
-      ...c.copyDependencyFiles(deps, "/build"),
+      steps.indexArgStep,
+      ...steps.copyDependencyFiles(deps, "/build"),
       {
         kind: "run",
         why: "dependencies into the venv",
@@ -52,15 +54,15 @@ export const venv: Strategy = {
   summary:
     "Two stages: a virtualenv at a fixed path (/opt/venv) is built in the builder and copied whole into the slim image, activated through PATH (a .bashrc only works for interactive shells). The interpreter path is the same in both images, so the venv's links hold. The venv carries pip and setuptools along, and runtime libraries must still be added.",
   assembleArtifacts(p, o, read) {
-    const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(venv, p, deps, [artifactsStage(p, deps, needs)], {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
+    return inputs.makePlan(venv, p, deps, [artifactsStage(p, deps, needs)], {
       buildPackages: needs.build,
       artifacts: ARTIFACTS,
     });
   },
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
+    return inputs.makePlan(
       venv,
       p,
       deps,
@@ -71,8 +73,8 @@ export const venv: Strategy = {
           from: "${RUNTIME_IMAGE}",
           why: "the slim image with the venv",
           steps: [
-            c.runtimeEnv(p),
-            ...c.runtimePackagesStep(needs.runtime),
+            steps.runtimeEnv(p),
+            ...steps.runtimePackagesStep(needs.runtime),
             {
               kind: "copy",
               why: "the whole virtualenv; its interpreter link points at the same path here",
@@ -85,10 +87,10 @@ export const venv: Strategy = {
               why: "activate the venv through PATH, for every process",
               vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
             },
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
-            c.copyApp(),
-            c.labels(p, "venv", o),
-            ...c.startSteps(p),
+            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+            steps.copyApp(),
+            steps.labels(p, "venv", o),
+            ...steps.startSteps(p),
           ],
         },
       ],

@@ -1,20 +1,22 @@
 import type { Project } from "../../project/read.js";
-import * as c from "../common.js";
+import * as inputs from "../inputs.js";
+import * as options from "../options.js";
+import * as steps from "../steps.js";
 import type { BuildPlan, Stage } from "../types.js";
 import type { Strategy } from "./strategy.js";
 
 const ARTIFACTS = { stage: "dep-builder", path: "/build/dist" } as const;
 
 /** The artifacts stage. */
-function artifactsStage(deps: c.DependencyInput, needs: c.Needs): Stage {
+function artifactsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
   return {
     name: "dep-builder",
     from: "${BUILDER_IMAGE}",
     why: "builds a wheel of every dependency, compiling where needed",
     steps: [
-      ...c.installMissingBuildPackages(needs.build),
-      c.indexArgStep,
-      ...c.copyDependencyFiles(deps, "/build"),
+      ...steps.installMissingBuildPackages(needs.build),
+      steps.indexArgStep,
+      ...steps.copyDependencyFiles(deps, "/build"),
       {
         kind: "run",
         why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
@@ -33,15 +35,15 @@ export const wheels: Strategy = {
   summary:
     "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
   assembleArtifacts(p, o, read) {
-    const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(wheels, p, deps, [artifactsStage(deps, needs)], {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
+    return inputs.makePlan(wheels, p, deps, [artifactsStage(deps, needs)], {
       buildPackages: needs.build,
       artifacts: ARTIFACTS,
     });
   },
-  assemble(p: Project, o: c.StrategyOptions, read): BuildPlan {
-    const { deps, needs } = c.debianInputs(p, o, read);
-    return c.makePlan(
+  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+    const { deps, needs } = inputs.debianInputs(p, o, read);
+    return inputs.makePlan(
       wheels,
       p,
       deps,
@@ -52,8 +54,8 @@ export const wheels: Strategy = {
           from: "${RUNTIME_IMAGE}",
           why: "the slim image with the dependencies installed from the wheels",
           steps: [
-            c.runtimeEnv(p),
-            ...c.runtimePackagesStep(needs.runtime),
+            steps.runtimeEnv(p),
+            ...steps.runtimePackagesStep(needs.runtime),
             {
               kind: "copy",
               why: "the wheels: this layer stores them a second time (the caveat of this strategy)",
@@ -77,7 +79,7 @@ export const wheels: Strategy = {
                 from: "${BUILDER_IMAGE}",
                 why: "builds the app's own wheel",
                 steps: [
-                  c.indexArgStep,
+                  steps.indexArgStep,
                   { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
                   {
                     kind: "run" as const,
@@ -93,7 +95,7 @@ export const wheels: Strategy = {
           from: "base",
           why: "base plus the app",
           steps: [
-            { kind: "workdir", why: "the app's home", path: c.APP_DIR },
+            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
             ...(p.installable
               ? [
                   {
@@ -110,9 +112,9 @@ export const wheels: Strategy = {
                   },
                 ]
               : []),
-            c.copyApp(),
-            c.labels(p, "wheels", o),
-            ...c.startSteps(p),
+            steps.copyApp(),
+            steps.labels(p, "wheels", o),
+            ...steps.startSteps(p),
           ],
         },
       ],

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { assemblePlan } from "../../pipeline/assemble.js";
 import { isSlimwheelError } from "../../errors.js";
+import { assemblePlan } from "../../pipeline/assemble.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
 import { renderDockerfile, wrapComment } from "./index.js";

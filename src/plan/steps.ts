@@ -1,0 +1,169 @@
+/**
+ * Named step builders: the steps strategies share (the app's home, the index arguments, copying
+ * and installing the dependencies, system packages with apt, labels, the start command), so each
+ * strategy file shows only its order of steps.
+ */
+import type { Project } from "../project/read.js";
+import { KNOWN } from "../sysdeps/known-packages.js";
+import type { DependencyInput, Needs } from "./inputs.js";
+import { APP_DIR, INDEX_ARGS, type StrategyOptions } from "./options.js";
+import type { Step } from "./types.js";
+
+export const indexArgStep: Step = {
+  kind: "arg",
+  why: "a private package index, passed with --build-arg at build time: pip reads these from the environment; never set with ENV, so nothing is written into a layer",
+  names: [...INDEX_ARGS],
+};
+
+/** COPY of the dependency files into `dir`, keeping their relative paths (for -r/-c includes). */
+export function copyDependencyFiles(input: DependencyInput, dir: string): Step[] {
+  const byDir = new Map<string, string[]>();
+  for (const f of input.files) {
+    const parent = f.includes("/") ? f.slice(0, f.lastIndexOf("/")) : "";
+    byDir.set(parent, [...(byDir.get(parent) ?? []), f]);
+  }
+  return [...byDir].map(([parent, files]) => ({
+    kind: "copy" as const,
+    why: parent
+      ? `the files ${input.main} includes (-r/-c), at the same relative path`
+      : "only the dependency list, before the app: a code change does not invalidate the dependency layer",
+    sources: files,
+    dest: `${dir}/${parent ? `${parent}/` : ""}`,
+  }));
+}
+
+/** The generic runtime environment every final stage gets; `appUser`: the image runs as a non-root user that cannot write /app. */
+export function runtimeEnv(p: Project, appUser = false): Step {
+  return {
+    kind: "env",
+    why: `logs straight to the container's output; no .pyc files written at run time${appUser ? " (the app user cannot write /app anyway)" : ""}`,
+    vars: {
+      PYTHONUNBUFFERED: "1",
+      PYTHONDONTWRITEBYTECODE: "1",
+      ...(p.start?.port ? { PORT: String(p.start.port) } : {}),
+    },
+  };
+}
+
+export function startSteps(p: Project): Step[] {
+  const steps: Step[] = [];
+  if (p.start?.port)
+    steps.push({
+      kind: "expose",
+      why: "documents the port the server listens on (PORT)",
+      port: p.start.port,
+    });
+  if (p.start)
+    steps.push({
+      kind: "cmd",
+      why: `start command: ${p.start.reason}`,
+      command: p.start.command,
+      shell: p.start.shell,
+    });
+  return steps;
+}
+
+export function labels(p: Project, strategy: string, options: StrategyOptions): Step {
+  const l: Record<string, string> = {
+    "org.opencontainers.image.title": p.name ?? "app",
+    "io.slimwheel.strategy": strategy,
+    "io.slimwheel.python": p.python.version,
+  };
+  if (p.version) l["org.opencontainers.image.version"] = p.version;
+  if (options.sourceDateEpoch !== undefined)
+    l["org.opencontainers.image.created"] = new Date(options.sourceDateEpoch * 1000).toISOString();
+  return { kind: "label", why: "OCI annotations: what this image is and how it was built", labels: l };
+}
+
+export const copyApp = (why = "the app's code, last: a code change rebuilds only this layer"): Step => ({
+  kind: "copy",
+  why,
+  sources: ["."],
+  dest: `${APP_DIR}/`,
+});
+
+/** apt-get install in one layer; package lists and apt's caches removed in the same layer (a later RUN could not shrink it). */
+export function aptInstall(packages: readonly string[]): string[] {
+  return [
+    "apt-get update",
+    `apt-get install -y --no-install-recommends ${packages.join(" ")}`,
+    "apt-get clean",
+    // Package lists, and what apt and dpkg leave behind besides the packages: logs and the backups
+    // of their state files. Deleted in the layer that wrote them, they never reach the image.
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/lib/dpkg/*-old /var/cache/debconf/*-old",
+  ];
+}
+
+/**
+ * Python headers for compiling: official images carry them; Debian's python3 needs python3-dev.
+ * A shell snippet that prints "python3-dev" only when Python.h is missing.
+ */
+export const PYTHON_DEV_IF_MISSING =
+  '$(python3 -c \'import os, sysconfig; print("" if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else "python3-dev")\')';
+
+/**
+ * Before purging build packages in the image that runs the app: marks as manually installed every
+ * Debian package that ships a library the installed extension modules link (through
+ * alternatives too, e.g. libblas.so.3), so `apt-get purge --auto-remove` keeps it. The official
+ * Python images keep their own runtime libraries the same way.
+ */
+export const KEEP_LINKED_PACKAGES =
+  "find /usr/local/lib -name '*.so*' -type f -exec ldd '{}' ';' 2>/dev/null" +
+  " | awk '$2 == \"=>\" && $3 ~ /^\\// && $3 !~ /^\\/usr\\/local\\// { print $3 }' | sort -u" +
+  " | xargs -r realpath -e | sed 's|^/usr/||; s|^/||; s|^|*/|' | sort -u" +
+  " | xargs -r dpkg-query --search 2>/dev/null | cut -d: -f1 | sort -u | xargs -r apt-mark manual";
+
+/**
+ * The purge at the end of slim-apt and single-layer: the build packages go (and python3-dev, which
+ * PYTHON_DEV_IF_MISSING may have installed; apt-get skips it when it is not installed), the linked
+ * libraries stay. Packages kept only because an installed package recommends or suggests them go
+ * too: Debian's python3-pip recommends build-essential and apt suggests dpkg-dev, either of which
+ * would otherwise keep gcc.
+ */
+export const purgeBuildPackages = (build: readonly string[]): string[] => [
+  KEEP_LINKED_PACKAGES,
+  `apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false ${[...build, "python3-dev"].join(" ")}`,
+  "rm -rf /var/lib/apt/lists/*",
+];
+
+/** The generic Debian toolchain (what slim-apt and single-layer install). */
+export const KNOWN_TOOLCHAIN: readonly string[] = KNOWN.toolchain.debian;
+
+/** In a builder: apt-get install only the build packages the image lacks (often none on the full image). */
+export function installMissingBuildPackages(packages: readonly string[]): Step[] {
+  if (packages.length === 0) return [];
+  return [
+    {
+      kind: "run",
+      why: `build packages the full image may lack (${packages.join(", ")}): installed only when missing, in the builder, which never ships`,
+      commands: [
+        `missing=$(for p in ${packages.join(" ")}; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)`,
+        'if [ -n "$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $missing && rm -rf /var/lib/apt/lists/*; fi',
+      ],
+    },
+  ];
+}
+
+export function runtimePackagesStep(runtime: Needs["runtime"]): Step[] {
+  if (runtime.length === 0) return [];
+  return [
+    {
+      kind: "run",
+      why: `runtime libraries only, no compilers or headers: ${runtime.map((r) => `${r.name} (${r.why})`).join("; ")}. Package lists, apt's logs and the backups of its state files removed in the same layer`,
+      commands: aptInstall(runtime.map((r) => r.name)),
+    },
+  ];
+}
+
+/** `pip install --no-deps .` of the project itself, when it is a package (single-stage strategies). */
+export function installProject(p: Project, note = ""): Step[] {
+  return p.installable
+    ? [
+        {
+          kind: "run",
+          why: `install the project itself (${p.installable.reason})${note}`,
+          commands: ["pip install --no-cache-dir --no-deps ."],
+        },
+      ]
+    : [];
+}
