@@ -324,16 +324,17 @@ function collectRuntime(fs: RootFs, py: PythonFound): Collector {
   return c;
 }
 
+/** Site directories in sys.path order (a distribution found twice: the first one wins). */
 function siteDirs(py: PythonFound, extra: readonly string[]): string[] {
   const v = py.version;
   return [
     ...new Set([
-      `${py.stdlib}/site-packages`,
-      `${py.stdlib}/dist-packages`,
+      ...extra,
       `/usr/local/lib/python${v}/site-packages`,
       `/usr/local/lib/python${v}/dist-packages`,
       "/usr/lib/python3/dist-packages",
-      ...extra,
+      `${py.stdlib}/dist-packages`,
+      `${py.stdlib}/site-packages`,
     ]),
   ];
 }
@@ -381,7 +382,8 @@ function readDists(fs: RootFs, dirs: readonly string[]): Dist[] {
       }
     }
   }
-  return dists;
+  const seen = new Set<string>();
+  return dists.filter((d) => !seen.has(d.name) && seen.add(d.name));
 }
 
 /** A distribution without RECORD (e.g. installed by dpkg): its metadata dir and top-level names. */
@@ -491,8 +493,9 @@ function dpkgRecords(
   }
   const pkgs = new Set<string>();
   for (const p of paths) {
-    const st = fs.lstat(p);
-    if (st?.kind === "dir") continue;
+    const resolved = resolveIn(fs, p);
+    // Directories (and links to them, like merged /usr's /lib) are shared by many packages.
+    if (!resolved.exists || fs.lstat(resolved.path)?.kind === "dir") continue;
     const real = resolveIn(fs, posix.dirname(p)).path;
     for (const cand of [p, posix.join(real, posix.basename(p))]) {
       for (const pkg of owner.get(mergedUsrKey(cand)) ?? []) pkgs.add(pkg);
