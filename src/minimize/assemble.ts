@@ -4,13 +4,11 @@
  * `ldconfig -r` over the merged tree (so `ctypes.util.find_library` and the loader's cache match
  * exactly the libraries kept). I/O edge of the module; the closure itself is pure.
  */
-import { execFile } from "node:child_process";
 import { chmod, copyFile, cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { promisify } from "node:util";
+import { exec } from "../util/exec.js";
 import type { Closure, LayerRole } from "./closure.js";
-
-const run = promisify(execFile);
+import { diskRoot, resolveIn } from "./rootfs.js";
 
 export interface AssembleRoots {
   /** The built image's root (files of the system, dependencies and app layers). */
@@ -72,7 +70,8 @@ export async function writeLdSoCache(
   try {
     for (const t of trees) await cp(t.dir, merged, { recursive: true, verbatimSymlinks: true, force: true });
     await mkdir(join(merged, "etc"), { recursive: true });
-    await run(join(ldconfigRoot, "sbin", "ldconfig"), ["-r", merged]);
+    const ldconfig = join(ldconfigRoot, resolveIn(diskRoot(ldconfigRoot), "/sbin/ldconfig").path);
+    await exec(ldconfig, ["-r", merged], { doing: "regenerating ld.so.cache" });
     const target = trees.find((t) => t.role === role)!.dir;
     await mkdir(join(target, "etc"), { recursive: true });
     await copyFile(join(merged, "etc", "ld.so.cache"), join(target, "etc", "ld.so.cache"));

@@ -4,17 +4,15 @@
  * built image, compute the closure, write one tree per layer role, `COPY` each as its own layer
  * in a `FROM scratch` Containerfile (`buildah bud --layers`), exec-form CMD, no shell.
  */
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
+import { exec } from "../util/exec.js";
 import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
 
-const run = promisify(execFile);
 const buildah = async (...args: string[]) =>
-  (await run("buildah", args, { maxBuffer: 256 * 1024 * 1024 })).stdout.trim();
+  (await exec("buildah", args, { doing: `buildah ${args[0]} ${args.at(-1)}` })).stdout.trim();
 
 export interface MinimalImageInput {
   /** The built (today's slimwheel) image. */
@@ -74,6 +72,7 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
       ...(user ? [`USER ${user.uid}:${user.gid}`] : []),
       `CMD ${JSON.stringify(input.cmd)}`,
       'LABEL io.slimwheel.runtime="minimal"',
+      ...(input.options?.debugShell ? ['LABEL io.slimwheel.debug-shell="/bin/busybox sh (busybox-static)"'] : []),
     ];
     await writeFile(join(work, "layers", "Containerfile"), `${lines.join("\n")}\n`);
     await buildah(
@@ -95,11 +94,11 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
   }
 }
 
-/** Runs argv (no shell) in a fresh container of `ref`; returns stdout, or throws with stderr. */
-export async function runInImage(ref: string, argv: readonly string[]): Promise<string> {
+/** Runs argv (no shell) in a fresh container of `ref`: exit code, stdout and stderr. */
+export async function runInImage(ref: string, argv: readonly string[]) {
   const c = await buildah("from", "--pull-never", ref);
   try {
-    return await buildah("run", "--isolation", "chroot", c, "--", ...argv);
+    return await exec("buildah", ["run", "--isolation", "chroot", c, "--", ...argv], { allowFailure: true });
   } finally {
     await buildah("rm", c).catch(() => undefined);
   }

@@ -17,4 +17,5 @@ export {
   STDLIB_EXCLUDED,
   type Unresolved,
 } from "./closure.js";
+export { parseStatus, trimStatus } from "./dpkg.js";
 export { diskRoot, type RootFs, resolveIn } from "./rootfs.js";
