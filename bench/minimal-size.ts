@@ -12,9 +12,9 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Writable } from "node:stream";
+import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
+import { createGunzip, createGzip } from "node:zlib";
 import { buildMinimalImage } from "../src/minimize/buildah.js";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
@@ -27,19 +27,30 @@ const CMDS: Record<string, string[]> = {
   "data-tools": ["python3", "smoke.py"],
 };
 
-async function gzipBytes(file: string): Promise<number> {
-  let n = 0;
-  const count = new Writable({
+/** Bytes of a layer as a tar (gunzipped when stored compressed) and gzipped at the default level. */
+async function layerBytes(file: string, gzipped: boolean): Promise<{ raw: number; gz: number }> {
+  let raw = 0;
+  let gz = 0;
+  const countRaw = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      raw += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const countGz = new Writable({
     write(chunk: Buffer, _e, cb) {
-      n += chunk.length;
+      gz += chunk.length;
       cb();
     },
   });
-  await pipeline(createReadStream(file), createGzip(), count);
-  return n;
+  const source = createReadStream(file);
+  await (gzipped
+    ? pipeline(source, createGunzip(), countRaw, createGzip(), countGz)
+    : pipeline(source, countRaw, createGzip(), countGz));
+  return { raw, gz };
 }
 
-/** Uncompressed and gzip bytes of an image's layers (pushed uncompressed to an OCI layout). */
+/** Uncompressed and gzip bytes of an image's layers (pushed to an OCI layout). */
 async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: number }> {
   const dir = await mkdtemp(join(tmpdir(), "minimal-size-"));
   try {
@@ -52,8 +63,9 @@ async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: nu
     let raw = 0;
     let gz = 0;
     for (const l of manifest.layers) {
-      raw += l.size;
-      gz += await gzipBytes(blob(l.digest));
+      const b = await layerBytes(blob(l.digest), String(l.mediaType).includes("gzip"));
+      raw += b.raw;
+      gz += b.gz;
     }
     return { raw, gz, layers: manifest.layers.length };
   } finally {
