@@ -17,6 +17,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { buildMinimalImage } from "../src/minimize/buildah.js";
 import { exec } from "../src/util/exec.js";
+import { buildExampleWithCli } from "../test/helpers/cli-build.js";
 import { readEndpoints } from "../testbed/endpoints.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -80,26 +81,7 @@ await exec("npm", ["run", "--silent", "build"], { cwd: ROOT });
 console.log("example          image      layers  uncompressed  compressed   ratio (uncompr. / compr.)");
 for (const ex of examples) {
   const slim = `localhost/slimwheel-bench/${ex}:slimwheel`;
-  await exec(
-    process.execPath,
-    [
-      join(ROOT, "dist", "cli", "main.js"),
-      "--quiet",
-      "build",
-      join(ROOT, "examples", ex),
-      "-t",
-      slim,
-      "--engine",
-      "buildah",
-      "--builder-image",
-      tb.images.builder.pinned,
-      "--runtime-image",
-      tb.images.runtime.pinned,
-      "--index-url",
-      tb.index.url,
-    ],
-    { doing: `building ${ex}` },
-  );
+  await buildExampleWithCli(tb, ex, slim);
   const minimal = `localhost/slimwheel-bench/${ex}:minimal`;
   const closure = await buildMinimalImage({
     image: slim,

@@ -7,14 +7,14 @@
  */
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Closure, parseStatus } from "../src/minimize/index.js";
 import { buildMinimalImage, mountImage, runInImage } from "../src/minimize/buildah.js";
+import { type Closure, parseStatus } from "../src/minimize/index.js";
 import { IMPORT_TEST_SCRIPT } from "../src/sysdeps/import-test.js";
 import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
+import { buildExampleWithCli } from "./helpers/cli-build.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const BIN = join(ROOT, "dist", "cli", "main.js");
 const EXAMPLES = {
   "flask-app": ["gunicorn", "app:app"],
   "django-postgres": ["gunicorn", "mysite.wsgi"],
@@ -32,25 +32,7 @@ beforeAll(async () => {
   });
   for (const [ex, cmd] of Object.entries(EXAMPLES) as [Example, readonly string[]][]) {
     const slim = `localhost/slimwheel-int/minimal-src-${ex}:slimwheel`;
-    await exec(
-      process.execPath,
-      [
-        BIN,
-        "build",
-        join(ROOT, "examples", ex),
-        "-t",
-        slim,
-        "--engine",
-        "buildah",
-        "--builder-image",
-        tb.images.builder.pinned,
-        "--runtime-image",
-        tb.images.runtime.pinned,
-        "--index-url",
-        tb.index.url,
-      ],
-      { doing: `building ${ex} with today's CLI` },
-    );
+    await buildExampleWithCli(tb, ex, slim);
     const tag = `localhost/slimwheel-int/minimal-${ex}:minimal`;
     const closure = await buildMinimalImage({
       image: slim,

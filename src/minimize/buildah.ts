@@ -7,8 +7,8 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
 import { exec } from "../util/exec.js";
+import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
 import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
 
 const buildah = async (...args: string[]) =>
@@ -72,7 +72,9 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
       ...(user ? [`USER ${user.uid}:${user.gid}`] : []),
       `CMD ${JSON.stringify(input.cmd)}`,
       'LABEL io.slimwheel.runtime="minimal"',
-      ...(input.options?.debugShell ? ['LABEL io.slimwheel.debug-shell="/bin/busybox sh (busybox-static)"'] : []),
+      ...(input.options?.debugShell
+        ? ['LABEL io.slimwheel.debug-shell="/bin/busybox sh (busybox-static)"']
+        : []),
     ];
     await writeFile(join(work, "layers", "Containerfile"), `${lines.join("\n")}\n`);
     await buildah(
