@@ -117,3 +117,16 @@ describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex
     expect(pkgs.sort()).toEqual([...closure.packages].sort());
   });
 });
+
+describe("the runtime layer", () => {
+  it("depends only on the base image: two projects share its digest", async () => {
+    const diffIds = async (tag: string) =>
+      JSON.parse((await exec("buildah", ["inspect", "--type", "image", tag])).stdout).OCIv1.rootfs
+        .diff_ids as string[];
+    const [flask, django] = await Promise.all(
+      (Object.keys(EXAMPLES) as Example[]).map((ex) => diffIds(built.get(ex)!.tag)),
+    );
+    expect(flask![0]).toBe(django![0]);
+    expect(flask!.at(-1)).not.toBe(django!.at(-1));
+  });
+});

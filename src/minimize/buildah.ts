@@ -24,6 +24,8 @@ export interface MinimalImageInput {
   readonly user?: { name: string; uid: number; gid: number };
   readonly env?: Readonly<Record<string, string>>;
   readonly options?: ClosureOptions;
+  /** Seconds since the epoch for every file and the image (default 0). */
+  readonly sourceDateEpoch?: number;
 }
 
 /** Mounts an image's root read-only-by-convention; returns the path and a release function. */
@@ -82,6 +84,9 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
       "--isolation",
       "chroot",
       "--layers",
+      // Fixed file and image timestamps: the runtime layer's digest then depends on the base only.
+      "--timestamp",
+      String(input.sourceDateEpoch ?? 0),
       "-f",
       join(work, "layers", "Containerfile"),
       "-t",
