@@ -4,10 +4,19 @@
  * RECORDed distributions, a Debian-style stdlib and dpkg records.
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseElf } from "../sysdeps/elf.js";
 import { type Closure, computeClosure } from "./closure.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
@@ -174,6 +183,15 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(rt).toContain(`/usr/lib/${TRIPLET}/${LDSO}`);
     if (process.arch === "x64") expect(rt).toContain("/lib64");
     expect(closure.python).toMatchObject({ version: "3.11", stdlib: "/usr/lib/python3.11" });
+    const exe = parseElf(readFileSync(join(root, "usr/bin/python3.11")));
+    expect(exe.interp).toMatch(new RegExp(`/${LDSO!.replace(/\./g, "\\.")}$`));
+    expect(exe.runpath).toEqual(["$ORIGIN/../lib/pyx"]);
+    expect(parseElf(readFileSync(join(root, "usr/lib/pyx/libpyx.so.1.0")))).toMatchObject({
+      soname: "libpyx.so.1",
+      rpath: ["$ORIGIN/../deprpath"],
+      runpath: [],
+    });
+    expect(parseElf(readFileSync(join(root, "usr/lib/pyx/libpyx.so.1.0"))).interp).toBeUndefined();
   });
 
   it("keeps the stdlib minus what a server never imports, with Debian's sitecustomize link target", () => {
