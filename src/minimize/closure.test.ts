@@ -87,6 +87,21 @@ beforeAll(() => {
     "-l:libdep.so.2",
   ]);
   link("/usr/lib/pyx/libpyx.so.1", "libpyx.so.1.0");
+  // Alternatives: the triplet dir links libq.so.1 to /etc/alternatives, to /usr/lib/alt; libq's
+  // RUNPATH $ORIGIN means the directory of the link it was found by (glibc), where libr's link is.
+  cc("/usr/lib/alt/libr.so.1", "int r(void){return 1;}", ["-shared", "-fPIC", "-Wl,-soname,libr.so.1"]);
+  cc("/usr/lib/alt/libq.so.1", "int r(void); int q(void){return r();}", [
+    "-shared",
+    "-fPIC",
+    "-Wl,-soname,libq.so.1",
+    "-Wl,--enable-new-dtags",
+    "-Wl,-rpath,$ORIGIN",
+    `-L${join(root, "usr/lib/alt")}`,
+    "-l:libr.so.1",
+  ]);
+  link("/etc/alternatives/libq.so.1", "/usr/lib/alt/libq.so.1");
+  link(`${L}/libq.so.1`, "/etc/alternatives/libq.so.1");
+  link(`${L}/libr.so.1`, "/usr/lib/alt/libr.so.1");
   // The interpreter: RUNPATH $ORIGIN/../lib/pyx (new dtags).
   cc("/usr/bin/python3.11", "int pyx(void); int main(void){return pyx();}", [
     "-Wl,--enable-new-dtags",
@@ -125,8 +140,14 @@ beforeAll(() => {
   put(`${D}/foo-1.0.dist-info/METADATA`, "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n");
   put(
     `${D}/foo-1.0.dist-info/RECORD`,
-    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/_c.cpython-311.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
+    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
   );
+  cc(`${D}/foo/_q.so`, "int q(void); int qq(void){return q();}", [
+    "-shared",
+    "-fPIC",
+    `-L${join(root, "usr/lib/alt")}`,
+    "-l:libq.so.1",
+  ]);
   cc(`${D}/bar/_m.so`, "int missing(void); int m(void){return missing();}", [
     "-shared",
     "-fPIC",
@@ -214,6 +235,19 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(kept()).not.toContain("/usr/local/lib/python3.11/dist-packages/pip/__init__.py");
     expect(closure.distributions).toEqual(["bar", "foo"]);
     expect(kept("app")).toContain("/app/app.py");
+  });
+
+  it("expands a library's $ORIGIN from the path it was found by, not its symlink target", () => {
+    const sys = kept("system");
+    for (const p of [
+      `/usr/lib/${TRIPLET}/libq.so.1`,
+      "/etc/alternatives/libq.so.1",
+      "/usr/lib/alt/libq.so.1",
+    ]) {
+      expect(sys).toContain(p);
+    }
+    expect(sys).toContain(`/usr/lib/${TRIPLET}/libr.so.1`);
+    expect(sys).toContain("/usr/lib/alt/libr.so.1");
   });
 
   it("reports an unresolved library instead of skipping it", () => {

@@ -174,14 +174,14 @@ class Collector {
 
   has = (p: string) => this.kept.has(p) || this.skip.has(p);
 
-  private add(path: string, reason: KeepReason, role: LayerRole): Found | undefined {
+  private add(path: string, reason: KeepReason, role: LayerRole, queueElf = true): Found | undefined {
     if (this.has(path)) return undefined;
     const st = this.fs.lstat(path);
     if (!st || st.kind === "other") return undefined;
     const f: Found = { path, kind: st.kind, size: st.size, mode: st.mode, reason, role };
     if (st.kind === "symlink") f.target = this.fs.readlink(path);
     this.kept.set(path, f);
-    if (st.kind === "file" && ((st.mode & 0o111) !== 0 || /\.so(\.|$)/.test(path))) {
+    if (queueElf && st.kind === "file" && ((st.mode & 0o111) !== 0 || /\.so(\.|$)/.test(path))) {
       this.elfQueue.push({ path, origin: posix.dirname(path), inherited: [] });
     }
     return f;
@@ -244,7 +244,7 @@ class Collector {
   closeElf(role: LayerRole) {
     for (let item = this.elfQueue.shift(); item; item = this.elfQueue.shift()) {
       const real = resolveIn(this.fs, item.path).path;
-      const key = `${real}\0${item.inherited.join(":")}`;
+      const key = `${real}\0${item.origin}\0${item.inherited.join(":")}`;
       if (this.elfDone.has(key)) continue;
       this.elfDone.add(key);
       const info = this.elf(real);
@@ -278,7 +278,10 @@ class Collector {
         const r = resolveIn(this.fs, hit);
         for (const l of r.links) this.keepLink(l, "elf", role);
         if (this.skip.has(r.path)) continue; // the runtime layer has it and its closure
-        this.add(r.path, "elf", role);
+        this.add(r.path, "elf", role, false);
+        // glibc's $ORIGIN is the directory the library was found in, symlinks not resolved
+        // (Debian's BLAS alternatives rely on it: libblas.so.3's RUNPATH $ORIGIN finds the
+        // libopenblas.so.0 link beside the libblas.so.3 link, not the one beside the file).
         this.elfQueue.push({ path: r.path, origin: posix.dirname(hit), inherited });
       }
     }
@@ -586,6 +589,9 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
   );
   for (const d of dists) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
   main.keepPath(appDir, "app", "app");
+  // Loader configuration the built image added (e.g. Debian's BLAS alternatives): the loader
+  // and ldconfig read it, so the closure above was resolved with it.
+  for (const conf of ["/etc/ld.so.conf", "/etc/ld.so.conf.d"]) main.keepPath(conf, "data", "system");
   for (const g of options.keep ?? []) for (const p of expandGlob(fs, g)) main.keepPath(p, "keep", "system");
   if (options.debugShell) {
     if (!main.keepPath(DEBUG_SHELL, "debug-shell", "system")) {
