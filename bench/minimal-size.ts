@@ -25,7 +25,7 @@ const CMDS: Record<string, string[]> = {
   "flask-app": ["gunicorn", "app:app"],
   "django-postgres": ["gunicorn", "mysite.wsgi"],
   "c-extension": ["python3", "smoke.py"],
-  "data-tools": ["python3", "smoke.py"],
+  "data-tools": ["python3", "report.py"],
 };
 
 /** Bytes of a layer as a tar (gunzipped when stored compressed) and gzipped at the default level. */

