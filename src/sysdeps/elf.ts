@@ -1,6 +1,6 @@
 /**
  * A small ELF reader (System V gABI): the dynamic section's DT_NEEDED, DT_SONAME, DT_RPATH and
- * DT_RUNPATH, the machine, and which libc the object links (glibc's libc.so.6 or musl's
+ * DT_RUNPATH, PT_INTERP, the machine, and which libc the object links (glibc's libc.so.6 or musl's
  * libc.musl-ARCH.so.1). 32/64-bit, little/big endian. Every offset is bounds-checked: a malformed
  * file is an input error, never a crash.
  */
@@ -13,6 +13,8 @@ export interface ElfInfo {
   readonly soname?: string;
   readonly rpath: readonly string[];
   readonly runpath: readonly string[];
+  /** PT_INTERP: the program interpreter (dynamic loader) an executable asks for, if any. */
+  readonly interp?: string;
   /** From DT_NEEDED: glibc, musl, or unknown (statically linked, or no libc needed). */
   readonly libc: "glibc" | "musl" | "unknown";
 }
@@ -20,6 +22,7 @@ export interface ElfInfo {
 const MACHINES: Record<number, ElfInfo["machine"]> = { 62: "x86_64", 183: "aarch64", 3: "i386", 40: "arm" };
 const PT_LOAD = 1;
 const PT_DYNAMIC = 2;
+const PT_INTERP = 3;
 const DT = { NULL: 0, NEEDED: 1, STRTAB: 5, STRSZ: 10, SONAME: 14, RPATH: 15, RUNPATH: 29 } as const;
 
 export const isElf = (b: Uint8Array) =>
@@ -60,6 +63,7 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
   if (phnum > 0 && phentsize < (cls === 64 ? 56 : 32)) bad(`program header size ${phentsize}`);
   const loads: { vaddr: number; offset: number; filesz: number }[] = [];
   let dynamic: { offset: number; size: number } | undefined;
+  let interp: string | undefined;
   for (let i = 0; i < phnum; i++) {
     const p = phoff + i * phentsize;
     const type = u32(p);
@@ -68,8 +72,14 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
     const filesz = cls === 64 ? u64(p + 32) : u32(p + 16);
     if (type === PT_LOAD) loads.push({ vaddr, offset, filesz });
     if (type === PT_DYNAMIC) dynamic = { offset, size: filesz };
+    if (type === PT_INTERP) {
+      need(offset, filesz);
+      const end = buf.indexOf(0, offset);
+      interp = buf.toString("utf8", offset, end >= offset && end < offset + filesz ? end : offset + filesz);
+    }
   }
   const none: ElfInfo = { class: cls, machine, needed: [], rpath: [], runpath: [], libc: "unknown" };
+  if (interp) Object.assign(none, { interp });
   if (!dynamic) return none; // statically linked
   const entSize = cls === 64 ? 16 : 8;
   const entries: [number, number][] = [];
@@ -108,6 +118,7 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
     soname: sonameEntry ? str(sonameEntry[1]) : undefined,
     rpath: list(DT.RPATH),
     runpath: list(DT.RUNPATH),
+    ...(interp ? { interp } : {}),
     libc,
   };
 }

@@ -1,0 +1,308 @@
+/**
+ * The closure over a fixture root built on disk: tiny ELF objects compiled with gcc (RUNPATH with
+ * $ORIGIN, DT_RPATH inherited by a dependency, an ld.so.conf include, symlink chains, merged /usr),
+ * RECORDed distributions, a Debian-style stdlib and dpkg records.
+ */
+import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseElf } from "../sysdeps/elf.js";
+import { type Closure, computeClosure } from "./closure.js";
+import { diskRoot, resolveIn } from "./rootfs.js";
+
+const TRIPLET = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch as string];
+const LDSO = { x64: "ld-linux-x86-64.so.2", arm64: "ld-linux-aarch64.so.1" }[process.arch as string];
+const hasGcc = (() => {
+  try {
+    execFileSync("gcc", ["--version"], { stdio: "ignore" });
+    return TRIPLET !== undefined;
+  } catch {
+    return false;
+  }
+})();
+
+let root: string;
+let closure: Closure;
+const kept = (role?: string) =>
+  new Set(closure.layers.filter((l) => !role || l.role === role).flatMap((l) => l.files.map((f) => f.path)));
+
+function put(path: string, content: string | Buffer = "x\n", mode = 0o644) {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  writeFileSync(join(root, path), content, { mode });
+}
+function link(path: string, target: string) {
+  mkdirSync(dirname(join(root, path)), { recursive: true });
+  symlinkSync(target, join(root, path));
+}
+function cc(out: string, src: string, args: string[]) {
+  const dir = mkdtempSync(join(tmpdir(), "cc-"));
+  writeFileSync(join(dir, "x.c"), src);
+  mkdirSync(dirname(join(root, out)), { recursive: true });
+  execFileSync("gcc", ["-o", join(root, out), join(dir, "x.c"), ...args], { stdio: "pipe" });
+  rmSync(dir, { recursive: true });
+}
+
+beforeAll(() => {
+  if (!hasGcc) return;
+  root = mkdtempSync(join(tmpdir(), "minimize-root-"));
+  const L = `/usr/lib/${TRIPLET}`;
+  // Merged /usr: /lib and /lib64 are directory links.
+  link("/lib", "usr/lib");
+  link("/bin", "usr/bin");
+  mkdirSync(join(root, L), { recursive: true });
+  copyFileSync(`/lib/${TRIPLET}/libc.so.6`, join(root, L, "libc.so.6"));
+  copyFileSync(`/lib/${TRIPLET}/${LDSO}`, join(root, L, LDSO!));
+  if (process.arch === "x64") {
+    link("/lib64", "usr/lib64");
+    link(`/usr/lib64/${LDSO}`, `../lib/${TRIPLET}/${LDSO}`);
+  }
+  // libdep: found through the DT_RPATH of libpyx (old dtags), which a decoy in ld.so.conf must not win.
+  cc("/usr/lib/deprpath/libdep.so.2", "int dep(void){return 2;}", [
+    "-shared",
+    "-fPIC",
+    "-Wl,-soname,libdep.so.2",
+  ]);
+  cc("/usr/lib/decoy/libdep.so.2", "int dep(void){return 3;}", [
+    "-shared",
+    "-fPIC",
+    "-Wl,-soname,libdep.so.2",
+  ]);
+  cc("/usr/lib/pyx/libpyx.so.1.0", "int dep(void); int pyx(void){return dep();}", [
+    "-shared",
+    "-fPIC",
+    "-Wl,-soname,libpyx.so.1",
+    "-Wl,--disable-new-dtags",
+    "-Wl,-rpath,$ORIGIN/../deprpath",
+    `-L${join(root, "usr/lib/deprpath")}`,
+    "-l:libdep.so.2",
+  ]);
+  link("/usr/lib/pyx/libpyx.so.1", "libpyx.so.1.0");
+  // Alternatives: the triplet dir links libq.so.1 to /etc/alternatives, to /usr/lib/alt; libq's
+  // RUNPATH $ORIGIN means the directory of the link it was found by (glibc), where libr's link is.
+  cc("/usr/lib/alt/libr.so.1", "int r(void){return 1;}", ["-shared", "-fPIC", "-Wl,-soname,libr.so.1"]);
+  cc("/usr/lib/alt/libq.so.1", "int r(void); int q(void){return r();}", [
+    "-shared",
+    "-fPIC",
+    "-Wl,-soname,libq.so.1",
+    "-Wl,--enable-new-dtags",
+    "-Wl,-rpath,$ORIGIN",
+    `-L${join(root, "usr/lib/alt")}`,
+    "-l:libr.so.1",
+  ]);
+  link("/etc/alternatives/libq.so.1", "/usr/lib/alt/libq.so.1");
+  link(`${L}/libq.so.1`, "/etc/alternatives/libq.so.1");
+  link(`${L}/libr.so.1`, "/usr/lib/alt/libr.so.1");
+  // The interpreter: RUNPATH $ORIGIN/../lib/pyx (new dtags).
+  cc("/usr/bin/python3.11", "int pyx(void); int main(void){return pyx();}", [
+    "-Wl,--enable-new-dtags",
+    "-Wl,-rpath,$ORIGIN/../lib/pyx",
+    `-L${join(root, "usr/lib/pyx")}`,
+    "-l:libpyx.so.1",
+  ]);
+  link("/usr/bin/python3", "python3.11");
+  link("/usr/local/bin/python", "/usr/bin/python3");
+  put("/usr/bin/dash", "#!dash\n", 0o755);
+  link("/usr/bin/sh", "dash");
+  // ld.so.conf with an include: libconf for an extension module.
+  put("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
+  put("/etc/ld.so.conf.d/x.conf", "# comment\n/opt/conf\n");
+  cc("/opt/conf/libconf.so.1", "int conf(void){return 1;}", ["-shared", "-fPIC", "-Wl,-soname,libconf.so.1"]);
+  // Stdlib (Debian layout).
+  const S = "/usr/lib/python3.11";
+  put(`${S}/os.py`);
+  put(`${S}/test/test_os.py`);
+  put(`${S}/idlelib/idle.py`);
+  put(`${S}/tkinter/__init__.py`);
+  put(`${S}/lib-dynload/_ssl.cpython-311.so`, "not really elf");
+  put("/etc/python3.11/sitecustomize.py", "# debian\n");
+  link(`${S}/sitecustomize.py`, "/etc/python3.11/sitecustomize.py");
+  // Distributions: foo (RECORD with ../../ and quoting, a C extension), pip (dropped), bar (missing lib).
+  const D = "/usr/local/lib/python3.11/dist-packages";
+  put(`${D}/foo/__init__.py`);
+  put(`${D}/foo/we,ird.py`);
+  cc(`${D}/foo/_c.cpython-311.so`, "int conf(void); int c(void){return conf();}", [
+    "-shared",
+    "-fPIC",
+    `-L${join(root, "opt/conf")}`,
+    "-l:libconf.so.1",
+  ]);
+  put("/usr/local/bin/foo-cli", "#!/usr/bin/python3\n", 0o755);
+  put(`${D}/foo-1.0.dist-info/METADATA`, "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n");
+  put(
+    `${D}/foo-1.0.dist-info/RECORD`,
+    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
+  );
+  cc(`${D}/foo/_q.so`, "int q(void); int qq(void){return q();}", [
+    "-shared",
+    "-fPIC",
+    `-L${join(root, "usr/lib/alt")}`,
+    "-l:libq.so.1",
+  ]);
+  cc(`${D}/bar/_m.so`, "int missing(void); int m(void){return missing();}", [
+    "-shared",
+    "-fPIC",
+    `-L${join(root, "opt/conf")}`,
+    "-Wl,--allow-shlib-undefined",
+    "-l:libconf.so.1",
+  ]);
+  put(`${D}/bar-2.0.dist-info/METADATA`, "Name: bar\n");
+  put(`${D}/bar-2.0.dist-info/RECORD`, "bar/_m.so,,\nbar-2.0.dist-info/RECORD,,\n");
+  put(`${D}/pip/__init__.py`);
+  put(`${D}/pip-23.0.dist-info/METADATA`, "Name: pip\n");
+  put(`${D}/pip-23.0.dist-info/RECORD`, "pip/__init__.py,,\n");
+  // A link that tries to climb out of the root, listed by a RECORD.
+  link(`${D}/escape`, "../../../../../../../../../../etc");
+  put(`${D}/bar-2.0.dist-info/RECORD`, "bar/_m.so,,\nbar-2.0.dist-info/RECORD,,\nescape/hostname,,\n");
+  put("/etc/hostname", "inside-root\n");
+  // Data.
+  put("/etc/ssl/certs/ca-certificates.crt", "PEM\n");
+  put("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+  put("/etc/group", "root:x:0:\n");
+  put("/usr/lib/os-release", "ID=debian\n");
+  link("/etc/os-release", "../usr/lib/os-release");
+  put("/usr/share/doc/libc6/copyright", "c".repeat(100));
+  put("/app/app.py", "print('hi')\n");
+  // dpkg: libc6 owns /lib/<triplet>/libc.so.6 (not /usr/lib: merged-/usr aliasing), dash owns /bin/dash.
+  put(
+    "/var/lib/dpkg/status",
+    "Package: libc6\nVersion: 1\n\nPackage: dash\nVersion: 2\n\nPackage: libconf1\nVersion: 3\n",
+  );
+  put(
+    `/var/lib/dpkg/info/libc6:${process.arch === "x64" ? "amd64" : "arm64"}.list`,
+    `/.\n/lib\n/lib/${TRIPLET}/libc.so.6\n`,
+  );
+  put("/var/lib/dpkg/info/dash.list", "/.\n/bin\n/bin/dash\n/usr/share/doc/libc6/copyright\n");
+  put("/var/lib/dpkg/info/libconf1.list", "/opt/conf/libconf.so.1\n");
+  closure = computeClosure(root, { user: { name: "app", uid: 10001, gid: 10001 } });
+});
+
+afterAll(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
+  it("keeps the interpreter through its symlink chain, and its RUNPATH/$ORIGIN and inherited DT_RPATH libraries", () => {
+    const rt = kept("runtime");
+    for (const p of ["/usr/local/bin/python", "/usr/bin/python3", "/usr/bin/python3.11", "/lib"])
+      expect(rt).toContain(p);
+    expect(rt).toContain("/usr/lib/pyx/libpyx.so.1");
+    expect(rt).toContain("/usr/lib/pyx/libpyx.so.1.0");
+    expect(rt).toContain("/usr/lib/deprpath/libdep.so.2");
+    expect(rt).not.toContain("/usr/lib/decoy/libdep.so.2");
+    expect(rt).toContain(`/usr/lib/${TRIPLET}/libc.so.6`);
+    // PT_INTERP and the directory links leading to it.
+    expect(rt).toContain(`/usr/lib/${TRIPLET}/${LDSO}`);
+    if (process.arch === "x64") expect(rt).toContain("/lib64");
+    expect(closure.python).toMatchObject({ version: "3.11", stdlib: "/usr/lib/python3.11" });
+    const exe = parseElf(readFileSync(join(root, "usr/bin/python3.11")));
+    expect(exe.interp).toMatch(new RegExp(`/${LDSO!.replace(/\./g, "\\.")}$`));
+    expect(exe.runpath).toEqual(["$ORIGIN/../lib/pyx"]);
+    expect(parseElf(readFileSync(join(root, "usr/lib/pyx/libpyx.so.1.0")))).toMatchObject({
+      soname: "libpyx.so.1",
+      rpath: ["$ORIGIN/../deprpath"],
+      runpath: [],
+    });
+    expect(parseElf(readFileSync(join(root, "usr/lib/pyx/libpyx.so.1.0"))).interp).toBeUndefined();
+  });
+
+  it("keeps the stdlib minus what a server never imports, with Debian's sitecustomize link target", () => {
+    const rt = kept("runtime");
+    expect(rt).toContain("/usr/lib/python3.11/os.py");
+    expect(rt).toContain("/usr/lib/python3.11/lib-dynload/_ssl.cpython-311.so");
+    expect(rt).toContain("/etc/python3.11/sitecustomize.py");
+    for (const p of ["test/test_os.py", "idlelib/idle.py", "tkinter/__init__.py"]) {
+      expect(kept()).not.toContain(`/usr/lib/python3.11/${p}`);
+    }
+    const stdlibParts = closure.dropped.find((d) => d.group === "stdlib parts")!;
+    expect(stdlibParts.files).toBe(3);
+  });
+
+  it("keeps RECORDed files (../../bin entries, quoted names) and their ELF closure via ld.so.conf includes", () => {
+    const deps = kept("dependencies");
+    expect(deps).toContain("/usr/local/lib/python3.11/dist-packages/foo/we,ird.py");
+    expect(deps).toContain("/usr/local/bin/foo-cli");
+    expect(kept("system")).toContain("/opt/conf/libconf.so.1");
+    expect(kept()).not.toContain("/usr/local/lib/python3.11/dist-packages/pip/__init__.py");
+    expect(closure.distributions).toEqual(["bar", "foo"]);
+    expect(kept("app")).toContain("/app/app.py");
+  });
+
+  it("expands a library's $ORIGIN from the path it was found by, not its symlink target", () => {
+    const sys = kept("system");
+    for (const p of [
+      `/usr/lib/${TRIPLET}/libq.so.1`,
+      "/etc/alternatives/libq.so.1",
+      "/usr/lib/alt/libq.so.1",
+    ]) {
+      expect(sys).toContain(p);
+    }
+    expect(sys).toContain(`/usr/lib/${TRIPLET}/libr.so.1`);
+    expect(sys).toContain("/usr/lib/alt/libr.so.1");
+  });
+
+  it("reports an unresolved library instead of skipping it", () => {
+    expect(closure.unresolved).toEqual([]);
+    cc("/usr/local/lib/python3.11/dist-packages/bar/_n.so", "int dep(void); int n(void){return dep();}", [
+      "-shared",
+      "-fPIC",
+      `-L${join(root, "usr/lib/decoy")}`,
+      "-l:libdep.so.2",
+    ]);
+    rmSync(join(root, "usr/lib/decoy/libdep.so.2"));
+    rmSync(join(root, "usr/lib/deprpath/libdep.so.2"));
+    const broken = computeClosure(root, { keep: ["/usr/local/lib/python3.11/dist-packages/bar/_n.so"] });
+    expect(broken.unresolved).toContainEqual({
+      library: "libdep.so.2",
+      neededBy: "/usr/local/lib/python3.11/dist-packages/bar/_n.so",
+    });
+  });
+
+  it("groups what it drops, with bytes", () => {
+    const by = Object.fromEntries(closure.dropped.map((d) => [d.group, d]));
+    expect(by["shell & tools"]!.paths).toEqual(expect.arrayContaining(["/usr/bin/dash", "/usr/bin/sh"]));
+    expect(by.docs!.bytes).toBe(100);
+    expect(by["Python tooling"]!.paths).toContain("/usr/local/lib/python3.11/dist-packages/pip/__init__.py");
+    expect(kept()).not.toContain("/usr/bin/dash");
+  });
+
+  it("writes the dpkg status of the packages whose files remain (merged-/usr aliasing), verbatim", () => {
+    expect(closure.packages).toEqual(["libc6", "libconf1"]);
+    const status = closure.layers
+      .flatMap((l) => l.generated)
+      .filter((g) => g.path === "/var/lib/dpkg/status");
+    expect(status.at(-1)!.content).toBe("Package: libc6\nVersion: 1\n\nPackage: libconf1\nVersion: 3\n");
+    expect(status[0]!.role).toBe("runtime");
+    expect(status[0]!.content).toBe("Package: libc6\nVersion: 1\n");
+  });
+
+  it("adds the app user to /etc/passwd and /etc/group", () => {
+    const gen = Object.fromEntries(
+      closure.layers.flatMap((l) => l.generated).map((g) => [g.path, g.content]),
+    );
+    expect(gen["/etc/passwd"]).toBe(
+      "root:x:0:0:root:/root:/bin/bash\napp:x:10001:10001::/nonexistent:/usr/sbin/nologin\n",
+    );
+    expect(gen["/etc/group"]).toBe("root:x:0:\napp:x:10001:\n");
+    expect(kept("runtime")).toContain("/usr/lib/os-release");
+  });
+
+  it("never leaves the root: links resolve against it", () => {
+    const fs = diskRoot(root);
+    expect(resolveIn(fs, "/usr/local/lib/python3.11/dist-packages/escape/hostname")).toMatchObject({
+      path: "/etc/hostname",
+      exists: true,
+    });
+    expect(resolveIn(fs, "/../../../../etc/hostname").path).toBe("/etc/hostname");
+    expect(kept("dependencies")).toContain("/etc/hostname");
+  });
+});
