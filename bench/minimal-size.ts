@@ -56,6 +56,7 @@ async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: nu
   const dir = await mkdtemp(join(tmpdir(), "minimal-size-"));
   try {
     await exec("buildah", ["push", "--disable-compression", ref, `oci:${dir}`], {
+      env: process.env,
       doing: `exporting ${ref}`,
     });
     const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8"));
@@ -77,19 +78,22 @@ async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: nu
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const examples = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["flask-app", "django-postgres"];
 const tb = await readEndpoints();
-await exec("npm", ["run", "--silent", "build"], { cwd: ROOT });
+await exec("npm", ["run", "--silent", "build"], { cwd: ROOT, env: process.env });
 console.log("example          image      layers  uncompressed  compressed   ratio (uncompr. / compr.)");
 for (const ex of examples) {
   const slim = `localhost/slimwheel-bench/${ex}:slimwheel`;
   await buildExampleWithCli(tb, ex, slim);
   const minimal = `localhost/slimwheel-bench/${ex}:minimal`;
-  const closure = await buildMinimalImage({
-    image: slim,
-    base: tb.images.runtime.pinned,
-    tag: minimal,
-    cmd: CMDS[ex] ?? ["python3"],
-    user: { name: "app", uid: 10001, gid: 10001 },
-  });
+  const closure = await buildMinimalImage(
+    {
+      image: slim,
+      base: tb.images.runtime.pinned,
+      tag: minimal,
+      cmd: CMDS[ex] ?? ["python3"],
+      user: { name: "app", uid: 10001, gid: 10001 },
+    },
+    process.env,
+  );
   const a = await sizes(slim);
   const b = await sizes(minimal);
   const row = (what: string, s: { raw: number; gz: number; layers: number }, ratio = "") =>

@@ -28,28 +28,32 @@ const built = new Map<Example, { closure: Closure; tag: string }>();
 
 beforeAll(async () => {
   tb = await readEndpoints();
-  await exec("npm", ["run", "build"], { cwd: ROOT, doing: "building the CLI" });
+  await exec("npm", ["run", "build"], { cwd: ROOT, env: process.env, doing: "building the CLI" });
   await exec("buildah", ["pull", "--tls-verify=false", tb.images.runtime.pinned], {
+    env: process.env,
     doing: "pulling the runtime",
   });
   for (const [ex, cmd] of Object.entries(EXAMPLES) as [Example, readonly string[]][]) {
     const slim = `localhost/slimwheel-int/minimal-src-${ex}:slimwheel`;
     await buildExampleWithCli(tb, ex, slim);
     const tag = `localhost/slimwheel-int/minimal-${ex}:minimal`;
-    const closure = await buildMinimalImage({
-      image: slim,
-      base: tb.images.runtime.pinned,
-      tag,
-      cmd,
-      user: { name: "app", uid: 10001, gid: 10001 },
-      env: { PORT: "8000" },
-    });
+    const closure = await buildMinimalImage(
+      {
+        image: slim,
+        base: tb.images.runtime.pinned,
+        tag,
+        cmd,
+        user: { name: "app", uid: 10001, gid: 10001 },
+        env: { PORT: "8000" },
+      },
+      process.env,
+    );
     built.set(ex, { closure, tag });
   }
 });
 
 async function inImage<T>(tag: string, f: (root: string) => Promise<T>): Promise<T> {
-  const m = await mountImage(tag);
+  const m = await mountImage(tag, process.env);
   try {
     return await f(m.root);
   } finally {
@@ -60,7 +64,7 @@ async function inImage<T>(tag: string, f: (root: string) => Promise<T>): Promise
 describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex) => {
   it("passes the import test of every installed top-level module", async () => {
     const { tag } = built.get(ex)!;
-    const r = await runInImage(tag, ["python3", "-c", IMPORT_TEST_SCRIPT]);
+    const r = await runInImage(tag, ["python3", "-c", IMPORT_TEST_SCRIPT], process.env);
     expect(r.stderr).toBe("");
     const result = JSON.parse(r.stdout) as { checked: unknown[]; failures: unknown[] };
     expect(result.failures).toEqual([]);
@@ -68,7 +72,7 @@ describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex
   });
 
   it("runs the app's smoke script with Python (no shell)", async () => {
-    const r = await runInImage(built.get(ex)!.tag, ["python3", "/app/smoke.py"]);
+    const r = await runInImage(built.get(ex)!.tag, ["python3", "/app/smoke.py"], process.env);
     expect(r.code, r.stderr).toBe(0);
   });
 
@@ -101,7 +105,9 @@ describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex
       return out;
     });
     expect(present).toEqual([]);
-    const config = JSON.parse((await exec("buildah", ["inspect", "--type", "image", tag])).stdout);
+    const config = JSON.parse(
+      (await exec("buildah", ["inspect", "--type", "image", tag], { env: process.env })).stdout,
+    );
     expect(config.OCIv1.config.Cmd).toEqual([...EXAMPLES[ex]]);
     expect(config.OCIv1.rootfs.diff_ids.length).toBeGreaterThanOrEqual(3);
   });
@@ -123,8 +129,8 @@ describe.each(Object.keys(EXAMPLES) as Example[])("the minimal image of %s", (ex
 describe("the runtime layer", () => {
   it("depends only on the base image: two projects share its digest", async () => {
     const diffIds = async (tag: string) =>
-      JSON.parse((await exec("buildah", ["inspect", "--type", "image", tag])).stdout).OCIv1.rootfs
-        .diff_ids as string[];
+      JSON.parse((await exec("buildah", ["inspect", "--type", "image", tag], { env: process.env })).stdout)
+        .OCIv1.rootfs.diff_ids as string[];
     const flask = await diffIds(built.get("flask-app")!.tag);
     const django = await diffIds(built.get("django-postgres")!.tag);
     expect(flask![0]).toBe(django![0]);

@@ -6,7 +6,7 @@
  */
 import { chmod, copyFile, cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { exec } from "../util/exec.js";
+import { type Env, exec } from "../util/exec.js";
 import type { Closure, LayerRole } from "./closure.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
@@ -64,6 +64,7 @@ export async function writeLayerTrees(
 export async function writeLdSoCache(
   trees: readonly { role: LayerRole; dir: string }[],
   ldconfigRoot: string,
+  env: Env,
   role: LayerRole = "system",
 ): Promise<void> {
   const merged = await mkdtemp(join(trees[0]!.dir, "..", "merged-"));
@@ -71,7 +72,7 @@ export async function writeLdSoCache(
     for (const t of trees) await cp(t.dir, merged, { recursive: true, verbatimSymlinks: true, force: true });
     await mkdir(join(merged, "etc"), { recursive: true });
     const ldconfig = join(ldconfigRoot, resolveIn(diskRoot(ldconfigRoot), "/sbin/ldconfig").path);
-    await exec(ldconfig, ["-r", merged], { doing: "regenerating ld.so.cache" });
+    await exec(ldconfig, ["-r", merged], { env, doing: "regenerating ld.so.cache" });
     const target = trees.find((t) => t.role === role)!.dir;
     await mkdir(join(target, "etc"), { recursive: true });
     await copyFile(join(merged, "etc", "ld.so.cache"), join(target, "etc", "ld.so.cache"));

@@ -7,12 +7,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exec } from "../util/exec.js";
+import { type Env, exec } from "../util/exec.js";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
 import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
 
-const buildah = async (...args: string[]) =>
-  (await exec("buildah", args, { doing: `buildah ${args[0]} ${args.at(-1)}` })).stdout.trim();
+const buildahIn =
+  (env: Env) =>
+  async (...args: string[]) =>
+    (await exec("buildah", args, { env, doing: `buildah ${args[0]} ${args.at(-1)}` })).stdout.trim();
 
 export interface MinimalImageInput {
   /** The built (today's slimwheel) image. */
@@ -29,7 +31,11 @@ export interface MinimalImageInput {
 }
 
 /** Mounts an image's root read-only-by-convention; returns the path and a release function. */
-export async function mountImage(ref: string): Promise<{ root: string; release: () => Promise<void> }> {
+export async function mountImage(
+  ref: string,
+  env: Env,
+): Promise<{ root: string; release: () => Promise<void> }> {
+  const buildah = buildahIn(env);
   const c = await buildah("from", "--pull-never", ref).catch(() =>
     buildah("from", "--tls-verify=false", ref),
   );
@@ -43,9 +49,10 @@ export async function mountImage(ref: string): Promise<{ root: string; release: 
   };
 }
 
-export async function buildMinimalImage(input: MinimalImageInput): Promise<Closure> {
-  const image = await mountImage(input.image);
-  const base = await mountImage(input.base);
+export async function buildMinimalImage(input: MinimalImageInput, env: Env): Promise<Closure> {
+  const buildah = buildahIn(env);
+  const image = await mountImage(input.image, env);
+  const base = await mountImage(input.base, env);
   const work = await mkdtemp(join(tmpdir(), "slimwheel-minimal-"));
   try {
     const user = input.user;
@@ -59,8 +66,8 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
       { image: image.root, base: base.root },
       join(work, "layers"),
     );
-    await writeLdSoCache(trees, base.root, "system");
-    const env = {
+    await writeLdSoCache(trees, base.root, env, "system");
+    const imageEnv = {
       PATH: "/usr/local/bin:/usr/bin:/bin",
       PYTHONUNBUFFERED: "1",
       LANG: "C.UTF-8",
@@ -69,7 +76,7 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
     const lines = [
       "FROM scratch",
       ...trees.map((t) => `COPY ${t.role}/ /`),
-      ...Object.entries(env).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
+      ...Object.entries(imageEnv).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
       "WORKDIR /app",
       ...(user ? [`USER ${user.uid}:${user.gid}`] : []),
       `CMD ${JSON.stringify(input.cmd)}`,
@@ -102,10 +109,14 @@ export async function buildMinimalImage(input: MinimalImageInput): Promise<Closu
 }
 
 /** Runs argv (no shell) in a fresh container of `ref`: exit code, stdout and stderr. */
-export async function runInImage(ref: string, argv: readonly string[]) {
+export async function runInImage(ref: string, argv: readonly string[], env: Env) {
+  const buildah = buildahIn(env);
   const c = await buildah("from", "--pull-never", ref);
   try {
-    return await exec("buildah", ["run", "--isolation", "chroot", c, "--", ...argv], { allowFailure: true });
+    return await exec("buildah", ["run", "--isolation", "chroot", c, "--", ...argv], {
+      env,
+      allowFailure: true,
+    });
   } finally {
     await buildah("rm", c).catch(() => undefined);
   }

@@ -16,6 +16,6 @@ export async function buildExampleWithCli(tb: Endpoints, example: string, tag: s
       join(ROOT, "examples", example),
       ...["-t", tag, "--engine", "buildah", ...sources, "--index-url", tb.index.url],
     ],
-    { doing: `building ${example} with today's CLI` },
+    { env: process.env, doing: `building ${example} with today's CLI` },
   );
 }
