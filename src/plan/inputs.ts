@@ -161,3 +161,30 @@ export function makePlan(
     ...(extra.artifacts ? { artifacts: extra.artifacts } : {}),
   };
 }
+
+/** What slim-apt and single-layer start from: the generic toolchain plus the table's build packages, and the runtime libraries. */
+export function toolchainInputs(p: Project, o: StrategyOptions, read: (f: string) => string | undefined) {
+  const { deps, needs } = debianInputs(p, o, read);
+  return {
+    deps,
+    needs,
+    build: [...new Set([...KNOWN.toolchain.debian, ...needs.build])],
+    runtime: needs.runtime.map((n) => n.name),
+  };
+}
+
+/**
+ * The artifacts plan of a Debian strategy: its artifacts stage alone (see `Strategy.assembleArtifacts`),
+ * made by the same function the strategy's whole plan uses.
+ */
+export function artifactsPlan(
+  strategy: { readonly id: string; readonly summary: string },
+  p: Project,
+  o: StrategyOptions,
+  read: (f: string) => string | undefined,
+  stage: (deps: DependencyInput, needs: Needs) => Stage,
+  artifacts: NonNullable<BuildPlan["artifacts"]>,
+): BuildPlan {
+  const { deps, needs } = debianInputs(p, o, read);
+  return makePlan(strategy, p, deps, [stage(deps, needs)], { buildPackages: needs.build, artifacts });
+}

@@ -7,6 +7,8 @@ import type { Project } from "../project/read.js";
 import { KNOWN } from "../sysdeps/known-packages.js";
 import type { DependencyInput, Needs } from "./inputs.js";
 import { APP_DIR, INDEX_ARGS, type StrategyOptions } from "./options.js";
+
+export { APP_DIR };
 import type { Step } from "./types.js";
 
 export const indexArgStep: Step = {
@@ -167,3 +169,67 @@ export function installProject(p: Project, note = ""): Step[] {
       ]
     : [];
 }
+
+/** WORKDIR /app. */
+export const appHome: Step = { kind: "workdir", why: "the app's home", path: APP_DIR };
+
+/**
+ * The dependency files copied into `dir` and installed from there with pip, in their own layer
+ * (after the index arguments, which pip reads from the environment).
+ */
+export function installRequirements(
+  deps: DependencyInput,
+  dir: string,
+  why: string,
+  pipFlags = "--no-cache-dir",
+): Step[] {
+  const path = dir === APP_DIR ? deps.main : `${dir}/${deps.main}`;
+  return [
+    indexArgStep,
+    ...copyDependencyFiles(deps, dir),
+    { kind: "run", why, commands: [`pip install ${pipFlags} -r ${path}`] },
+  ];
+}
+
+/**
+ * A builder's steps that turn the dependency set into wheels in `wheelDir` (with the requirements
+ * file beside them, for the install): build packages it may lack, the index arguments, the
+ * dependency files, `pip wheel`. pip's cache goes to a cache mount, or nowhere.
+ */
+export function buildWheels(
+  deps: DependencyInput,
+  needs: Needs,
+  o: { readonly wheelDir: string; readonly why: string; readonly cacheMount: boolean },
+): Step[] {
+  return [
+    ...installMissingBuildPackages(needs.build),
+    indexArgStep,
+    ...copyDependencyFiles(deps, "/build"),
+    {
+      kind: "run",
+      why: o.why,
+      mounts: o.cacheMount ? [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }] : undefined,
+      commands: [
+        `pip wheel ${o.cacheMount ? "" : "--no-cache-dir "}--wheel-dir ${o.wheelDir} -r /build/${deps.main}`,
+        `cp /build/${deps.main} ${o.wheelDir}/requirements.txt`,
+      ],
+    },
+  ];
+}
+
+/** apt-get install of the build tools and headers, and of the runtime libraries (so a later purge keeps them). */
+export function installBuildTools(build: readonly string[], runtime: readonly string[]): string[] {
+  return [
+    "apt-get update",
+    `apt-get install -y --no-install-recommends ${[...build, ...runtime].join(" ")} ${PYTHON_DEV_IF_MISSING}`,
+  ];
+}
+
+/** The opening of every Debian final stage: the runtime environment, then the app's home. */
+export const appStageOpening = (p: Project, appUser = false): Step[] => [runtimeEnv(p, appUser), appHome];
+
+/** The closing of a final stage: OCI labels, then the port and the start command. */
+export const appStageClosing = (p: Project, strategy: string, o: StrategyOptions): Step[] => [
+  labels(p, strategy, o),
+  ...startSteps(p),
+];

@@ -1,7 +1,7 @@
 import { SlimwheelError } from "../../errors.js";
 import type { Project } from "../../project/read.js";
 import * as inputs from "../inputs.js";
-import * as options from "../options.js";
+import type { StrategyOptions } from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
 import type { Strategy } from "./strategy.js";
@@ -11,7 +11,7 @@ export const slim: Strategy = {
   title: "slim image, one stage",
   summary:
     "One stage on the slim Python image: the dependency list is copied and installed in its own layer, then the app. Small and simple, but only works when every dependency has a binary wheel and needs no system library: nothing can be compiled, and no runtime library is installed. pip runs with --only-binary so a missing wheel stops the build with a clear message instead of a compiler error.",
-  assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
+  assemble(p: Project, o: StrategyOptions, read): BuildPlan {
     const needs = inputs.systemNeeds(p, "debian", o, inputs.appCompiles(p, read));
     if (inputs.appCompiles(p, read)) {
       throw new SlimwheelError(
@@ -37,27 +37,16 @@ export const slim: Strategy = {
         from: "${RUNTIME_IMAGE}",
         why: "the slim image: no compilers, so every dependency must come as a wheel",
         steps: [
-          steps.runtimeEnv(p),
-          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-          steps.indexArgStep,
-          ...steps.copyDependencyFiles(deps, options.APP_DIR),
-          {
-            kind: "run",
-            why: "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
-            commands: [`pip install --no-cache-dir --only-binary=:all: -r ${deps.main}`],
-          },
+          ...steps.appStageOpening(p),
+          ...steps.installRequirements(
+            deps,
+            steps.APP_DIR,
+            "binary wheels only: a dependency without one stops here with pip's 'no matching distribution' rather than a compiler error",
+            "--no-cache-dir --only-binary=:all:",
+          ),
           steps.copyApp(),
-          ...(p.installable
-            ? [
-                {
-                  kind: "run" as const,
-                  why: `install the project itself (${p.installable.reason})`,
-                  commands: ["pip install --no-cache-dir --no-deps ."],
-                },
-              ]
-            : []),
-          steps.labels(p, "slim", o),
-          ...steps.startSteps(p),
+          ...steps.installProject(p),
+          ...steps.appStageClosing(p, "slim", o),
         ],
       },
     ]);

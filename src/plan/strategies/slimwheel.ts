@@ -19,20 +19,11 @@ function depsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
     name: "deps",
     from: "${BUILDER_IMAGE}",
     why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
-    steps: [
-      ...steps.installMissingBuildPackages(needs.build),
-      steps.indexArgStep,
-      ...steps.copyDependencyFiles(deps, "/build"),
-      {
-        kind: "run",
-        why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
-        mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
-        commands: [
-          `pip wheel --wheel-dir /wheels -r /build/${deps.main}`,
-          `cp /build/${deps.main} /wheels/requirements.txt`,
-        ],
-      },
-    ],
+    steps: steps.buildWheels(deps, needs, {
+      wheelDir: "/wheels",
+      why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
+      cacheMount: true,
+    }),
   };
 }
 
@@ -41,13 +32,9 @@ export const slimwheelStrategy: Strategy = {
   title: "slimwheel: wheels built apart, installed through bind mounts",
   summary:
     "slimwheel's own (the default). Dependency wheels are built in the full builder image, apart from the app, so a code change rebuilds only the app layer; they are installed in the slim image through `RUN --mount=type=bind,from=…`, so no wheel is stored twice and no pip cache lands in a layer. The final image gets only the runtime system libraries the dependencies need (no compilers, no headers), runs as a non-root user, and its layers go base → system libraries → dependencies → app, with OCI labels. The package index is only ever seen by the builder.",
-  assembleArtifacts(p, o, read) {
-    const { deps, needs } = inputs.debianInputs(p, o, read);
-    return inputs.makePlan(slimwheelStrategy, p, deps, [depsStage(deps, needs)], {
-      buildPackages: needs.build,
-      artifacts: ARTIFACTS,
-    });
-  },
+  assembleArtifacts: (p, o, read) =>
+    inputs.artifactsPlan(slimwheelStrategy, p, o, read, depsStage, ARTIFACTS),
+
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const { deps, needs } = inputs.debianInputs(p, o, read);
     const stages: Stage[] = [depsStage(deps, needs)];
@@ -85,8 +72,7 @@ export const slimwheelStrategy: Strategy = {
       // app's own layer is committed again.
       steps.runtimeEnv(p, true),
       ...(p.installable ? [] : [runAsApp]),
-      steps.labels(p, "slimwheel", o),
-      ...steps.startSteps(p),
+      ...steps.appStageClosing(p, "slimwheel", o),
       ...(p.installable
         ? [
             {

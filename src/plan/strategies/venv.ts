@@ -27,13 +27,7 @@ function artifactsStage(p: Project, deps: inputs.DependencyInput, needs: inputs.
         why: "activate the venv for every later command (not through .bashrc)",
         vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
       },
-      steps.indexArgStep,
-      ...steps.copyDependencyFiles(deps, "/build"),
-      {
-        kind: "run",
-        why: "dependencies into the venv",
-        commands: [`pip install --no-cache-dir -r /build/${deps.main}`],
-      },
+      ...steps.installRequirements(deps, "/build", "dependencies into the venv"),
       ...(p.installable
         ? [
             { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
@@ -53,13 +47,9 @@ export const venv: Strategy = {
   title: "virtualenv built in a builder, copied into slim",
   summary:
     "Two stages: a virtualenv at a fixed path (/opt/venv) is built in the builder and copied whole into the slim image, activated through PATH (a .bashrc only works for interactive shells). The interpreter path is the same in both images, so the venv's links hold. The venv carries pip and setuptools along, and runtime libraries must still be added.",
-  assembleArtifacts(p, o, read) {
-    const { deps, needs } = inputs.debianInputs(p, o, read);
-    return inputs.makePlan(venv, p, deps, [artifactsStage(p, deps, needs)], {
-      buildPackages: needs.build,
-      artifacts: ARTIFACTS,
-    });
-  },
+  assembleArtifacts: (p, o, read) =>
+    inputs.artifactsPlan(venv, p, o, read, (deps, needs) => artifactsStage(p, deps, needs), ARTIFACTS),
+
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const { deps, needs } = inputs.debianInputs(p, o, read);
     return inputs.makePlan(
@@ -89,8 +79,7 @@ export const venv: Strategy = {
             },
             { kind: "workdir", why: "the app's home", path: options.APP_DIR },
             steps.copyApp(),
-            steps.labels(p, "venv", o),
-            ...steps.startSteps(p),
+            ...steps.appStageClosing(p, "venv", o),
           ],
         },
       ],

@@ -13,19 +13,11 @@ function artifactsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stag
     name: "dep-builder",
     from: "${BUILDER_IMAGE}",
     why: "builds a wheel of every dependency, compiling where needed",
-    steps: [
-      ...steps.installMissingBuildPackages(needs.build),
-      steps.indexArgStep,
-      ...steps.copyDependencyFiles(deps, "/build"),
-      {
-        kind: "run",
-        why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
-        commands: [
-          `pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/${deps.main}`,
-          `cp /build/${deps.main} /build/dist/requirements.txt`,
-        ],
-      },
-    ],
+    steps: steps.buildWheels(deps, needs, {
+      wheelDir: "/build/dist",
+      why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
+      cacheMount: false,
+    }),
   };
 }
 
@@ -34,13 +26,8 @@ export const wheels: Strategy = {
   title: "four stages: dep-builder, base, app-builder, final",
   summary:
     "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
-  assembleArtifacts(p, o, read) {
-    const { deps, needs } = inputs.debianInputs(p, o, read);
-    return inputs.makePlan(wheels, p, deps, [artifactsStage(deps, needs)], {
-      buildPackages: needs.build,
-      artifacts: ARTIFACTS,
-    });
-  },
+  assembleArtifacts: (p, o, read) => inputs.artifactsPlan(wheels, p, o, read, artifactsStage, ARTIFACTS),
+
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const { deps, needs } = inputs.debianInputs(p, o, read);
     return inputs.makePlan(
@@ -113,8 +100,7 @@ export const wheels: Strategy = {
                 ]
               : []),
             steps.copyApp(),
-            steps.labels(p, "wheels", o),
-            ...steps.startSteps(p),
+            ...steps.appStageClosing(p, "wheels", o),
           ],
         },
       ],
