@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -9,7 +10,13 @@ const ROOT = join(import.meta.dirname, "..");
  */
 describe("the slimwheel package's API", () => {
   it("exports the pipeline's functions by name, and they work together", async () => {
-    const api = await import("slimwheel");
+    // By name, resolved at run time through package.json's exports to dist/ (typecheck runs before
+    // the build, so the types are taken from the sources).
+    const packageName = "slimwheel";
+    const api = (await import(packageName)) as typeof import("../src/index.js");
+    expect(createRequire(join(ROOT, "package.json")).resolve(packageName)).toBe(
+      join(ROOT, "dist", "index.js"),
+    );
     for (const name of [
       "readProject",
       "assemblePlan",
