@@ -59,7 +59,7 @@ export function dependencyInput(p: Project): DependencyInput {
     ...d.requirements.map((r) =>
       r.url
         ? `${r.name}${r.extras.length ? `[${r.extras.join(",")}]` : ""} @ ${r.url}`
-        : `${r.name}${r.extras.length ? `[${r.extras.join(",")}]` : ""}${r.specifier}`,
+        : `${r.name}${r.extras.length ? `[${r.extras.join(",")}]` : ""}${r.specifier}${d.hashChecking ? r.hashValues.map((h) => ` --hash=${h}`).join("") : ""}`,
     ),
   ];
   return {

@@ -193,13 +193,19 @@ export function installRequirements(
 
 /**
  * A builder's steps that turn the dependency set into wheels in `wheelDir` (with the requirements
- * file beside them, for the install): build packages it may lack, the index arguments, the
+ * file beside them, for an install by requirement, unless asked not to): build packages it may lack, the index arguments, the
  * dependency files, `pip wheel`. pip's cache goes to a cache mount, or nowhere.
  */
 export function buildWheels(
   deps: DependencyInput,
   needs: Needs,
-  o: { readonly wheelDir: string; readonly why: string; readonly cacheMount: boolean },
+  o: {
+    readonly wheelDir: string;
+    readonly why: string;
+    readonly cacheMount: boolean;
+    /** Copy the requirements file beside the wheels, for an install by requirement (default true). */
+    readonly copyRequirements?: boolean;
+  },
 ): Step[] {
   return [
     ...installMissingBuildPackages(needs.build),
@@ -211,7 +217,7 @@ export function buildWheels(
       mounts: o.cacheMount ? [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }] : undefined,
       commands: [
         `pip wheel ${o.cacheMount ? "" : "--no-cache-dir "}--wheel-dir ${o.wheelDir} -r /build/${deps.main}`,
-        `cp /build/${deps.main} ${o.wheelDir}/requirements.txt`,
+        ...(o.copyRequirements === false ? [] : [`cp /build/${deps.main} ${o.wheelDir}/requirements.txt`]),
       ],
     },
   ];

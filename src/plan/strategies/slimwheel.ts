@@ -23,6 +23,7 @@ function depsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
       wheelDir: "/wheels",
       why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
       cacheMount: true,
+      copyRequirements: false,
     }),
   };
 }
@@ -59,12 +60,12 @@ export const slimwheelStrategy: Strategy = {
       ...steps.runtimePackagesStep(needs.runtime),
       {
         kind: "run",
-        why: `a non-root user for the app (uid ${options.APP_UID}, no login, no home; the app's files stay owned by root, read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name: useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer; then the dependencies, installed from the builder's wheels through a bind mount: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
+        why: `a non-root user for the app (uid ${options.APP_UID}, no login, no home; the app's files stay owned by root, read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name: useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer; then the dependencies: exactly the wheels the builder built (pip resolved, verified any hashes and built them there), installed by file through a bind mount, so -r/-c includes and hash-checked requirements need nothing more here: the wheels never enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both`,
         mounts: [{ type: "bind", from: "deps", source: "/wheels", target: "/wheels" }],
         commands: [
           `echo 'app:x:${options.APP_UID}:${options.APP_UID}::/nonexistent:/usr/sbin/nologin' >> /etc/passwd`,
           // Inline, not ENV: pip's own modules and the stdlib would otherwise leave __pycache__ in this layer.
-          "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+          "PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --no-deps /wheels/*.whl",
         ],
       },
       { kind: "workdir", why: "the app's home", path: options.APP_DIR },

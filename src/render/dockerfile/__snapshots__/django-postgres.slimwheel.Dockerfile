@@ -39,8 +39,7 @@ COPY requirements.txt /build/
 
 # wheels for every dependency; pip's cache lives in a cache mount, never in a layer
 RUN --mount=type=cache,target=/root/.cache/pip,id=slimwheel-pip \
-    pip wheel --wheel-dir /wheels -r /build/requirements.txt && \
-    cp /build/requirements.txt /wheels/requirements.txt
+    pip wheel --wheel-dir /wheels -r /build/requirements.txt
 
 # ---- stage 2/2: final ---------------------------------------------------------------------------
 # the slim image: base → system libraries → dependencies → app
@@ -56,12 +55,13 @@ RUN apt-get update && \
 # a non-root user for the app (uid 10001, no login, no home; the app's files stay owned by root,
 # read-only to it), added as one line in /etc/passwd with its own group ID, which needs no name:
 # useradd would also rewrite group, shadow and gshadow and leave backups of all four in the layer;
-# then the dependencies, installed from the builder's wheels through a bind mount: the wheels never
-# enter a layer, no index, no compiler; the installed packages are byte-compiled, but pip writes no
-# __pycache__ of itself. One layer for both
+# then the dependencies: exactly the wheels the builder built (pip resolved, verified any hashes and
+# built them there), installed by file through a bind mount, so -r/-c includes and hash-checked
+# requirements need nothing more here: the wheels never enter a layer, no index, no compiler; the
+# installed packages are byte-compiled, but pip writes no __pycache__ of itself. One layer for both
 RUN --mount=type=bind,from=deps,source=/wheels,target=/wheels \
     echo 'app:x:10001:10001::/nonexistent:/usr/sbin/nologin' >> /etc/passwd && \
-    PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
+    PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # the app's home
 WORKDIR /app
