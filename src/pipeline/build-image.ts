@@ -33,6 +33,9 @@ export interface BuildOptions extends ImageSources {
   readonly engine?: EngineId;
   readonly tags: readonly string[];
   readonly python?: string;
+  /** Dependency groups and extras of the project to install besides the main ones. */
+  readonly groups?: readonly string[];
+  readonly extras?: readonly string[];
   readonly platform?: string;
   readonly noCache?: boolean;
   readonly squash?: boolean;
@@ -73,7 +76,7 @@ export async function buildImage(
   selected?: { engine: Engine; info: EngineInfo },
 ): Promise<BuildOutcome> {
   const project = await step(ctx.reporter, "read", `reading ${dir}`, () =>
-    readProject(dir, { python: o.python }),
+    readProject(dir, { python: o.python, groups: o.groups, extras: o.extras }),
   );
   const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
   const options: StrategyOptions = {

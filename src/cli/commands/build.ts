@@ -6,10 +6,12 @@ import { packageVersion } from "../version.js";
 import {
   addEngineOption,
   addImageSourceOptions,
+  addSelectionOptions,
   engineOf,
   imageSources,
   parseOutput,
   resolveDir,
+  selection,
   strategyHelp,
 } from "./options.js";
 
@@ -23,6 +25,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .option("-t, --tag <ref>", "image reference (repeatable)", collect, [])
     .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)));
   addEngineOption(cmd);
+  addSelectionOptions(cmd);
   addImageSourceOptions(cmd)
     .option("--push", "push every tag to its registry")
     .option(
@@ -63,6 +66,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           engine: engineOf(o),
           tags: o.tag as string[],
           python: o.python as string | undefined,
+          ...selection(o),
           platform: o.platform as string | undefined,
           noCache: o.cache === false,
           squash: Boolean(o.squash),

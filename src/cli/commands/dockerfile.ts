@@ -8,7 +8,7 @@ import { readProject } from "../../project/read.js";
 import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../render/dockerfile/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
-import { resolveDir } from "./options.js";
+import { addSelectionOptions, resolveDir, selection } from "./options.js";
 
 /** Writes through a temporary file and a rename: never a half-written file. */
 async function writeAtomic(path: string, content: string): Promise<void> {
@@ -18,23 +18,34 @@ async function writeAtomic(path: string, content: string): Promise<void> {
 }
 
 export function registerDockerfile(program: Command, getEnv: GetEnv): void {
-  program
+  const cmd = program
     .command("dockerfile")
     .description("write a commented Dockerfile (and a .dockerignore when there is none) for a Python project")
     .argument("[dir]", "the project directory", ".")
     .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)))
     .option("-o, --output <file>", "where to write the Dockerfile (default: DIR/Dockerfile); - for stdout")
     .option("--force", "overwrite a Dockerfile that slimwheel did not write")
-    .option("--python <X.Y>", "Python version, over what the project declares")
+    .option("--python <X.Y>", "Python version, over what the project declares");
+  addSelectionOptions(cmd)
     .addHelpText(
       "after",
       `\nStrategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (default)" : ""}\n${s.summary.replace(/(.{1,92})(\s|$)/g, "      $1\n")}`).join("")}`,
     )
     .action(
-      async (dir: string, o: { strategy?: string; output?: string; force?: boolean; python?: string }) => {
+      async (
+        dir: string,
+        o: {
+          strategy?: string;
+          output?: string;
+          force?: boolean;
+          python?: string;
+          group: string[];
+          extra: string[];
+        },
+      ) => {
         const { ctx, global, io } = getEnv();
         const root = resolveDir(ctx.cwd, dir);
-        const project = await readProject(root, o.python ? { python: o.python } : {});
+        const project = await readProject(root, { python: o.python, ...selection(o) });
         const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
         const plan = assemblePlan(
           project,

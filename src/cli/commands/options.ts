@@ -16,6 +16,26 @@ export function addImageSourceOptions(cmd: Command): Command {
     .option("--python <X.Y>", "Python version, over what the project declares");
 }
 
+const collectName = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `--group NAME` and `--extra NAME` (repeatable): what of a lock's optional parts to install. */
+export function addSelectionOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--group <name>",
+      "also install this dependency group (dev groups are left out by default)",
+      collectName,
+      [],
+    )
+    .option("--extra <name>", "also install this optional extra of the project", collectName, []);
+}
+
+/** The groups and extras the selection options asked for (undefined when none: [tool.slimwheel] then decides). */
+export function selection(o: Record<string, unknown>): { groups?: string[]; extras?: string[] } {
+  const given = (k: string) => ((o[k] as string[] | undefined)?.length ? (o[k] as string[]) : undefined);
+  return { groups: given("group"), extras: given("extra") };
+}
+
 export function addEngineOption(cmd: Command): Command {
   return cmd.addOption(
     new Option(

@@ -26,6 +26,16 @@ describe("slimwheel plan --json", () => {
     expect(doc.schemaVersion).toBe(1);
   });
 
+  it("--group adds a dependency group the default set leaves out", async () => {
+    const dir = join(FIXTURES, "poetry18-groups");
+    const names = async (args: string[]) =>
+      JSON.parse((await runCli(["--json", "plan", dir, ...args])).stdout).dependencies.requirements.map(
+        (r: { name: string }) => r.name,
+      );
+    expect(await names([])).not.toContain("pytest");
+    expect(await names(["--group", "dev"])).toContain("pytest");
+  });
+
   it("the schema rejects a document that breaks it (the check can fail)", async () => {
     const r = await runCli(["--json", "plan", join(ROOT, "examples", "flask-app")]);
     const doc = JSON.parse(r.stdout);

@@ -4,11 +4,12 @@ import { readProject } from "../../project/read.js";
 import { formatPlan, planDocument } from "../../report/plan.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
+import { addSelectionOptions, selection } from "./options.js";
 
 const ansi = (code: string, on: boolean) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
 
 export function registerPlan(program: Command, getEnv: GetEnv): void {
-  program
+  const cmd = program
     .command("plan")
     .description(
       "show what slimwheel detects in a Python project (Python version, dependencies, start command) and why",
@@ -20,7 +21,8 @@ export function registerPlan(program: Command, getEnv: GetEnv): void {
         .choices(["x86_64", "aarch64", "amd64", "arm64"])
         .default("x86_64"),
     )
-    .option("--strict", "exit 1 when there are warnings")
+    .option("--strict", "exit 1 when there are warnings");
+  addSelectionOptions(cmd)
     .addHelpText(
       "after",
       `
@@ -28,21 +30,30 @@ Dependency sources, first found wins: pylock.toml, uv.lock, poetry.lock, Pipfile
 requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cfg, setup.py.
 --json prints a document following schema/plan.schema.json (schemaVersion 1).`,
     )
-    .action(async (dir: string, o: { python?: string; arch: string; strict?: boolean }) => {
-      const { ctx, global, io } = getEnv();
-      const arch =
-        o.arch === "amd64" ? "x86_64" : o.arch === "arm64" ? "aarch64" : (o.arch as "x86_64" | "aarch64");
-      const project = await readProject(dir === "." ? ctx.cwd : new URL(dir, `file://${ctx.cwd}/`).pathname, {
-        arch,
-        ...(o.python ? { python: o.python } : {}),
-      });
-      if (global.json) io.stdout(`${JSON.stringify(planDocument(project), null, 2)}\n`);
-      else {
-        const color = global.color && io.stdoutIsTTY;
-        io.stdout(
-          formatPlan(project, { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) }),
+    .action(
+      async (
+        dir: string,
+        o: { python?: string; arch: string; strict?: boolean; group: string[]; extra: string[] },
+      ) => {
+        const { ctx, global, io } = getEnv();
+        const arch =
+          o.arch === "amd64" ? "x86_64" : o.arch === "arm64" ? "aarch64" : (o.arch as "x86_64" | "aarch64");
+        const project = await readProject(
+          dir === "." ? ctx.cwd : new URL(dir, `file://${ctx.cwd}/`).pathname,
+          {
+            arch,
+            python: o.python,
+            ...selection(o),
+          },
         );
-      }
-      if (o.strict && project.warnings.length) throw new ExitWith(1);
-    });
+        if (global.json) io.stdout(`${JSON.stringify(planDocument(project), null, 2)}\n`);
+        else {
+          const color = global.color && io.stdoutIsTTY;
+          io.stdout(
+            formatPlan(project, { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) }),
+          );
+        }
+        if (o.strict && project.warnings.length) throw new ExitWith(1);
+      },
+    );
 }
