@@ -7,6 +7,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isLoopbackRef } from "../engines/types.js";
 import { type Env, exec } from "../util/exec.js";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
 import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
@@ -36,8 +37,9 @@ export async function mountImage(
   env: Env,
 ): Promise<{ root: string; release: () => Promise<void> }> {
   const buildah = buildahIn(env);
+  // A missing image is pulled; without TLS only from a loopback registry.
   const c = await buildah("from", "--pull-never", ref).catch(() =>
-    buildah("from", "--tls-verify=false", ref),
+    buildah("from", ...(isLoopbackRef(ref) ? ["--tls-verify=false"] : []), ref),
   );
   const root = await buildah("mount", c);
   return {

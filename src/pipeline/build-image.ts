@@ -5,6 +5,8 @@
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { type ExportTarget, isLoopbackRef } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
+import type { Closure } from "../minimize/index.js";
 import type { StrategyOptions } from "../plan/options.js";
 import { checkAlpineImages } from "../plan/strategies/alpine.js";
 import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
@@ -14,6 +16,7 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
+import { minimizeImage, type RuntimeKind } from "./minimize.js";
 import { type Proof, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
 import { buildRequest, buildStages } from "./stages.js";
@@ -51,6 +54,8 @@ export interface BuildOptions extends ImageSources {
   readonly readRuntimeNeeds?: boolean;
   /** Import every installed module in the final image (default true). */
   readonly importTest?: boolean;
+  /** `minimal`: ship only the closure of what the app runs (slimwheel strategy, buildah/podman); default `slim`. */
+  readonly runtime?: RuntimeKind;
   /** Leave these runtime packages out even when needed (to see the import test fail). */
   readonly excludeRuntimePackages?: readonly string[];
 }
@@ -66,6 +71,8 @@ export interface BuildOutcome extends Proof, Published {
   /** All the work of making the image: the artifacts stage and what is read from it, then the build. */
   readonly imageMs: number;
   readonly runtimeNeeds?: RuntimeNeeds;
+  /** With `--runtime minimal`: what the minimal image kept and dropped. */
+  readonly closure?: Closure;
 }
 
 /** Builds the project's image: the phases in order, nothing planned or rendered twice. */
@@ -89,12 +96,17 @@ export async function buildImage(
     o.readRuntimeNeeds === false ? undefined : assembleArtifacts(project, strategy, options);
   const early = artifactsPlan ?? assemblePlan(project, strategy, options);
   if (early.libc === "musl") checkAlpineImages(o);
+  if (o.runtime === "minimal" && strategy !== "slimwheel")
+    throw new SlimwheelError("usage", `--runtime minimal is for the slimwheel strategy, not ${strategy}`, {
+      hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
+    });
   const { engine, info } =
     selected ??
     (await step(ctx.reporter, "engine", "choosing an engine", () => selectEngine(o.engine, ctx.env)));
   const context = await prepareContext(project, early, o.version);
   const render = { version: o.version, projectName: project.name };
   const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
+  const runtimeImage = o.runtimeImage ?? `python:${project.python.version}-slim`;
   try {
     const started = ctx.now();
     const request = buildRequest(project, o, context.dir, ctx);
@@ -105,7 +117,7 @@ export async function buildImage(
           engine,
           artifactsPlan,
           { ...request, dockerfile: await writeDockerfile(context, artifactsPlan, render, "artifacts") },
-          o.runtimeImage ?? `python:${project.python.version}-slim`,
+          runtimeImage,
           imageName(project),
           ctx,
         ),
@@ -129,12 +141,25 @@ export async function buildImage(
           ctx,
         ),
     );
+    const closure =
+      o.runtime === "minimal"
+        ? await step(ctx.reporter, "minimize", "minimal runtime: keeping only what the app runs", () =>
+            minimizeImage(
+              engine,
+              project,
+              { tag: tags[0]!, baseImage: runtimeImage, sourceDateEpoch: ctx.sourceDateEpoch },
+              ctx,
+            ),
+          )
+        : undefined;
     const imageMs = ctx.now() - started;
+    const imageId = closure ? ((await engine.imageId(tags[0]!, ctx)) ?? tags[0]!) : built.imageId;
     const proof = await proveImage(
       engine,
-      built.imageId,
+      imageId,
       {
         importTest: o.importTest,
+        noShell: closure !== undefined,
         smoke: o.smoke,
         builderImage: o.builderImage ?? `python:${project.python.version}`,
         packageOf: runtimeNeeds?.resolution.packageOf ?? {},
@@ -147,8 +172,9 @@ export async function buildImage(
       project,
       plan,
       engine: info,
-      imageId: built.imageId,
+      imageId,
       tags,
+      closure,
       buildMs: built.durationMs,
       imageMs,
       runtimeNeeds,

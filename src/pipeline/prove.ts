@@ -7,6 +7,7 @@ import type { Context } from "../context.js";
 import { lastMeaningfulLines } from "../engines/output.js";
 import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
+import { execForm } from "../minimize/start.js";
 import { APP_DIR } from "../plan/options.js";
 import { IMPORT_TEST_SCRIPT, type ImportTestResult, parseImportTest } from "../sysdeps/import-test.js";
 import { DPKG_SEARCH, parseDpkgSearch } from "../sysdeps/resolve.js";
@@ -32,6 +33,8 @@ export interface ProveOptions {
   readonly packageOf: Readonly<Record<string, string>>;
   /** How the image is named in messages. */
   readonly name: string;
+  /** The image has no shell (a minimal runtime): the smoke command runs in exec form. */
+  readonly noShell?: boolean;
 }
 
 /** Runs the proofs; the first one that fails throws, naming what is missing. */
@@ -43,7 +46,7 @@ export async function proveImage(
 ): Promise<Proof> {
   const importTest = o.importTest === false ? undefined : await runImportTest(engine, image, o, ctx);
   if (!o.smoke) return { importTest };
-  const smoke = await smokeTest(engine, image, o.smoke, ctx);
+  const smoke = await smokeTest(engine, image, o.smoke, ctx, o.noShell);
   if (!smoke.ok)
     throw new SlimwheelError("engine", `the smoke test failed in ${o.name}: ${o.smoke}`, {
       details: smoke.output.slice(-3000),
@@ -58,8 +61,10 @@ export async function smokeTest(
   image: string,
   command: string,
   ctx: Context,
+  noShell = false,
 ): Promise<SmokeResult> {
-  const r = await engine.run(image, ["sh", "-c", command], ctx, { workdir: APP_DIR });
+  const argv = noShell ? execForm(command) : ["sh", "-c", command];
+  const r = await engine.run(image, argv, ctx, { workdir: APP_DIR });
   return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
 

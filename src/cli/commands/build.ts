@@ -42,6 +42,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       collect,
       [],
     )
+    .addOption(
+      new Option(
+        "--runtime <kind>",
+        "slim: the runtime base image as it is; minimal: only what the app runs (slimwheel strategy; buildah/podman)",
+      )
+        .choices(["slim", "minimal"])
+        .default("slim"),
+    )
     .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
     .option("--no-import-test", "skip importing every installed module in the final image")
     .option(
@@ -75,6 +83,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           push: Boolean(o.push),
           output: typeof o.output === "string" ? parseOutput(o.output) : undefined,
           smoke: o.smoke as string | undefined,
+          runtime: o.runtime as "slim" | "minimal",
           importTest: o.importTest !== false,
           readRuntimeNeeds: o.detect !== false,
           excludeRuntimePackages: o.excludeRuntimePackage as string[],
@@ -92,6 +101,22 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         pushed: outcome.pushed,
         output: outcome.output ?? null,
         smoke: outcome.smoke ?? null,
+        runtime: outcome.closure
+          ? {
+              kind: "minimal",
+              layers: outcome.closure.layers.map((l) => ({
+                role: l.role,
+                bytes: l.bytes,
+                files: l.files.length,
+              })),
+              dropped: outcome.closure.dropped.map((d) => ({
+                group: d.group,
+                bytes: d.bytes,
+                files: d.files,
+              })),
+              packages: outcome.closure.packages,
+            }
+          : { kind: "slim" },
         importTest: outcome.importTest
           ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
           : null,
@@ -117,6 +142,10 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
             `  ${outcome.runtimeNeeds.stage.cached ? "reused (stage cache)" : "read"} ${outcome.runtimeNeeds.extensions} extension modules in ${outcome.runtimeNeeds.wheels} wheels; already in the base: ${outcome.runtimeNeeds.resolution.provided.join(", ") || "–"}\n`,
           );
         }
+        if (outcome.closure)
+          io.stdout(
+            `  minimal runtime: ${outcome.closure.layers.map((l) => `${l.role} ${(l.bytes / 1e6).toFixed(1)} MB`).join(", ")}; dropped ${(outcome.closure.dropped.reduce((n, d) => n + d.bytes, 0) / 1e6).toFixed(1)} MB\n`,
+          );
         if (outcome.importTest)
           io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
         for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
