@@ -4,7 +4,7 @@
  */
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
-import { type ExportTarget, isLoopbackRef } from "../engines/types.js";
+import { type BuildResult, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import type { Closure } from "../minimize/index.js";
 import type { StrategyOptions } from "../plan/options.js";
@@ -12,14 +12,15 @@ import { checkAlpineImages } from "../plan/strategies/alpine.js";
 import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
 import type { BuildPlan } from "../plan/types.js";
 import { type Project, readProject } from "../project/read.js";
+import type { RenderOptions } from "../render/dockerfile/index.js";
 import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
-import { prepareContext, writeDockerfile } from "./context.js";
+import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
 import { minimizeImage, type RuntimeKind } from "./minimize.js";
-import { type Proof, proveImage } from "./prove.js";
+import { type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
-import { buildRequest, buildStages } from "./stages.js";
+import { buildRequest, buildStages, type StageRequest } from "./stages.js";
 
 /** Where the images and packages come from (never PyPI or Docker Hub in tests: the test bed). */
 export interface ImageSources {
@@ -86,104 +87,139 @@ export async function buildImage(
     readProject(dir, { python: o.python, groups: o.groups, extras: o.extras }),
   );
   const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
-  const options: StrategyOptions = {
-    sourceDateEpoch: ctx.sourceDateEpoch,
-    withoutRuntimePackages: o.excludeRuntimePackages,
-    ...o.strategyOptions,
-  };
-  // The artifacts plan when needs are to be read, else the whole plan: either way a refusal comes before any engine work.
+  const options = strategyOptions(o, ctx);
+  // The artifacts plan when needs are to be read, else the whole plan: a refusal comes before any engine work.
   const artifactsPlan =
     o.readRuntimeNeeds === false ? undefined : assembleArtifacts(project, strategy, options);
   const early = artifactsPlan ?? assemblePlan(project, strategy, options);
-  if (early.libc === "musl") checkAlpineImages(o);
-  if (o.runtime === "minimal" && strategy !== "slimwheel")
-    throw new SlimwheelError("usage", `--runtime minimal is for the slimwheel strategy, not ${strategy}`, {
-      hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
-    });
+  checkRequest(early, strategy, o);
   const { engine, info } =
     selected ??
     (await step(ctx.reporter, "engine", "choosing an engine", () => selectEngine(o.engine, ctx.env)));
   const context = await prepareContext(project, early, o.version);
-  const render = { version: o.version, projectName: project.name };
-  const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
-  const runtimeImage = o.runtimeImage ?? `python:${project.python.version}-slim`;
+  const b: Build = {
+    project,
+    strategy,
+    engine,
+    context,
+    tags: o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`],
+    runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
+    render: { version: o.version, projectName: project.name },
+    request: buildRequest(project, o, context.dir, ctx),
+  };
   try {
     const started = ctx.now();
-    const request = buildRequest(project, o, context.dir, ctx);
-    const runtimeNeeds =
-      artifactsPlan &&
-      (await step(ctx.reporter, "sysdeps", "reading what the built extension modules link", async () =>
-        detectRuntimeNeeds(
-          engine,
-          artifactsPlan,
-          { ...request, dockerfile: await writeDockerfile(context, artifactsPlan, render, "artifacts") },
-          runtimeImage,
-          imageName(project),
-          ctx,
-        ),
-      ));
+    const runtimeNeeds = artifactsPlan && (await detectPhase(b, artifactsPlan, ctx));
     const plan = artifactsPlan
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
-    for (const r of runtimeNeeds ? plan.runtimePackages : [])
-      ctx.reporter.emit({ type: "log", level: "info", message: `runtime package ${r.name} ← ${r.why}` });
-    const dockerfile = await writeDockerfile(context, plan, render);
-    const built = await step(
-      ctx.reporter,
-      "build",
-      `building ${tags[0]} (${strategy}, ${info.id} ${info.version ?? ""})`,
-      () =>
-        buildStages(
-          engine,
-          plan,
-          { ...request, dockerfile, tags, squash: o.squash },
-          runtimeNeeds?.stage,
-          ctx,
-        ),
-    );
-    const closure =
-      o.runtime === "minimal"
-        ? await step(ctx.reporter, "minimize", "minimal runtime: keeping only what the app runs", () =>
-            minimizeImage(
-              engine,
-              project,
-              { tag: tags[0]!, baseImage: runtimeImage, sourceDateEpoch: ctx.sourceDateEpoch },
-              ctx,
-            ),
-          )
-        : undefined;
+    const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
+    const closure = o.runtime === "minimal" ? await minimizePhase(b, ctx) : undefined;
     const imageMs = ctx.now() - started;
-    const imageId = closure ? ((await engine.imageId(tags[0]!, ctx)) ?? tags[0]!) : built.imageId;
-    const proof = await proveImage(
-      engine,
-      imageId,
-      {
-        importTest: o.importTest,
-        noShell: closure !== undefined,
-        smoke: o.smoke,
-        builderImage: o.builderImage ?? `python:${project.python.version}`,
-        packageOf: runtimeNeeds?.resolution.packageOf ?? {},
-        name: tags[0]!,
-      },
-      ctx,
-    );
-    const published = await publishImage(engine, tags, o, ctx);
+    const imageId = closure ? ((await engine.imageId(b.tags[0]!, ctx)) ?? b.tags[0]!) : built.imageId;
+    const proof = await proveImage(engine, imageId, proofOptions(b, o, runtimeNeeds, closure), ctx);
+    const published = await publishImage(engine, b.tags, o, ctx);
+    const times = { buildMs: built.durationMs, imageMs };
     return {
       project,
       plan,
       engine: info,
       imageId,
-      tags,
+      tags: b.tags,
       closure,
-      buildMs: built.durationMs,
-      imageMs,
       runtimeNeeds,
+      ...times,
       ...proof,
       ...published,
     };
   } finally {
     await context.cleanup();
   }
+}
+
+const strategyOptions = (o: BuildOptions, ctx: Context): StrategyOptions => ({
+  sourceDateEpoch: ctx.sourceDateEpoch,
+  withoutRuntimePackages: o.excludeRuntimePackages,
+  ...o.strategyOptions,
+});
+
+/** What the phases of one build share. */
+interface Build {
+  readonly project: Project;
+  readonly strategy: string;
+  readonly engine: Engine;
+  readonly context: PreparedContext;
+  readonly tags: readonly string[];
+  readonly runtimeImage: string;
+  readonly render: RenderOptions;
+  readonly request: StageRequest;
+}
+
+/** Requests the plan cannot serve, refused before any engine work. */
+function checkRequest(plan: BuildPlan, strategy: string, o: BuildOptions): void {
+  if (plan.libc === "musl") checkAlpineImages(o);
+  if (o.runtime === "minimal" && strategy !== "slimwheel")
+    throw new SlimwheelError("usage", `--runtime minimal is for the slimwheel strategy, not ${strategy}`, {
+      hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
+    });
+}
+
+/** Detect: the artifacts plan rendered once, built (or found in the stage cache), its runtime needs read. */
+function detectPhase(b: Build, artifactsPlan: BuildPlan, ctx: Context): Promise<RuntimeNeeds> {
+  return step(ctx.reporter, "sysdeps", "reading what the built extension modules link", async () => {
+    const dockerfile = await writeDockerfile(b.context, artifactsPlan, b.render, "artifacts");
+    const request = { ...b.request, dockerfile };
+    return detectRuntimeNeeds(b.engine, artifactsPlan, request, b.runtimeImage, imageName(b.project), ctx);
+  });
+}
+
+/**
+ * Render and build: the whole plan rendered once, and built with the artifacts stage's image
+ * mounted; the runtime packages the needs brought in are reported first.
+ */
+function buildPhase(
+  b: Build,
+  plan: BuildPlan,
+  runtimeNeeds: RuntimeNeeds | undefined,
+  engineName: string,
+  o: BuildOptions,
+  ctx: Context,
+): Promise<BuildResult> {
+  for (const r of runtimeNeeds ? plan.runtimePackages : [])
+    ctx.reporter.emit({ type: "log", level: "info", message: `runtime package ${r.name} ← ${r.why}` });
+  return step(ctx.reporter, "build", `building ${b.tags[0]} (${b.strategy}, ${engineName})`, async () => {
+    const dockerfile = await writeDockerfile(b.context, plan, b.render);
+    const request = { ...b.request, dockerfile, tags: b.tags, squash: o.squash };
+    return buildStages(b.engine, plan, request, runtimeNeeds?.stage, ctx);
+  });
+}
+
+/** Minimize (`--runtime minimal`): the image replaced by its closure, under the same tag. */
+function minimizePhase(b: Build, ctx: Context): Promise<Closure> {
+  return step(ctx.reporter, "minimize", "minimal runtime: keeping only what the app runs", () =>
+    minimizeImage(
+      b.engine,
+      b.project,
+      { tag: b.tags[0]!, baseImage: b.runtimeImage, sourceDateEpoch: ctx.sourceDateEpoch },
+      ctx,
+    ),
+  );
+}
+
+function proofOptions(
+  b: Build,
+  o: BuildOptions,
+  runtimeNeeds: RuntimeNeeds | undefined,
+  closure: Closure | undefined,
+): ProveOptions {
+  return {
+    importTest: o.importTest,
+    noShell: closure !== undefined,
+    smoke: o.smoke,
+    builderImage: o.builderImage ?? `python:${b.project.python.version}`,
+    packageOf: runtimeNeeds?.resolution.packageOf ?? {},
+    name: b.tags[0]!,
+  };
 }
 
 /** The project's name as an image name component. */
