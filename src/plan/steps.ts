@@ -9,7 +9,7 @@ import type { DependencyInput, Needs } from "./inputs.js";
 import { APP_DIR, INDEX_ARGS, type StrategyOptions } from "./options.js";
 
 export { APP_DIR };
-import type { Step } from "./types.js";
+import type { Stage, Step } from "./types.js";
 
 export const indexArgStep: Step = {
   kind: "arg",
@@ -239,3 +239,53 @@ export const appStageClosing = (p: Project, strategy: string, o: StrategyOptions
   labels(p, strategy, o),
   ...startSteps(p),
 ];
+
+/** The stage that ships, from `from` (an image argument or an earlier stage). */
+export const finalStage = (from: string, why: string, stageSteps: readonly Step[]): Stage => ({
+  name: "final",
+  from,
+  why,
+  steps: stageSteps,
+});
+
+/** A builder stage on the full image (compilers, headers); it never ships. */
+export const builderStage = (name: string, why: string, stageSteps: readonly Step[]): Stage => ({
+  name,
+  from: "${BUILDER_IMAGE}",
+  why,
+  steps: stageSteps,
+});
+
+/**
+ * A builder stage that turns the dependency set into wheels, and where they end up (the plan's
+ * `artifacts`). The defaults are the classic recipe's (the `wheels` strategy): /build/dist,
+ * `--no-cache-dir`, the requirements file copied beside the wheels.
+ */
+export function wheelsArtifacts(
+  stage: string,
+  o: {
+    readonly wheelDir?: string;
+    readonly stageWhy?: string;
+    readonly runWhy?: string;
+    readonly cacheMount?: boolean;
+    readonly copyRequirements?: boolean;
+  } = {},
+) {
+  const wheelDir = o.wheelDir ?? "/build/dist";
+  return {
+    artifacts: { stage, path: wheelDir },
+    stage: (deps: DependencyInput, needs: Needs): Stage =>
+      builderStage(
+        stage,
+        o.stageWhy ?? "builds a wheel of every dependency, compiling where needed",
+        buildWheels(deps, needs, {
+          wheelDir,
+          why:
+            o.runWhy ??
+            "a wheel for every dependency (resolved and downloaded here, never in the final image)",
+          cacheMount: o.cacheMount ?? false,
+          copyRequirements: o.copyRequirements,
+        }),
+      ),
+  };
+}

@@ -4,6 +4,7 @@ import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
+import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 /**
@@ -24,10 +25,7 @@ export function checkAlpineImages(images: {
 }
 
 export const alpine: Strategy = {
-  id: "alpine",
-  title: "Alpine (musl) builder and runtime",
-  summary:
-    "A builder on python:X-alpine with apk build packages (build-base and the -dev packages) runs `pip wheel`; the final Alpine image gets only the runtime libraries and installs the wheels with --no-index. Small, but Alpine lacks prebuilt wheels for many projects (everything compiles, slowly), and musl differs from glibc: wheels built on a Debian (glibc) builder must never go into it, so both stages are Alpine.",
+  ...CATALOG["alpine"],
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const deps = inputs.dependencyInput(p);
     const needs = inputs.systemNeeds(p, "alpine", o, inputs.appCompiles(p, read));
@@ -69,42 +67,35 @@ export const alpine: Strategy = {
               : []),
           ],
         },
-        {
-          name: "final",
-          from: "${RUNTIME_IMAGE}",
-          why: "Alpine with only the runtime libraries",
-          steps: [
-            steps.runtimeEnv(p),
-            ...(needs.runtime.length
-              ? [
-                  {
-                    kind: "run" as const,
-                    why: `runtime libraries only: ${needs.runtime.map((r) => `${r.name} (${r.why})`).join("; ")}`,
-                    commands: [`apk add --no-cache ${needs.runtime.map((r) => r.name).join(" ")}`],
-                  },
-                ]
-              : []),
-            {
-              kind: "run",
-              why: "install the musl wheels from a bind mount: no copy of them stays in a layer",
-              mounts: [
-                { type: "bind", from: "builder", source: "/wheels", target: "/wheels" },
-                ...(p.installable
-                  ? [{ type: "bind" as const, from: "builder", source: "/app-wheels", target: "/app-wheels" }]
-                  : []),
-              ],
-              commands: [
-                "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
-                ...(p.installable
-                  ? ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"]
-                  : []),
-              ],
-            },
-            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-            steps.copyApp(),
-            ...steps.appStageClosing(p, "alpine", o),
-          ],
-        },
+        steps.finalStage("${RUNTIME_IMAGE}", "Alpine with only the runtime libraries", [
+          steps.runtimeEnv(p),
+          ...(needs.runtime.length
+            ? [
+                {
+                  kind: "run" as const,
+                  why: `runtime libraries only: ${needs.runtime.map((r) => `${r.name} (${r.why})`).join("; ")}`,
+                  commands: [`apk add --no-cache ${needs.runtime.map((r) => r.name).join(" ")}`],
+                },
+              ]
+            : []),
+          {
+            kind: "run",
+            why: "install the musl wheels from a bind mount: no copy of them stays in a layer",
+            mounts: [
+              { type: "bind", from: "builder", source: "/wheels", target: "/wheels" },
+              ...(p.installable
+                ? [{ type: "bind" as const, from: "builder", source: "/app-wheels", target: "/app-wheels" }]
+                : []),
+            ],
+            commands: [
+              "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+              ...(p.installable ? ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"] : []),
+            ],
+          },
+          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+          steps.copyApp(),
+          ...steps.appStageClosing(p, "alpine", o),
+        ]),
       ],
       { variant: "alpine", runtimePackages: needs.runtime, buildPackages: build },
     );

@@ -4,13 +4,11 @@ import * as inputs from "../inputs.js";
 import type { StrategyOptions } from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan } from "../types.js";
+import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 export const slim: Strategy = {
-  id: "slim",
-  title: "slim image, one stage",
-  summary:
-    "One stage on the slim Python image: the dependency list is copied and installed in its own layer, then the app. Small and simple, but only works when every dependency has a binary wheel and needs no system library: nothing can be compiled, and no runtime library is installed. pip runs with --only-binary so a missing wheel stops the build with a clear message instead of a compiler error.",
+  ...CATALOG["slim"],
   assemble(p: Project, o: StrategyOptions, read): BuildPlan {
     const needs = inputs.systemNeeds(p, "debian", o, inputs.appCompiles(p, read));
     if (inputs.appCompiles(p, read)) {
@@ -32,11 +30,10 @@ export const slim: Strategy = {
     }
     const deps = inputs.dependencyInput(p);
     return inputs.makePlan(slim, p, deps, [
-      {
-        name: "final",
-        from: "${RUNTIME_IMAGE}",
-        why: "the slim image: no compilers, so every dependency must come as a wheel",
-        steps: [
+      steps.finalStage(
+        "${RUNTIME_IMAGE}",
+        "the slim image: no compilers, so every dependency must come as a wheel",
+        [
           ...steps.appStageOpening(p),
           ...steps.installRequirements(
             deps,
@@ -48,7 +45,7 @@ export const slim: Strategy = {
           ...steps.installProject(p),
           ...steps.appStageClosing(p, "slim", o),
         ],
-      },
+      ),
     ]);
   },
 };

@@ -3,6 +3,7 @@ import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan, Stage, Step } from "../types.js";
+import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 const runAsApp: Step = {
@@ -11,34 +12,23 @@ const runAsApp: Step = {
   user: `${options.APP_UID}:${options.APP_UID}`,
 };
 
-const ARTIFACTS = { stage: "deps", path: "/wheels" } as const;
-
 /** The artifacts stage: a wheel of every dependency, built in the full builder image. */
-function depsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
-  return {
-    name: "deps",
-    from: "${BUILDER_IMAGE}",
-    why: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
-    steps: steps.buildWheels(deps, needs, {
-      wheelDir: "/wheels",
-      why: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
-      cacheMount: true,
-      copyRequirements: false,
-    }),
-  };
-}
+const WHEELS = steps.wheelsArtifacts("deps", {
+  wheelDir: "/wheels",
+  stageWhy: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
+  runWhy: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
+  cacheMount: true,
+  copyRequirements: false,
+});
 
 export const slimwheelStrategy: Strategy = {
-  id: "slimwheel",
-  title: "slimwheel: wheels built apart, installed through bind mounts",
-  summary:
-    "slimwheel's own (the default). Dependency wheels are built in the full builder image, apart from the app, so a code change rebuilds only the app layer; they are installed in the slim image through `RUN --mount=type=bind,from=…`, so no wheel is stored twice and no pip cache lands in a layer. The final image gets only the runtime system libraries the dependencies need (no compilers, no headers), runs as a non-root user, and its layers go base → system libraries → dependencies → app, with OCI labels. The package index is only ever seen by the builder.",
+  ...CATALOG["slimwheel"],
   assembleArtifacts: (p, o, read) =>
-    inputs.artifactsPlan(slimwheelStrategy, p, o, read, depsStage, ARTIFACTS),
+    inputs.artifactsPlan(slimwheelStrategy, p, o, read, WHEELS.stage, WHEELS.artifacts),
 
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const { deps, needs } = inputs.debianInputs(p, o, read);
-    const stages: Stage[] = [depsStage(deps, needs)];
+    const stages: Stage[] = [WHEELS.stage(deps, needs)];
     if (p.installable) {
       stages.push({
         name: "app-wheel",
@@ -101,7 +91,7 @@ export const slimwheelStrategy: Strategy = {
     return inputs.makePlan(slimwheelStrategy, p, deps, stages, {
       runtimePackages: needs.runtime,
       buildPackages: needs.build,
-      artifacts: ARTIFACTS,
+      artifacts: WHEELS.artifacts,
     });
   },
 };

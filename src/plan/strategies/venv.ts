@@ -3,6 +3,7 @@ import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan, Stage } from "../types.js";
+import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 const VENV = "/opt/venv";
@@ -43,10 +44,7 @@ function artifactsStage(p: Project, deps: inputs.DependencyInput, needs: inputs.
 }
 
 export const venv: Strategy = {
-  id: "venv",
-  title: "virtualenv built in a builder, copied into slim",
-  summary:
-    "Two stages: a virtualenv at a fixed path (/opt/venv) is built in the builder and copied whole into the slim image, activated through PATH (a .bashrc only works for interactive shells). The interpreter path is the same in both images, so the venv's links hold. The venv carries pip and setuptools along, and runtime libraries must still be added.",
+  ...CATALOG["venv"],
   assembleArtifacts: (p, o, read) =>
     inputs.artifactsPlan(venv, p, o, read, (deps, needs) => artifactsStage(p, deps, needs), ARTIFACTS),
 
@@ -58,30 +56,25 @@ export const venv: Strategy = {
       deps,
       [
         artifactsStage(p, deps, needs),
-        {
-          name: "final",
-          from: "${RUNTIME_IMAGE}",
-          why: "the slim image with the venv",
-          steps: [
-            steps.runtimeEnv(p),
-            ...steps.runtimePackagesStep(needs.runtime),
-            {
-              kind: "copy",
-              why: "the whole virtualenv; its interpreter link points at the same path here",
-              from: "builder",
-              sources: [VENV],
-              dest: VENV,
-            },
-            {
-              kind: "env",
-              why: "activate the venv through PATH, for every process",
-              vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
-            },
-            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-            steps.copyApp(),
-            ...steps.appStageClosing(p, "venv", o),
-          ],
-        },
+        steps.finalStage("${RUNTIME_IMAGE}", "the slim image with the venv", [
+          steps.runtimeEnv(p),
+          ...steps.runtimePackagesStep(needs.runtime),
+          {
+            kind: "copy",
+            why: "the whole virtualenv; its interpreter link points at the same path here",
+            from: "builder",
+            sources: [VENV],
+            dest: VENV,
+          },
+          {
+            kind: "env",
+            why: "activate the venv through PATH, for every process",
+            vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
+          },
+          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+          steps.copyApp(),
+          ...steps.appStageClosing(p, "venv", o),
+        ]),
       ],
       {
         runtimePackages: needs.runtime,

@@ -3,30 +3,15 @@ import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
 import type { BuildPlan, Stage } from "../types.js";
+import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
-const ARTIFACTS = { stage: "dep-builder", path: "/build/dist" } as const;
-
-/** The artifacts stage. */
-function artifactsStage(deps: inputs.DependencyInput, needs: inputs.Needs): Stage {
-  return {
-    name: "dep-builder",
-    from: "${BUILDER_IMAGE}",
-    why: "builds a wheel of every dependency, compiling where needed",
-    steps: steps.buildWheels(deps, needs, {
-      wheelDir: "/build/dist",
-      why: "a wheel for every dependency (resolved and downloaded here, never in the final image)",
-      cacheMount: false,
-    }),
-  };
-}
+/** The artifacts stage, as the classic recipe writes it. */
+const WHEELS = steps.wheelsArtifacts("dep-builder");
 
 export const wheels: Strategy = {
-  id: "wheels",
-  title: "four stages: dep-builder, base, app-builder, final",
-  summary:
-    "Four stages: dep-builder (full image) runs `pip wheel` for every dependency; base (slim) copies the wheels in and installs them with --no-index; app-builder (full) builds the app's wheel; final is base plus the app wheel. No compilers ship, but the wheels are stored twice (the COPY layer and the installed files), and wrapper libraries that call executables still need those programs added.",
-  assembleArtifacts: (p, o, read) => inputs.artifactsPlan(wheels, p, o, read, artifactsStage, ARTIFACTS),
+  ...CATALOG["wheels"],
+  assembleArtifacts: (p, o, read) => inputs.artifactsPlan(wheels, p, o, read, WHEELS.stage, WHEELS.artifacts),
 
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const { deps, needs } = inputs.debianInputs(p, o, read);
@@ -35,7 +20,7 @@ export const wheels: Strategy = {
       p,
       deps,
       [
-        artifactsStage(deps, needs),
+        WHEELS.stage(deps, needs),
         {
           name: "base",
           from: "${RUNTIME_IMAGE}",
@@ -77,37 +62,32 @@ export const wheels: Strategy = {
               },
             ]
           : []),
-        {
-          name: "final",
-          from: "base",
-          why: "base plus the app",
-          steps: [
-            { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-            ...(p.installable
-              ? [
-                  {
-                    kind: "copy" as const,
-                    why: "the app's wheel",
-                    from: "app-builder",
-                    sources: ["/dist"],
-                    dest: "/app-dist",
-                  },
-                  {
-                    kind: "run" as const,
-                    why: "install the app's wheel",
-                    commands: ["pip install --no-cache-dir --no-index --no-deps /app-dist/*.whl"],
-                  },
-                ]
-              : []),
-            steps.copyApp(),
-            ...steps.appStageClosing(p, "wheels", o),
-          ],
-        },
+        steps.finalStage("base", "base plus the app", [
+          { kind: "workdir", why: "the app's home", path: options.APP_DIR },
+          ...(p.installable
+            ? [
+                {
+                  kind: "copy" as const,
+                  why: "the app's wheel",
+                  from: "app-builder",
+                  sources: ["/dist"],
+                  dest: "/app-dist",
+                },
+                {
+                  kind: "run" as const,
+                  why: "install the app's wheel",
+                  commands: ["pip install --no-cache-dir --no-index --no-deps /app-dist/*.whl"],
+                },
+              ]
+            : []),
+          steps.copyApp(),
+          ...steps.appStageClosing(p, "wheels", o),
+        ]),
       ],
       {
         runtimePackages: needs.runtime,
         buildPackages: needs.build,
-        artifacts: ARTIFACTS,
+        artifacts: WHEELS.artifacts,
       },
     );
   },
