@@ -25,7 +25,7 @@ export function checkAlpineImages(images: {
 }
 
 export const alpine: Strategy = {
-  ...CATALOG["alpine"],
+  ...CATALOG.alpine,
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
     const deps = inputs.dependencyInput(p);
     const needs = inputs.systemNeeds(p, "alpine", o, inputs.appCompiles(p, read));

@@ -7,7 +7,7 @@ import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 export const full: Strategy = {
-  ...CATALOG["full"],
+  ...CATALOG.full,
   assemble(p: Project, o: StrategyOptions, read): BuildPlan {
     const deps = inputs.dependencyInput(p);
     const compiled = inputs.appCompiles(p, read);

@@ -8,7 +8,7 @@ import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
 export const slim: Strategy = {
-  ...CATALOG["slim"],
+  ...CATALOG.slim,
   assemble(p: Project, o: StrategyOptions, read): BuildPlan {
     const needs = inputs.systemNeeds(p, "debian", o, inputs.appCompiles(p, read));
     if (inputs.appCompiles(p, read)) {

@@ -22,7 +22,7 @@ const WHEELS = steps.wheelsArtifacts("deps", {
 });
 
 export const slimwheelStrategy: Strategy = {
-  ...CATALOG["slimwheel"],
+  ...CATALOG.slimwheel,
   assembleArtifacts: (p, o, read) =>
     inputs.artifactsPlan(slimwheelStrategy, p, o, read, WHEELS.stage, WHEELS.artifacts),
 

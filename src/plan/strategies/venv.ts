@@ -44,7 +44,7 @@ function artifactsStage(p: Project, deps: inputs.DependencyInput, needs: inputs.
 }
 
 export const venv: Strategy = {
-  ...CATALOG["venv"],
+  ...CATALOG.venv,
   assembleArtifacts: (p, o, read) =>
     inputs.artifactsPlan(venv, p, o, read, (deps, needs) => artifactsStage(p, deps, needs), ARTIFACTS),
 

@@ -2,7 +2,7 @@ import type { Project } from "../../project/read.js";
 import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
-import type { BuildPlan, Stage } from "../types.js";
+import type { BuildPlan, } from "../types.js";
 import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
@@ -10,7 +10,7 @@ import type { Strategy } from "./strategy.js";
 const WHEELS = steps.wheelsArtifacts("dep-builder");
 
 export const wheels: Strategy = {
-  ...CATALOG["wheels"],
+  ...CATALOG.wheels,
   assembleArtifacts: (p, o, read) => inputs.artifactsPlan(wheels, p, o, read, WHEELS.stage, WHEELS.artifacts),
 
   assemble(p: Project, o: options.StrategyOptions, read): BuildPlan {
