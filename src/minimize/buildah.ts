@@ -61,7 +61,7 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
     const closure = computeClosure(image.root, {
       ...input.options,
       baseRoot: base.root,
-      ...(user ? { user } : {}),
+      user,
     });
     const trees = await writeLayerTrees(
       closure,

@@ -77,5 +77,5 @@ export async function readSources(dir: string): Promise<ReadSources> {
       break;
     }
   }
-  return { facts, ...(requirementsSet ? { requirementsSet } : {}) };
+  return { facts, requirementsSet };
 }

@@ -121,7 +121,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
       env,
       selection,
       ignoreLock: config.ignoreLock ?? false,
-      ...(requirementsSet ? { requirementsSet } : {}),
+      requirementsSet,
     },
     warnings,
   );
@@ -171,10 +171,10 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     target: { arch },
     dependencies,
     sources: facts.map((f) => ({ source: f.source, file: f.file, used: f === chosenFacts })),
-    ...(start ? { start } : {}),
+    start,
     frameworks: detectFrameworks(startInputs),
     buildSteps: detectBuildSteps(startInputs),
-    ...(installable ? { installable } : {}),
+    installable,
     scripts,
     config,
     context: {

@@ -118,7 +118,7 @@ export function parseElf(buf: Buffer, what = "file"): ElfInfo {
     soname: sonameEntry ? str(sonameEntry[1]) : undefined,
     rpath: list(DT.RPATH),
     runpath: list(DT.RUNPATH),
-    ...(interp ? { interp } : {}),
+    interp,
     libc,
   };
 }

@@ -117,7 +117,7 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
   );
   const locked: LockedPackage[] = entries.map(([name, entry, group]) => {
     const line = lineOf(content, `"${name}": {`);
-    const at = { file: path, ...(line ? { line } : {}) };
+    const at = { file: path, line };
     if (!isTable(entry))
       throw new SlimwheelError("input", `"default.${name}" must be an object`, {
         location: `${path}:${line ?? 1}`,
@@ -137,8 +137,8 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
     return {
       name,
       key: normalizeName(name),
-      ...(version ? { version } : {}),
-      ...(marker ? { marker } : {}),
+      version,
+      marker,
       hashes,
       source,
       at,

@@ -32,7 +32,7 @@ function edgesOf(
     return {
       to: normalizeName(name),
       extras: asStrings(t.extras),
-      ...(marker ? { marker } : {}),
+      marker,
       optional: t.optional === true,
     };
   });
@@ -54,7 +54,7 @@ function poetryEdges(
   path: string,
   line: number | undefined,
 ): Pick<LockNode, "deps" | "optional"> {
-  const at = { file: path, ...(line ? { line } : {}) };
+  const at = { file: path, line };
   const all = isTable(p.dependencies)
     ? Object.entries(p.dependencies).flatMap(([name, spec]) => edgesOf(name, spec, at))
     : [];
@@ -96,13 +96,13 @@ export function parse(content: string, path: string): SourceFacts {
       throw fieldError(path, content, "package.name", "a string in every [[package]]");
     const line = lineOf(content, `name = "${p.name}"`, from);
     if (line !== undefined) from = content.indexOf(`name = "${p.name}"`, from) + 1;
-    const at = { file: path, ...(line ? { line } : {}) };
+    const at = { file: path, line };
     const groups = p.groups !== undefined ? asStrings(p.groups) : [asString(p.category) ?? "main"];
     let markerText: string | undefined;
     if (typeof p.markers === "string") markerText = p.markers;
     else if (isTable(p.markers) && typeof p.markers.main === "string") markerText = p.markers.main;
     let marker: Marker | undefined;
-    if (markerText) marker = parseMarker(markerText, { file: path, ...(line ? { line } : {}) });
+    if (markerText) marker = parseMarker(markerText, { file: path, line });
     // Lock 1.x keeps the files (and their hashes) in [metadata.files], by name.
     const metaFiles = isTable(meta.files) ? meta.files : {};
     const files = Array.isArray(p.files)
@@ -137,7 +137,7 @@ export function parse(content: string, path: string): SourceFacts {
         : {}),
       at,
     };
-    if (groups.includes("main")) locked.push({ ...pkg, ...(marker ? { marker } : {}) });
+    if (groups.includes("main")) locked.push({ ...pkg, marker });
     nodes.set(pkg.key, { package: pkg, ...poetryEdges(p, path, line) });
   }
   const python = asString(meta["python-versions"]);
@@ -147,7 +147,7 @@ export function parse(content: string, path: string): SourceFacts {
     locked,
     lockGraph: { nodes, main: [], extras: {}, groups: {} },
     rootsFromProject: true,
-    ...(lockVersion ? { lockVersion } : {}),
+    lockVersion,
     ...(python && python !== "*"
       ? {
           python: {

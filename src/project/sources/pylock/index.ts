@@ -46,7 +46,7 @@ export function parse(content: string, path: string): SourceFacts {
     const idx = content.indexOf(`name = "${p.name}"`, from);
     const line = idx >= 0 ? lineOf(content, `name = "${p.name}"`, from) : undefined;
     if (idx >= 0) from = idx + 1;
-    const at = { file: path, ...(line ? { line } : {}) };
+    const at = { file: path, line };
     const marker = typeof p.marker === "string" ? parseMarker(p.marker, at) : undefined;
     const wheels = Array.isArray(p.wheels) ? (p.wheels as unknown[]) : [];
     const hashes = [...wheels.flatMap(hashesOf), ...hashesOf(p.sdist), ...hashesOf(p.archive)];
@@ -79,7 +79,7 @@ export function parse(content: string, path: string): SourceFacts {
       name: p.name,
       key: normalizeName(p.name),
       ...(typeof p.version === "string" ? { version: p.version } : {}),
-      ...(marker ? { marker } : {}),
+      marker,
       hashes,
       source,
       at,

@@ -22,7 +22,7 @@ function requirementsOf(list: unknown, field: string, content: string, path: str
     const line = lineOf(content, JSON.stringify(item).slice(1, -1)) ?? lineOf(content, item);
     return {
       requirement: parseRequirement(item, { file: path, line: line ?? 1, column: 1 }),
-      at: { file: path, ...(line ? { line } : {}) },
+      at: { file: path, line },
     };
   });
 }
@@ -67,7 +67,7 @@ function poetryRequirement(
 ): DeclaredRequirement | undefined {
   const line =
     lineOf(content, `\n${name}`) !== undefined ? (lineOf(content, `\n${name}`) ?? 0) + 1 : undefined;
-  const at = { file: path, ...(line ? { line } : {}) };
+  const at = { file: path, line };
   let text = name;
   if (Array.isArray(spec)) {
     warnings.push({

@@ -84,7 +84,7 @@ export function parse(content: string, path: string): SourceFacts {
   return {
     source: "setup-py",
     file: path,
-    ...(name ? { name } : {}),
+    name,
     ...(py
       ? {
           python: {

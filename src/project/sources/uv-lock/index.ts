@@ -19,7 +19,7 @@ function sourceOf(p: TomlTable): NonNullable<LockedPackage["source"]> {
   const kinds = ["registry", "git", "url", "path", "directory", "editable", "virtual"] as const;
   const kind = kinds.find((k) => src[k] !== undefined) ?? "registry";
   const url = asString(src[kind]);
-  return { kind, ...(url ? { url } : {}) };
+  return { kind, url };
 }
 
 export function parse(content: string, path: string): SourceFacts {
@@ -56,7 +56,7 @@ export function parse(content: string, path: string): SourceFacts {
         return [];
       }
       const marker = typeof d.marker === "string" ? parseMarker(d.marker, { file: path }) : undefined;
-      return [{ to: idOf(d.name, d.version), extras: asStrings(d.extra), ...(marker ? { marker } : {}) }];
+      return [{ to: idOf(d.name, d.version), extras: asStrings(d.extra), marker }];
     });
   const byGroup = (t: unknown, field: string): Record<string, LockEdge[]> =>
     isTable(t) ? Object.fromEntries(Object.entries(t).map(([k, v]) => [k, edges(v, `${field}.${k}`)])) : {};
@@ -95,7 +95,7 @@ export function parse(content: string, path: string): SourceFacts {
       ...(typeof p.version === "string" ? { version: p.version } : {}),
       hashes,
       source: sourceOf(p),
-      at: { file: path, ...(line ? { line } : {}) },
+      at: { file: path, line },
     };
     const root = roots.includes(p);
     if (!root) locked.push(pkg);
