@@ -118,7 +118,7 @@ export async function readDockerArchive(path: string): Promise<ImageSummary> {
       toolchainBytes: l.toolchainBytes,
       toolchainSamples: l.toolchainSamples,
       whiteouts: l.whiteouts,
-      ...(history[i] !== undefined ? { createdBy: history[i] } : {}),
+      createdBy: history[i],
     };
   });
   const configDigest = `sha256:${createHash("sha256").update(configText).digest("hex")}`;

@@ -51,13 +51,13 @@ export interface ImageConfigJson {
 
 export function configSummary(c: ImageConfigJson): ImageSummary["config"] {
   return {
-    ...(c.config?.User ? { user: c.config.User } : {}),
+    user: c.config?.User || undefined,
     env: c.config?.Env ?? [],
-    ...(c.config?.Cmd ? { cmd: c.config.Cmd } : {}),
-    ...(c.config?.Entrypoint ? { entrypoint: c.config.Entrypoint } : {}),
+    cmd: c.config?.Cmd ?? undefined,
+    entrypoint: c.config?.Entrypoint ?? undefined,
     labels: c.config?.Labels ?? {},
-    ...(c.architecture ? { architecture: c.architecture } : {}),
-    ...(c.os ? { os: c.os } : {}),
+    architecture: c.architecture || undefined,
+    os: c.os || undefined,
   };
 }
 
@@ -116,7 +116,7 @@ export async function readLayout(dir: string): Promise<ImageSummary> {
       digest: l.digest,
       mediaType: l.mediaType,
       ...stats,
-      ...(history[i] !== undefined ? { createdBy: history[i] } : {}),
+      createdBy: history[i],
     });
   }
   return {

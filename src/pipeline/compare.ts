@@ -158,7 +158,7 @@ async function compareOne(
       status: smoke.ok ? "ok" : "failed",
       ok: smoke.ok,
       coldMs: cold.imageMs,
-      ...(warmMs !== undefined ? { warmMs } : {}),
+      warmMs,
       compressedBytes: image.compressedSize,
       uncompressedBytes: image.uncompressedSize,
       layers: image.layers.length,

@@ -158,7 +158,7 @@ export function makePlan(
     libc: extra.variant === "alpine" ? "musl" : "glibc",
     runtimePackages: extra.runtimePackages ?? [],
     buildPackages: extra.buildPackages ?? [],
-    ...(extra.artifacts ? { artifacts: extra.artifacts } : {}),
+    artifacts: extra.artifacts,
   };
 }
 

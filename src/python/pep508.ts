@@ -127,8 +127,8 @@ export function parseRequirement(text: string, where: Scanner["where"] = {}): Re
     key: normalizeName(name),
     extras,
     specifier,
-    ...(url !== undefined ? { url } : {}),
-    ...(marker !== undefined ? { marker } : {}),
+    url,
+    marker,
   };
 }
 

@@ -48,7 +48,7 @@ export function parseWheelFilename(filename: string): WheelFilename {
         if (!i || !a || !p) invalid(filename, "empty tag");
         tags.push({ interpreter: i, abi: a, platform: p });
       }
-  return { name, key: normalizeName(name), version, ...(build !== undefined ? { build } : {}), tags };
+  return { name, key: normalizeName(name), version, build, tags };
 }
 
 export interface SdistFilename {

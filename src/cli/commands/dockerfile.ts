@@ -55,7 +55,7 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
         const version = packageVersion();
         const text = renderDockerfile(plan, {
           version,
-          ...(project.name ? { projectName: project.name } : {}),
+          projectName: project.name,
         });
         if (o.output === "-") {
           io.stdout(text);

@@ -2,7 +2,7 @@ import type { Project } from "../../project/read.js";
 import * as inputs from "../inputs.js";
 import * as options from "../options.js";
 import * as steps from "../steps.js";
-import type { BuildPlan, } from "../types.js";
+import type { BuildPlan } from "../types.js";
 import { CATALOG } from "./catalog.js";
 import type { Strategy } from "./strategy.js";
 
