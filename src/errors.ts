@@ -74,9 +74,9 @@ export class SlimwheelError extends Error {
     return {
       code: this.code,
       message: this.message,
-      ...(this.location ? { location: this.location } : {}),
-      ...(this.hint ? { hint: this.hint } : {}),
-      ...(this.details ? { details: this.details } : {}),
+      location: this.location,
+      hint: this.hint,
+      details: this.details,
     };
   }
 }

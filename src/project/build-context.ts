@@ -109,7 +109,7 @@ export async function readBuildContext(
     files,
     sizes,
     bytes: files.reduce((n, f) => n + (sizes.get(f) ?? 0), 0),
-    ...(dockerignoreText !== undefined ? { dockerignore: ".dockerignore" } : {}),
+    dockerignore: dockerignoreText !== undefined ? ".dockerignore" : undefined,
     secrets,
   };
 }

@@ -111,7 +111,7 @@ const declaredEdges = (ds: readonly DeclaredRequirement[] | undefined): LockEdge
   (ds ?? []).map((d) => ({
     to: d.requirement.key,
     extras: d.requirement.extras,
-    ...(d.requirement.marker ? { marker: d.requirement.marker } : {}),
+    marker: d.requirement.marker,
   }));
 
 /** The lock's graph with its roots: the lock's own, or (poetry.lock) the project's declarations. */
@@ -135,10 +135,10 @@ const lockedRequirement = (p: LockedPackage): ProjectRequirement => {
     name: p.name,
     key: p.key,
     specifier: p.version ? `==${p.version}` : "",
-    ...(p.version ? { version: p.version } : {}),
+    version: p.version,
     extras: [],
     url,
-    ...(p.marker ? { marker: formatMarker(p.marker) } : {}),
+    marker: p.marker ? formatMarker(p.marker) : undefined,
     hashes: p.hashes.length,
     hashValues: p.hashes,
     at: where(p.at),
@@ -174,7 +174,7 @@ function fromLock(
       skipped.push({ name: p.name, marker, at: where(p.at) });
       leftOut.push({
         name: p.name,
-        ...(p.version ? { version: p.version } : {}),
+        version: p.version,
         reason: /dependency_groups|extras/.test(marker)
           ? `its marker ${marker} is false: a group or extra not asked for (--group NAME / --extra NAME)`
           : `its marker ${marker} is false for the target (Python ${env.python_version}, ${env.sys_platform} ${env.platform_machine})`,
@@ -205,11 +205,11 @@ function fromSpec(
       specifier: formatSpecifier(r.specifier),
       version,
       extras: r.extras,
-      ...(r.url ? { url: r.url } : {}),
-      ...(r.marker ? { marker: formatMarker(r.marker) } : {}),
+      url: r.url,
+      marker: r.marker ? formatMarker(r.marker) : undefined,
       hashes: d.hashes?.length ?? 0,
       hashValues: d.hashes ?? [],
-      ...(d.editable ? { editable: true } : {}),
+      editable: d.editable ? true : undefined,
       at: where(d.at),
     });
   }
@@ -329,8 +329,8 @@ export function chooseDependencies(
         chosenFacts.source === "requirements" && requirementsSet
           ? flattenRequirements(requirementsSet)
           : undefined,
-      ...(chosenFacts.indexes ? { indexes: chosenFacts.indexes } : {}),
-      ...(chosenFacts.pipOptions ? { pipOptions: chosenFacts.pipOptions } : {}),
+      indexes: chosenFacts.indexes,
+      pipOptions: chosenFacts.pipOptions,
     };
     if (!dependencies.allPinned && !isLock) {
       const loose = requirements.filter((r) => !r.version && !r.url && !r.editable).map((r) => r.name);
@@ -347,5 +347,5 @@ export function chooseDependencies(
     }
   }
 
-  return { dependencies, ...(chosenFacts ? { chosen: chosenFacts } : {}) };
+  return { dependencies, chosen: chosenFacts };
 }

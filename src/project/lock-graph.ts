@@ -133,7 +133,7 @@ export function walkLock(graph: LockGraph, selection: LockSelection, env: Marker
         : `not needed by the project's dependencies for the target (${target}, extras not asked for)`;
     leftOut.push({
       name: node.package.name,
-      ...(node.package.version ? { version: node.package.version } : {}),
+      version: node.package.version,
       reason,
     });
   }

@@ -84,7 +84,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   }
   const warnings: ProjectWarning[] = [];
   const addWarnings = (ws: readonly SourceWarning[]) => {
-    for (const w of ws) warnings.push({ message: w.message, ...(w.at ? { at: where(w.at) } : {}) });
+    for (const w of ws) warnings.push({ message: w.message, at: w.at ? where(w.at) : undefined });
   };
 
   const { facts, requirementsSet } = await readSources(dir);
@@ -145,8 +145,8 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     read: (p: string) => textCache.get(p),
     dependencies: depKeys,
     scripts,
-    ...(config.command ? { configuredCommand: { command: config.command, file: "pyproject.toml" } } : {}),
-    ...(config.port ? { port: config.port } : {}),
+    configuredCommand: config.command ? { command: config.command, file: "pyproject.toml" } : undefined,
+    port: config.port,
   };
   const start = detectStartCommand(startInputs, startWarnings);
   addWarnings(startWarnings);
@@ -166,7 +166,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   return {
     dir,
     ...(nameFacts?.name ? { name: nameFacts.name } : { name: dir.split("/").at(-1)! }),
-    ...(versionFacts?.version ? { version: versionFacts.version } : {}),
+    version: versionFacts?.version ? versionFacts.version : undefined,
     python,
     target: { arch },
     dependencies,
@@ -180,7 +180,7 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
     context: {
       files,
       bytes: context.bytes,
-      ...(context.dockerignore ? { dockerignore: context.dockerignore } : {}),
+      dockerignore: context.dockerignore,
       secrets: context.secrets,
     },
     warnings,

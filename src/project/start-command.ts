@@ -177,7 +177,7 @@ export function detectStartCommand(inputs: StartInputs, warnings: SourceWarning[
         command: web,
         shell: true,
         reason: "the `web:` process in Procfile",
-        ...(/\$\{?PORT/.test(web) ? { port } : {}),
+        port: /\$\{?PORT/.test(web) ? port : undefined,
       };
   }
   const dj = django(inputs, warnings, port);

@@ -32,7 +32,7 @@ function redactIndexes(ix: IndexSettings): IndexSettings {
   const clean = (u: string) => withoutCredentials(u).url;
   return {
     ...ix,
-    ...(ix.indexUrl ? { indexUrl: clean(ix.indexUrl) } : {}),
+    indexUrl: ix.indexUrl ? clean(ix.indexUrl) : undefined,
     extraIndexUrls: ix.extraIndexUrls.map(clean),
   };
 }

@@ -18,7 +18,7 @@ import { asString, fieldError, isTable, lineOf, parseToml } from "../toml.js";
 
 function pipfileRequirement(name: string, spec: unknown, path: string, content: string): DeclaredRequirement {
   const line = lineOf(content, `\n${name}`);
-  const at = { file: path, ...(line ? { line: line + 1 } : {}) };
+  const at = { file: path, line: line ? line + 1 : undefined };
   let text = name;
   if (typeof spec === "string") {
     if (spec !== "*") text += spec;

@@ -116,7 +116,7 @@ export function parse(content: string, path: string): SourceFacts {
     const pkg: LockedPackage = {
       name: p.name,
       key: normalizeName(p.name),
-      ...(typeof p.version === "string" ? { version: p.version } : {}),
+      version: typeof p.version === "string" ? p.version : undefined,
       hashes,
       ...(src
         ? {
@@ -131,7 +131,7 @@ export function parse(content: string, path: string): SourceFacts {
                       : srcType === "url"
                         ? "url"
                         : "registry",
-              ...(asString(src.url) ? { url: asString(src.url)! } : {}),
+              url: asString(src.url),
             },
           }
         : {}),

@@ -54,7 +54,7 @@ export function parse(content: string, path: string): SourceFacts {
     const source = t.vcs
       ? {
           kind: "git" as const,
-          ...(isTable(t.vcs) && asString(t.vcs.url) ? { url: asString(t.vcs.url)! } : {}),
+          url: isTable(t.vcs) && asString(t.vcs.url) ? asString(t.vcs.url)! : undefined,
         }
       : t.directory
         ? {
@@ -66,9 +66,9 @@ export function parse(content: string, path: string): SourceFacts {
         : t.archive
           ? {
               kind: "url" as const,
-              ...(isTable(t.archive) && asString(t.archive.url) ? { url: asString(t.archive.url)! } : {}),
+              url: isTable(t.archive) && asString(t.archive.url) ? asString(t.archive.url)! : undefined,
             }
-          : { kind: "registry" as const, ...(asString(t.index) ? { url: asString(t.index)! } : {}) };
+          : { kind: "registry" as const, url: asString(t.index) };
     if (!t.vcs && !t.directory && !t.archive && !t.sdist && wheels.length === 0) {
       warnings.push({
         message: `package "${p.name}" names no artifact (wheels, sdist, archive, vcs or directory)`,
@@ -78,7 +78,7 @@ export function parse(content: string, path: string): SourceFacts {
     locked.push({
       name: p.name,
       key: normalizeName(p.name),
-      ...(typeof p.version === "string" ? { version: p.version } : {}),
+      version: typeof p.version === "string" ? p.version : undefined,
       marker,
       hashes,
       source,

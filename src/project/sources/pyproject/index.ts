@@ -157,7 +157,7 @@ function slimwheelConfig(
     if (!type) {
       warnings.push({
         message: `unknown key tool.slimwheel.${key} ignored (known: ${Object.keys(SLIMWHEEL_KEYS).join(", ")})`,
-        at: { file: path, ...(lineOf(content, key) ? { line: lineOf(content, key)! } : {}) },
+        at: { file: path, line: lineOf(content, key) },
       });
       continue;
     }
@@ -210,7 +210,7 @@ export function parse(content: string, path: string): SourceFacts {
     const bs = doc["build-system"];
     facts.buildSystem = {
       requires: asStrings(bs.requires),
-      ...(asString(bs["build-backend"]) ? { backend: asString(bs["build-backend"]) } : {}),
+      backend: asString(bs["build-backend"]),
     };
   }
   if (isTable(tool.slimwheel)) facts.slimwheel = slimwheelConfig(tool.slimwheel, path, content, warnings);

@@ -45,7 +45,7 @@ class PipSettings {
   get indexes(): IndexSettings {
     const { extraIndexUrls, findLinks, trustedHosts, noIndex } = this;
     return {
-      ...(this.indexUrl ? { indexUrl: this.indexUrl } : {}),
+      indexUrl: this.indexUrl,
       extraIndexUrls,
       findLinks,
       trustedHosts,
@@ -128,7 +128,7 @@ function directReference(
 ): DirectReference {
   const egg = /[#&]egg=([A-Za-z0-9._-]+)/.exec(target)?.[1];
   const kind = VCS_RE.test(target) ? "vcs" : URL_RE.test(target) ? "url" : "path";
-  return { kind, target, editable, at, ...(egg ? { name: egg } : {}) };
+  return { kind, target, editable, at, name: egg };
 }
 
 /** Whether a line is a path or URL rather than a PEP 508 requirement (pip's heuristic). */
@@ -249,7 +249,7 @@ export function parse(content: string, path: string): SourceFacts {
     }
     const column = content.split(/\r?\n/)[line - 1]?.indexOf(reqText.slice(0, 10)) ?? 0;
     const requirement = parseRequirement(reqText, { file: path, line, column: Math.max(column, 0) + 1 });
-    requirements.push({ requirement, at, ...(hashes.length ? { hashes } : {}) });
+    requirements.push({ requirement, at, hashes: hashes.length ? hashes : undefined });
   }
 
   if (settings.requireHashes || requirements.some((r) => r.hashes)) {
@@ -354,7 +354,7 @@ export function resolveRequirements(
         "input",
         `cannot read ${path}${from ? ` (included from ${from.file}:${from.line})` : ""}`,
         {
-          ...(from ? { location: `${from.file}:${from.line}` } : {}),
+          location: from ? `${from.file}:${from.line}` : undefined,
           hint: "check the path: -r and -c paths are relative to the file that names them",
           cause: e,
         },
@@ -364,7 +364,7 @@ export function resolveRequirements(
     includes.push({
       path,
       kind: asConstraints ? "constraints" : "requirements",
-      ...(from ? { from: `${from.file}:${from.line}` } : {}),
+      from: from ? `${from.file}:${from.line}` : undefined,
     });
     const f = parse(content, path);
     (asConstraints ? constraints : requirements).push(...(f.requirements ?? []));

@@ -81,8 +81,8 @@ export function parse(content: string, path: string): SourceFacts {
   return {
     source: "setup-cfg",
     file: path,
-    ...(meta.name ? { name: meta.name.value } : {}),
-    ...(meta.version && !meta.version.value.startsWith("attr:") ? { version: meta.version.value } : {}),
+    name: meta.name ? meta.name.value : undefined,
+    version: meta.version && !meta.version.value.startsWith("attr:") ? meta.version.value : undefined,
     ...(opts.python_requires
       ? {
           python: {
@@ -94,7 +94,7 @@ export function parse(content: string, path: string): SourceFacts {
       : {}),
     requirements: req(opts.install_requires),
     extras: Object.fromEntries(Object.entries(extras).map(([k, v]) => [k, req(v)])),
-    ...(Object.keys(scripts).length ? { scripts } : {}),
+    scripts: Object.keys(scripts).length ? scripts : undefined,
     warnings: [],
   };
 }

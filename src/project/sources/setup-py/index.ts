@@ -95,7 +95,7 @@ export function parse(content: string, path: string): SourceFacts {
         }
       : {}),
     requirements,
-    ...(Object.keys(scripts).length ? { scripts } : {}),
+    scripts: Object.keys(scripts).length ? scripts : undefined,
     warnings,
   };
 }

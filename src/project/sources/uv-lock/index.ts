@@ -92,7 +92,7 @@ export function parse(content: string, path: string): SourceFacts {
     const pkg: LockedPackage = {
       name,
       key: normalizeName(name),
-      ...(typeof p.version === "string" ? { version: p.version } : {}),
+      version: typeof p.version === "string" ? p.version : undefined,
       hashes,
       source: sourceOf(p),
       at: { file: path, line },
@@ -103,7 +103,7 @@ export function parse(content: string, path: string): SourceFacts {
       package: pkg,
       deps: edges(p.dependencies, `${name}.dependencies`),
       optional: byGroup(p["optional-dependencies"], `${name}.optional-dependencies`),
-      ...(root ? { root: true } : {}),
+      root: root ? true : undefined,
     });
   }
   const merge = (tables: Record<string, LockEdge[]>[]) => {
@@ -132,7 +132,7 @@ export function parse(content: string, path: string): SourceFacts {
     locked,
     lockGraph,
     lockVersion: String(version),
-    ...(projects[0] && typeof projects[0].name === "string" ? { name: projects[0].name } : {}),
+    name: projects[0] && typeof projects[0].name === "string" ? projects[0].name : undefined,
     ...(rp
       ? {
           python: {
