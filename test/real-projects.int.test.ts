@@ -4,16 +4,19 @@
  * a hash-checked requirements file whose set includes an sdist with a C extension, and secrets
  * nested in the build context.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine } from "../src/engines/index.js";
 import { buildImage } from "../src/pipeline/build-image.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
 import { testbedSources, testContext } from "./helpers/testbed-context.js";
 
+const execFileP = promisify(execFile);
 let tb: Endpoints;
 let work: string;
 const ctx = testContext();
@@ -41,8 +44,45 @@ const sha256 = async (path: string) =>
     .update(await readFile(path))
     .digest("hex");
 
-const build = (dir: string, tag: string, smoke: string) =>
-  buildImage(dir, { ...testbedSources(tb), engine: "buildah", tags: [tag], smoke }, ctx);
+const build = (dir: string, tag: string, smoke: string, strategy?: string) =>
+  buildImage(dir, { ...testbedSources(tb), engine: "buildah", tags: [tag], smoke, strategy }, ctx);
+
+/** The files under /app in a built image. */
+async function appFiles(tag: string): Promise<string[]> {
+  const r = await createEngine("buildah", process.env).run(
+    tag,
+    [
+      "python3",
+      "-c",
+      "import os; print('\\n'.join(os.path.join(d, f) for d, _, fs in os.walk('/app') for f in fs))",
+    ],
+    ctx,
+  );
+  return r.stdout.trim().split("\n").sort();
+}
+
+/** A package with its own C extension in a flat layout: speedy/ beside setup.py. */
+const FLAT_C_EXTENSION: Record<string, string> = {
+  "pyproject.toml":
+    '[build-system]\nrequires = ["setuptools>=61", "wheel"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "speedy"\nversion = "1.0"\ndependencies = ["PyYAML"]\n\n[tool.setuptools]\npackages = ["speedy"]\n',
+  "setup.py":
+    'from setuptools import Extension, setup\n\nsetup(ext_modules=[Extension("speedy._speedups", ["speedy/_speedups.c"])])\n',
+  "speedy/__init__.py": "from ._speedups import add\n",
+  "speedy/_speedups.c": [
+    "#define PY_SSIZE_T_CLEAN",
+    "#include <Python.h>",
+    "static PyObject *add(PyObject *self, PyObject *args) {",
+    "    long a, b;",
+    '    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;',
+    "    return PyLong_FromLong(a + b);",
+    "}",
+    'static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "a + b"}, {NULL, NULL, 0, NULL}};',
+    'static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedups", NULL, -1, methods};',
+    "PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }",
+    "",
+  ].join("\n"),
+  "smoke.py": "import speedy\nassert speedy.add(2, 3) == 5\nprint('flat ok', speedy.__file__)\n",
+};
 
 describe("the default strategy on real project shapes", () => {
   it("installs a requirements file with nested -r and -c includes in subdirectories", async () => {
@@ -81,6 +121,83 @@ describe("the default strategy on real project shapes", () => {
     await expect(build(dir, "localhost/slimwheel-real/bad-hash:t", "python app.py")).rejects.toThrow();
   });
 
+  for (const strategy of ["slimwheel", "venv", "full"])
+    it(`${strategy}: a flat-layout package with its own C extension imports the installed package, not its source in /app`, async () => {
+      const dir = await project(`flat-c-${strategy}`, FLAT_C_EXTENSION);
+      const tag = `localhost/slimwheel-real/flat-c-${strategy}:t`;
+      const out = await build(dir, tag, "python smoke.py", strategy);
+      expect(out.smoke?.output).toContain("flat ok");
+      expect(out.smoke?.output).toMatch(/-packages\/speedy\/__init__.py/);
+      const files = await appFiles(tag);
+      expect(files).toContain("/app/smoke.py");
+      expect(files).toContain("/app/setup.py");
+      expect(files.filter((f) => f.startsWith("/app/speedy/"))).toEqual([]);
+    });
+
+  it("runs Django's collectstatic at build time when STATIC_ROOT is set", async () => {
+    const dir = await project("django-static", {
+      "requirements.txt": "django==3.2.25\n",
+      "manage.py": [
+        "import os, sys",
+        'if __name__ == "__main__":',
+        '    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "site_cfg.settings")',
+        "    from django.core.management import execute_from_command_line",
+        "    execute_from_command_line(sys.argv)",
+        "",
+      ].join("\n"),
+      "site_cfg/__init__.py": "",
+      "site_cfg/settings.py": [
+        "from pathlib import Path",
+        "BASE_DIR = Path(__file__).resolve().parent.parent",
+        'SECRET_KEY = "test"',
+        'INSTALLED_APPS = ["django.contrib.staticfiles", "shop"]',
+        'STATIC_URL = "static/"',
+        'STATIC_ROOT = BASE_DIR / "staticfiles"',
+        "",
+      ].join("\n"),
+      "shop/__init__.py": "",
+      "shop/static/shop/site.css": "body { color: black }\n",
+      "smoke.py": "import pathlib\nprint(pathlib.Path('/app/staticfiles/shop/site.css').read_text())\n",
+    });
+    const out = await build(dir, "localhost/slimwheel-real/django-static:t", "python smoke.py");
+    expect(out.project.buildSteps.map((b) => b.name)).toEqual(["collectstatic"]);
+    expect(out.smoke?.output).toContain("body { color: black }");
+  });
+
+  it("keeps index credentials from a requirements include out of every layer and the image config", async () => {
+    const token = "s3cret-token-4f1a";
+    const url = tb.index.url.replace("://", `://deploy:${token}@`);
+    const dir = await project("index-credentials", {
+      "app.py": "import yaml\nprint('ok')\n",
+      "requirements.txt": "-r reqs/base.txt\n",
+      "reqs/base.txt": `--index-url ${url}\nPyYAML==6.0\n`,
+    });
+    const tag = "localhost/slimwheel-real/index-credentials:t";
+    const env = { ...process.env, PIP_INDEX_USER: "deploy", PIP_INDEX_PASSWORD: token };
+    const out = await buildImage(
+      dir,
+      { ...testbedSources(tb), engine: "buildah", tags: [tag], smoke: "python app.py" },
+      { ...ctx, env },
+    );
+    expect(out.smoke?.output).toContain("ok");
+    const files = await appFiles(tag);
+    expect(files).not.toContain("/app/requirements.txt");
+    expect(files).not.toContain("/app/reqs/base.txt");
+    const engine = createEngine("buildah", process.env);
+    const grep = await engine.run(
+      tag,
+      [
+        "python3",
+        "-c",
+        `import os\nhits = []\nfor d, ds, fs in os.walk('/'):\n    ds[:] = [x for x in ds if os.path.join(d, x) not in ('/proc', '/sys', '/dev')]\n    for f in fs:\n        p = os.path.join(d, f)\n        try:\n            if os.path.isfile(p) and not os.path.islink(p) and b'${token}' in open(p, 'rb').read():\n                hits.append(p)\n        except OSError:\n            pass\nprint('hits:', hits)`,
+      ],
+      ctx,
+    );
+    expect(grep.stdout).toContain("hits: []");
+    const inspect = await execFileP("buildah", ["inspect", "--type", "image", tag]);
+    expect(inspect.stdout).not.toContain(token);
+  });
+
   it("keeps nested secrets out of the image", async () => {
     const dir = await project("secrets", {
       "app.py": "print('ok')\n",
@@ -95,16 +212,7 @@ describe("the default strategy on real project shapes", () => {
     });
     const tag = "localhost/slimwheel-real/secrets:t";
     await build(dir, tag, "python app.py");
-    const r = await createEngine("buildah", process.env).run(
-      tag,
-      [
-        "python3",
-        "-c",
-        "import os; print('\\n'.join(os.path.join(d, f) for d, _, fs in os.walk('/app') for f in fs))",
-      ],
-      ctx,
-    );
-    const files = r.stdout.trim().split("\n").sort();
+    const files = await appFiles(tag);
     expect(files).toContain("/app/config/settings.py");
     expect(files).toContain("/app/app.py");
     for (const secret of [

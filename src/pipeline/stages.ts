@@ -1,6 +1,7 @@
 /** The build phase: the engine builds the plan's final image from the rendered Dockerfile. */
 import type { Context } from "../context.js";
 import type { BuildRequest, BuildResult, Engine } from "../engines/types.js";
+import { dependencyInput } from "../plan/inputs.js";
 import { mountedStages } from "../plan/stages.js";
 import type { BuildPlan } from "../plan/types.js";
 import type { Project } from "../project/read.js";
@@ -22,7 +23,7 @@ export function buildRequest(
 ): StageRequest {
   return {
     contextDir,
-    buildArgs: buildArgsFor(project, o),
+    buildArgs: { ...buildArgsFor(project, o), ...credentialArgsFrom(project, ctx.env) },
     insecure: needsInsecure(o),
     platform: o.platform,
     noCache: o.noCache,
@@ -43,6 +44,22 @@ export function buildArgsFor(project: Project, o: ImageSources): Record<string, 
   if (index) args.PIP_INDEX_URL = index;
   if (o.extraIndexUrl) args.PIP_EXTRA_INDEX_URL = o.extraIndexUrl;
   if (o.trustedHost) args.PIP_TRUSTED_HOST = o.trustedHost;
+  return args;
+}
+
+/**
+ * The index credentials a requirements file's URLs name as variables (`${PIP_INDEX_USER}`), from
+ * the environment slimwheel runs in: build arguments of the builder stages only.
+ */
+export function credentialArgsFrom(
+  project: Project,
+  env: Readonly<Record<string, string | undefined>>,
+): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const name of dependencyInput(project).credentialArgs ?? []) {
+    const value = env[name];
+    if (value !== undefined) args[name] = value;
+  }
   return args;
 }
 

@@ -9,6 +9,7 @@ import type { DependencyInput, Needs } from "./inputs.js";
 import { APP_DIR, INDEX_ARGS, type StrategyOptions } from "./options.js";
 
 export { APP_DIR };
+
 import type { Stage, Step } from "./types.js";
 
 export const indexArgStep: Step = {
@@ -16,6 +17,16 @@ export const indexArgStep: Step = {
   why: "a private package index, passed with --build-arg at build time: pip reads these from the environment; never set with ENV, so nothing is written into a layer",
   names: [...INDEX_ARGS],
 };
+
+/** The index arguments, with the credential variables the dependency file's index URLs name. */
+export const indexArgsFor = (deps: DependencyInput): Step =>
+  deps.credentialArgs?.length
+    ? {
+        kind: "arg",
+        why: `${indexArgStep.why}; the index credentials too (${deps.credentialArgs.join(", ")}), which pip expands in ${deps.main}`,
+        names: [...INDEX_ARGS, ...deps.credentialArgs],
+      }
+    : indexArgStep;
 
 /** COPY of the dependency files into `dir`, keeping their relative paths (for -r/-c includes). */
 export function copyDependencyFiles(input: DependencyInput, dir: string): Step[] {
@@ -83,6 +94,32 @@ export const copyApp = (why = "the app's code, last: a code change rebuilds only
   sources: ["."],
   dest: `${APP_DIR}/`,
 });
+
+/** Where the app-wheel stages keep the app's tree, without the packages the project's wheel installs. */
+export const APP_TREE = "/app-tree";
+
+/**
+ * The app's code into the app's home: for a project that is a package, the tree its wheel's stage
+ * kept (`from`), without the packages the wheel installed, which would shadow the installed ones;
+ * otherwise the whole context.
+ */
+export const copyAppCode = (
+  p: Project,
+  from: string,
+  why = "the app's code, last: a code change rebuilds only this layer",
+): Step =>
+  p.installable
+    ? {
+        kind: "copy",
+        why: why.replace(
+          "the app's code",
+          "the app's code without the packages its wheel installed (they would shadow the installed ones)",
+        ),
+        from,
+        sources: [`${APP_TREE}/`],
+        dest: `${APP_DIR}/`,
+      }
+    : copyApp(why);
 
 /** apt-get install in one layer; package lists and apt's caches removed in the same layer (a later RUN could not shrink it). */
 export function aptInstall(packages: readonly string[]): string[] {
@@ -157,18 +194,79 @@ export function runtimePackagesStep(runtime: Needs["runtime"]): Step[] {
   ];
 }
 
+/** The end of the prune one-liners: the directories in `tree` named by the set `tops`, removed (never through a link). */
+const removeTopLevelDirs = (tree: string): string =>
+  `dirs = [os.path.join('${tree}', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; ` +
+  `[shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"`;
+
+/**
+ * A Python one-liner that deletes from `tree` every top-level package directory the wheels in
+ * `wheelGlob` install: the installed package (with its compiled extensions) must be the one
+ * imported, and a copy of its source first on sys.path (the app's directory) would shadow it.
+ */
+export function pruneInstalledPackages(tree: string, wheelGlob: string): string {
+  return (
+    `python -c "import glob, os, shutil, zipfile; ` +
+    `tops = {n.split('/')[0] for w in glob.glob('${wheelGlob}') for n in zipfile.ZipFile(w).namelist() if '/' in n}; ` +
+    removeTopLevelDirs(tree)
+  );
+}
+
+/**
+ * The same as {@link pruneInstalledPackages}, for a project installed by pip (its distribution's
+ * RECORD, found by normalized name); nothing is removed when the distribution is not found.
+ */
+export function pruneInstalledProject(tree: string, distribution: string): string {
+  const norm = distribution
+    .toLowerCase()
+    .replace(/[-_.]+/g, "-")
+    .replace(/[^a-z0-9-]/g, "");
+  return (
+    `python -c "import importlib.metadata as m, os, re, shutil; ` +
+    `files = [f for d in m.distributions() if re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower() == '${norm}' for f in d.files or []]; ` +
+    `tops = {f.parts[0] for f in files if len(f.parts) > 1 and f.parts[0] != '..'}; ` +
+    removeTopLevelDirs(tree)
+  );
+}
+
+/**
+ * The app-wheel stage's steps: the source copied in, a copy of it kept as the app's tree, the
+ * project's wheel built, then the packages that wheel installs removed from the tree (they would
+ * shadow the installed ones, whose C extensions exist only there).
+ */
+export function appWheelSteps(p: Project, wheelDir: string, treeDir: string, cacheMount: boolean): Step[] {
+  return [
+    indexArgStep,
+    { kind: "copy", why: "the app's source", sources: ["."], dest: "/src/" },
+    {
+      kind: "run",
+      why: `the app's wheel (${p.installable?.reason ?? "the project is a package"}); its build requirements come from the index. The app's tree is copied first (the build writes build/ and *.egg-info into /src), and the packages the wheel installs are then removed from it: the tree is the app's directory, first on sys.path, and a package's source there would shadow the installed package and its compiled extensions`,
+      mounts: cacheMount ? [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }] : undefined,
+      commands: [
+        `cp -a /src/. ${treeDir}/`,
+        `pip wheel ${cacheMount ? "" : "--no-cache-dir "}--no-deps --wheel-dir ${wheelDir} /src`,
+        pruneInstalledPackages(treeDir, `${wheelDir}/*.whl`),
+      ],
+    },
+  ];
+}
+
 /** `pip install --no-deps .` of the project itself, when it is a package (single-stage strategies). */
 export function installProject(p: Project, note = ""): Step[] {
   return p.installable
     ? [
         {
           kind: "run",
-          why: `install the project itself (${p.installable.reason})${note}`,
-          commands: ["pip install --no-cache-dir --no-deps ."],
+          why: `install the project itself (${p.installable.reason})${note}; then the packages it installed are removed from the app's directory, where their source would shadow the installed packages and their compiled extensions`,
+          commands: ["pip install --no-cache-dir --no-deps .", pruneInstalledProject(APP_DIR, p.name ?? "")],
         },
       ]
     : [];
 }
+
+/** The project's own build steps (Django's collectstatic when STATIC_ROOT is set), after its code is in place. */
+export const projectBuildSteps = (p: Project): Step[] =>
+  p.buildSteps.map((b) => ({ kind: "run", why: `${b.name}: ${b.why}`, commands: [b.command] }));
 
 /** WORKDIR /app. */
 export const appHome: Step = { kind: "workdir", why: "the app's home", path: APP_DIR };
@@ -185,7 +283,7 @@ export function installRequirements(
 ): Step[] {
   const path = dir === APP_DIR ? deps.main : `${dir}/${deps.main}`;
   return [
-    indexArgStep,
+    indexArgsFor(deps),
     ...copyDependencyFiles(deps, dir),
     { kind: "run", why, commands: [`pip install ${pipFlags} -r ${path}`] },
   ];
@@ -203,13 +301,11 @@ export function buildWheels(
     readonly wheelDir: string;
     readonly why: string;
     readonly cacheMount: boolean;
-    /** Copy the requirements file beside the wheels, for an install by requirement (default true). */
-    readonly copyRequirements?: boolean;
   },
 ): Step[] {
   return [
     ...installMissingBuildPackages(needs.build),
-    indexArgStep,
+    indexArgsFor(deps),
     ...copyDependencyFiles(deps, "/build"),
     {
       kind: "run",
@@ -217,7 +313,6 @@ export function buildWheels(
       mounts: o.cacheMount ? [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }] : undefined,
       commands: [
         `pip wheel ${o.cacheMount ? "" : "--no-cache-dir "}--wheel-dir ${o.wheelDir} -r /build/${deps.main}`,
-        ...(o.copyRequirements === false ? [] : [`cp /build/${deps.main} ${o.wheelDir}/requirements.txt`]),
       ],
     },
   ];
@@ -268,7 +363,6 @@ export function wheelsArtifacts(
     readonly stageWhy?: string;
     readonly runWhy?: string;
     readonly cacheMount?: boolean;
-    readonly copyRequirements?: boolean;
   } = {},
 ) {
   const wheelDir = o.wheelDir ?? "/build/dist";
@@ -284,7 +378,6 @@ export function wheelsArtifacts(
             o.runWhy ??
             "a wheel for every dependency (resolved and downloaded here, never in the final image)",
           cacheMount: o.cacheMount ?? false,
-          copyRequirements: o.copyRequirements,
         }),
       ),
   };

@@ -332,6 +332,11 @@ export function chooseDependencies(
       indexes: chosenFacts.indexes,
       pipOptions: chosenFacts.pipOptions,
     };
+    if (dependencies.flattened?.credentials.length) {
+      warnings.push({
+        message: `${dependencies.file} has credentials in an index URL (${dependencies.flattened.credentials.join(", ")}): they never reach a layer: the file stays out of the build context, a generated copy names variables instead, and \`slimwheel build\` passes them from the environment to the builder only`,
+      });
+    }
     if (!dependencies.allPinned && !isLock) {
       const loose = requirements.filter((r) => !r.version && !r.url && !r.editable).map((r) => r.name);
       if (loose.length) {

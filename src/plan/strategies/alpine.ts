@@ -45,25 +45,15 @@ export const alpine: Strategy = {
               why: `compilers and -dev packages (${build.join(", ")}), in the builder only`,
               commands: [`apk add --no-cache ${build.join(" ")}`],
             },
-            steps.indexArgStep,
+            steps.indexArgsFor(deps),
             ...steps.copyDependencyFiles(deps, "/build"),
             {
               kind: "run",
               why: "a musl wheel for every dependency",
-              commands: [
-                `pip wheel --no-cache-dir --wheel-dir /wheels -r /build/${deps.main}`,
-                `cp /build/${deps.main} /wheels/requirements.txt`,
-              ],
+              commands: [`pip wheel --no-cache-dir --wheel-dir /wheels -r /build/${deps.main}`],
             },
             ...(p.installable
-              ? [
-                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
-                  {
-                    kind: "run" as const,
-                    why: "the app's own wheel",
-                    commands: ["pip wheel --no-cache-dir --no-deps --wheel-dir /app-wheels /src"],
-                  },
-                ]
+              ? [...steps.appWheelSteps(p, "/app-wheels", steps.APP_TREE, false).slice(1)]
               : []),
           ],
         },
@@ -88,12 +78,13 @@ export const alpine: Strategy = {
                 : []),
             ],
             commands: [
-              "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
+              "pip install --no-cache-dir --no-index --no-deps /wheels/*.whl",
               ...(p.installable ? ["pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl"] : []),
             ],
           },
           { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-          steps.copyApp(),
+          steps.copyAppCode(p, "builder"),
+          ...steps.projectBuildSteps(p),
           ...steps.appStageClosing(p, "alpine", o),
         ]),
       ],

@@ -21,6 +21,7 @@ export const full: Strategy = {
         ),
         steps.copyApp(),
         ...steps.installProject(p, compiled ? "; it compiles here" : ""),
+        ...steps.projectBuildSteps(p),
         ...steps.appStageClosing(p, "full", o),
       ]),
     ]);

@@ -12,7 +12,7 @@ export const singleLayer: Strategy = {
     const { deps, needs, build, runtime } = inputs.toolchainInputs(p, o, read);
     const stage = steps.finalStage("${RUNTIME_IMAGE}", "the slim image; everything happens in one layer", [
       ...steps.appStageOpening(p),
-      steps.indexArgStep,
+      steps.indexArgsFor(deps),
       steps.copyApp(
         "the whole app first (the dependency list is part of it): this is what destroys the cache",
       ),
@@ -22,7 +22,9 @@ export const singleLayer: Strategy = {
         commands: [
           ...steps.installBuildTools(build, runtime),
           `pip install --no-cache-dir -r ${deps.main}`,
-          ...steps.installProject(p).flatMap((s) => (s.kind === "run" ? s.commands : [])),
+          ...[...steps.installProject(p), ...steps.projectBuildSteps(p)].flatMap((s) =>
+            s.kind === "run" ? s.commands : [],
+          ),
           ...steps.purgeBuildPackages(build),
         ],
       },

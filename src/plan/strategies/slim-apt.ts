@@ -21,6 +21,7 @@ export const slimApt: Strategy = {
       ...steps.installRequirements(toolchain.deps, steps.APP_DIR, "dependencies, compiled where needed"),
       steps.copyApp(),
       ...steps.installProject(p),
+      ...steps.projectBuildSteps(p),
       {
         kind: "run" as const,
         why: "the habit this strategy shows: purging the build tools in a later layer (keeping the packages whose libraries the installed extension modules link). The earlier layer still holds the tools, so this saves nothing",

@@ -43,6 +43,7 @@ export const slim: Strategy = {
           ),
           steps.copyApp(),
           ...steps.installProject(p),
+          ...steps.projectBuildSteps(p),
           ...steps.appStageClosing(p, "slim", o),
         ],
       ),

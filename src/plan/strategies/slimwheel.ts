@@ -18,7 +18,6 @@ const WHEELS = steps.wheelsArtifacts("deps", {
   stageWhy: "builds a wheel of every dependency, compiling where needed; only its /wheels is ever used",
   runWhy: "wheels for every dependency; pip's cache lives in a cache mount, never in a layer",
   cacheMount: true,
-  copyRequirements: false,
 });
 
 export const slimwheelStrategy: Strategy = {
@@ -34,18 +33,10 @@ export const slimwheelStrategy: Strategy = {
         name: "app-wheel",
         from: "${BUILDER_IMAGE}",
         why: "builds the app's own wheel, apart from the dependencies",
-        steps: [
-          steps.indexArgStep,
-          { kind: "copy", why: "the app's source", sources: ["."], dest: "/src/" },
-          {
-            kind: "run",
-            why: `the app's wheel (${p.installable.reason}); its build requirements come from the index`,
-            mounts: [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }],
-            commands: ["pip wheel --no-deps --wheel-dir /app-wheels /src"],
-          },
-        ],
+        steps: steps.appWheelSteps(p, "/app-wheels", steps.APP_TREE, true),
       });
     }
+    const userLast = p.installable !== undefined || p.buildSteps.length > 0;
     const final: Step[] = [
       ...steps.runtimePackagesStep(needs.runtime),
       {
@@ -62,7 +53,7 @@ export const slimwheelStrategy: Strategy = {
       // Settings before the code: after a code change they come from the cache, and only the
       // app's own layer is committed again.
       steps.runtimeEnv(p, true),
-      ...(p.installable ? [] : [runAsApp]),
+      ...(userLast ? [] : [runAsApp]),
       ...steps.appStageClosing(p, "slimwheel", o),
       ...(p.installable
         ? [
@@ -78,9 +69,14 @@ export const slimwheelStrategy: Strategy = {
             },
           ]
         : []),
-      steps.copyApp("the app's code, last: a code change rebuilds only this layer, and nothing after it"),
-      // pip installs the app's wheel as root, so here the switch comes after it.
-      ...(p.installable ? [runAsApp] : []),
+      steps.copyAppCode(
+        p,
+        "app-wheel",
+        "the app's code, last: a code change rebuilds only this layer, and nothing after it",
+      ),
+      ...steps.projectBuildSteps(p),
+      // pip installs the app's wheel, and build steps write into /app, as root: then the switch comes after them.
+      ...(userLast ? [runAsApp] : []),
     ];
     stages.push({
       name: "final",

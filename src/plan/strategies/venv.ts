@@ -34,8 +34,12 @@ function artifactsStage(p: Project, deps: inputs.DependencyInput, needs: inputs.
             { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
             {
               kind: "run" as const,
-              why: `the project itself into the venv (${p.installable.reason})`,
-              commands: ["pip install --no-cache-dir --no-deps /src"],
+              why: `the project itself into the venv (${p.installable.reason}); the app's tree is copied first (the build writes into /src), and the packages the project installed are then removed from it, where they would shadow the installed ones`,
+              commands: [
+                `cp -a /src/. ${steps.APP_TREE}/`,
+                "pip install --no-cache-dir --no-deps /src",
+                steps.pruneInstalledProject(steps.APP_TREE, p.name ?? ""),
+              ],
             },
           ]
         : []),
@@ -72,7 +76,8 @@ export const venv: Strategy = {
             vars: { PATH: `${VENV}/bin:$PATH`, VIRTUAL_ENV: VENV },
           },
           { kind: "workdir", why: "the app's home", path: options.APP_DIR },
-          steps.copyApp(),
+          steps.copyAppCode(p, "builder"),
+          ...steps.projectBuildSteps(p),
           ...steps.appStageClosing(p, "venv", o),
         ]),
       ],

@@ -37,10 +37,8 @@ export const wheels: Strategy = {
             },
             {
               kind: "run",
-              why: "install from the local wheels only: no index, no compiler",
-              commands: [
-                "pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt",
-              ],
+              why: "install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved the set (and checked any hashes), so -r/-c includes need nothing here",
+              commands: ["pip install --no-cache-dir --no-index --no-deps /wheels/*.whl"],
             },
           ],
         },
@@ -50,15 +48,7 @@ export const wheels: Strategy = {
                 name: "app-builder",
                 from: "${BUILDER_IMAGE}",
                 why: "builds the app's own wheel",
-                steps: [
-                  steps.indexArgStep,
-                  { kind: "copy" as const, why: "the app's source", sources: ["."], dest: "/src/" },
-                  {
-                    kind: "run" as const,
-                    why: `the app's wheel (${p.installable.reason}); its build requirements come from the index`,
-                    commands: ["pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src"],
-                  },
-                ],
+                steps: steps.appWheelSteps(p, "/dist", steps.APP_TREE, false),
               },
             ]
           : []),
@@ -80,7 +70,8 @@ export const wheels: Strategy = {
                 },
               ]
             : []),
-          steps.copyApp(),
+          steps.copyAppCode(p, "app-builder"),
+          ...steps.projectBuildSteps(p),
           ...steps.appStageClosing(p, "wheels", o),
         ]),
       ],

@@ -35,14 +35,19 @@ ARG PIP_TRUSTED_HOST
 COPY requirements.txt /build/
 
 # a musl wheel for every dependency
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /build/requirements.txt && \
-    cp /build/requirements.txt /wheels/requirements.txt
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /build/requirements.txt
 
 # the app's source
 COPY . /src/
 
-# the app's own wheel
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /app-wheels /src
+# the app's wheel (pyproject.toml has a [build-system] (setuptools.build_meta)); its build
+# requirements come from the index. The app's tree is copied first (the build writes build/ and
+# *.egg-info into /src), and the packages the wheel installs are then removed from it: the tree is
+# the app's directory, first on sys.path, and a package's source there would shadow the installed
+# package and its compiled extensions
+RUN cp -a /src/. /app-tree/ && \
+    pip wheel --no-cache-dir --no-deps --wheel-dir /app-wheels /src && \
+    python -c "import glob, os, shutil, zipfile; tops = {n.split('/')[0] for w in glob.glob('/app-wheels/*.whl') for n in zipfile.ZipFile(w).namelist() if '/' in n}; dirs = [os.path.join('/app-tree', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # ---- stage 2/2: final ---------------------------------------------------------------------------
 # Alpine with only the runtime libraries
@@ -58,14 +63,15 @@ RUN apk add --no-cache yaml
 # install the musl wheels from a bind mount: no copy of them stays in a layer
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     --mount=type=bind,from=builder,source=/app-wheels,target=/app-wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt && \
+    pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && \
     pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl
 
 # the app's home
 WORKDIR /app
 
-# the app's code, last: a code change rebuilds only this layer
-COPY . /app/
+# the app's code without the packages its wheel installed (they would shadow the installed ones),
+# last: a code change rebuilds only this layer
+COPY --from=builder /app-tree/ /app/
 
 # OCI annotations: what this image is and how it was built
 LABEL org.opencontainers.image.title="wordstats" \

@@ -40,8 +40,10 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . /app/
 
 # install the project itself (pyproject.toml has a [build-system] (setuptools.build_meta)); it
-# compiles here
-RUN pip install --no-cache-dir --no-deps .
+# compiles here; then the packages it installed are removed from the app's directory, where their
+# source would shadow the installed packages and their compiled extensions
+RUN pip install --no-cache-dir --no-deps . && \
+    python -c "import importlib.metadata as m, os, re, shutil; files = [f for d in m.distributions() if re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower() == 'wordstats' for f in d.files or []]; tops = {f.parts[0] for f in files if len(f.parts) > 1 and f.parts[0] != '..'}; dirs = [os.path.join('/app', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # OCI annotations: what this image is and how it was built
 LABEL org.opencontainers.image.title="wordstats" \

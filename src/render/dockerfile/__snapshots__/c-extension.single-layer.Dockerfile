@@ -42,6 +42,7 @@ RUN apt-get update && \
     apt-get install -y --no-install-recommends build-essential libyaml-dev libyaml-0-2 $(python3 -c 'import os, sysconfig; print("" if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else "python3-dev")') && \
     pip install --no-cache-dir -r requirements.txt && \
     pip install --no-cache-dir --no-deps . && \
+    python -c "import importlib.metadata as m, os, re, shutil; files = [f for d in m.distributions() if re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower() == 'wordstats' for f in d.files or []]; tops = {f.parts[0] for f in files if len(f.parts) > 1 and f.parts[0] != '..'}; dirs = [os.path.join('/app', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]" && \
     find /usr/local/lib -name '*.so*' -type f -exec ldd '{}' ';' 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// && $3 !~ /^\/usr\/local\// { print $3 }' | sort -u | xargs -r realpath -e | sed 's|^/usr/||; s|^/||; s|^|*/|' | sort -u | xargs -r dpkg-query --search 2>/dev/null | cut -d: -f1 | sort -u | xargs -r apt-mark manual && \
     apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false -o APT::AutoRemove::SuggestsImportant=false build-essential libyaml-dev python3-dev && \
     rm -rf /var/lib/apt/lists/*

@@ -49,8 +49,11 @@ RUN pip install --no-cache-dir -r requirements.txt
 # the app's code, last: a code change rebuilds only this layer
 COPY . /app/
 
-# install the project itself (pyproject.toml has a [build-system] (setuptools.build_meta))
-RUN pip install --no-cache-dir --no-deps .
+# install the project itself (pyproject.toml has a [build-system] (setuptools.build_meta)); then the
+# packages it installed are removed from the app's directory, where their source would shadow the
+# installed packages and their compiled extensions
+RUN pip install --no-cache-dir --no-deps . && \
+    python -c "import importlib.metadata as m, os, re, shutil; files = [f for d in m.distributions() if re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower() == 'wordstats' for f in d.files or []]; tops = {f.parts[0] for f in files if len(f.parts) > 1 and f.parts[0] != '..'}; dirs = [os.path.join('/app', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # the habit this strategy shows: purging the build tools in a later layer (keeping the packages
 # whose libraries the installed extension modules link). The earlier layer still holds the tools, so

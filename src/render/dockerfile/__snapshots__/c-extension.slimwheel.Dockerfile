@@ -55,9 +55,14 @@ ARG PIP_TRUSTED_HOST
 COPY . /src/
 
 # the app's wheel (pyproject.toml has a [build-system] (setuptools.build_meta)); its build
-# requirements come from the index
+# requirements come from the index. The app's tree is copied first (the build writes build/ and
+# *.egg-info into /src), and the packages the wheel installs are then removed from it: the tree is
+# the app's directory, first on sys.path, and a package's source there would shadow the installed
+# package and its compiled extensions
 RUN --mount=type=cache,target=/root/.cache/pip,id=slimwheel-pip \
-    pip wheel --no-deps --wheel-dir /app-wheels /src
+    cp -a /src/. /app-tree/ && \
+    pip wheel --no-deps --wheel-dir /app-wheels /src && \
+    python -c "import glob, os, shutil, zipfile; tops = {n.split('/')[0] for w in glob.glob('/app-wheels/*.whl') for n in zipfile.ZipFile(w).namelist() if '/' in n}; dirs = [os.path.join('/app-tree', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # ---- stage 3/3: final ---------------------------------------------------------------------------
 # the slim image: base → system libraries → dependencies → app
@@ -102,8 +107,9 @@ CMD ["wordstats"]
 RUN --mount=type=bind,from=app-wheel,source=/app-wheels,target=/app-wheels \
     PYTHONDONTWRITEBYTECODE=1 pip install --no-cache-dir --no-index --no-deps /app-wheels/*.whl
 
-# the app's code, last: a code change rebuilds only this layer, and nothing after it
-COPY . /app/
+# the app's code without the packages its wheel installed (they would shadow the installed ones),
+# last: a code change rebuilds only this layer, and nothing after it
+COPY --from=app-wheel /app-tree/ /app/
 
 # run as the non-root app user
 USER 10001:10001

@@ -48,8 +48,12 @@ RUN pip install --no-cache-dir -r /build/requirements.txt
 # the app's source
 COPY . /src/
 
-# the project itself into the venv (pyproject.toml has a [build-system] (setuptools.build_meta))
-RUN pip install --no-cache-dir --no-deps /src
+# the project itself into the venv (pyproject.toml has a [build-system] (setuptools.build_meta));
+# the app's tree is copied first (the build writes into /src), and the packages the project
+# installed are then removed from it, where they would shadow the installed ones
+RUN cp -a /src/. /app-tree/ && \
+    pip install --no-cache-dir --no-deps /src && \
+    python -c "import importlib.metadata as m, os, re, shutil; files = [f for d in m.distributions() if re.sub(r'[-_.]+', '-', d.metadata['Name'] or '').lower() == 'wordstats' for f in d.files or []]; tops = {f.parts[0] for f in files if len(f.parts) > 1 and f.parts[0] != '..'}; dirs = [os.path.join('/app-tree', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # ---- stage 2/2: final ---------------------------------------------------------------------------
 # the slim image with the venv
@@ -76,8 +80,9 @@ ENV PATH=/opt/venv/bin:$PATH \
 # the app's home
 WORKDIR /app
 
-# the app's code, last: a code change rebuilds only this layer
-COPY . /app/
+# the app's code without the packages its wheel installed (they would shadow the installed ones),
+# last: a code change rebuilds only this layer
+COPY --from=builder /app-tree/ /app/
 
 # OCI annotations: what this image is and how it was built
 LABEL org.opencontainers.image.title="wordstats" \

@@ -36,8 +36,7 @@ ARG PIP_TRUSTED_HOST
 COPY requirements.txt /build/
 
 # a wheel for every dependency (resolved and downloaded here, never in the final image)
-RUN pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/requirements.txt && \
-    cp /build/requirements.txt /build/dist/requirements.txt
+RUN pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/requirements.txt
 
 # ---- stage 2/4: base ----------------------------------------------------------------------------
 # the slim image with the dependencies installed from the wheels
@@ -57,8 +56,9 @@ RUN apt-get update && \
 # the wheels: this layer stores them a second time (the caveat of this strategy)
 COPY --from=dep-builder /build/dist /wheels
 
-# install from the local wheels only: no index, no compiler
-RUN pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
+# install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved
+# the set (and checked any hashes), so -r/-c includes need nothing here
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # ---- stage 3/4: app-builder ---------------------------------------------------------------------
 # builds the app's own wheel
@@ -74,8 +74,13 @@ ARG PIP_TRUSTED_HOST
 COPY . /src/
 
 # the app's wheel (pyproject.toml has a [build-system] (setuptools.build_meta)); its build
-# requirements come from the index
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src
+# requirements come from the index. The app's tree is copied first (the build writes build/ and
+# *.egg-info into /src), and the packages the wheel installs are then removed from it: the tree is
+# the app's directory, first on sys.path, and a package's source there would shadow the installed
+# package and its compiled extensions
+RUN cp -a /src/. /app-tree/ && \
+    pip wheel --no-cache-dir --no-deps --wheel-dir /dist /src && \
+    python -c "import glob, os, shutil, zipfile; tops = {n.split('/')[0] for w in glob.glob('/dist/*.whl') for n in zipfile.ZipFile(w).namelist() if '/' in n}; dirs = [os.path.join('/app-tree', t) for t in sorted(tops) if not t.endswith(('.dist-info', '.data'))]; [shutil.rmtree(d) for d in dirs if os.path.isdir(d) and not os.path.islink(d)]"
 
 # ---- stage 4/4: final ---------------------------------------------------------------------------
 # base plus the app
@@ -90,8 +95,9 @@ COPY --from=app-builder /dist /app-dist
 # install the app's wheel
 RUN pip install --no-cache-dir --no-index --no-deps /app-dist/*.whl
 
-# the app's code, last: a code change rebuilds only this layer
-COPY . /app/
+# the app's code without the packages its wheel installed (they would shadow the installed ones),
+# last: a code change rebuilds only this layer
+COPY --from=app-builder /app-tree/ /app/
 
 # OCI annotations: what this image is and how it was built
 LABEL org.opencontainers.image.title="wordstats" \

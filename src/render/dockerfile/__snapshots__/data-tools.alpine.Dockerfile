@@ -39,8 +39,7 @@ ARG PIP_TRUSTED_HOST
 COPY requirements.txt /build/
 
 # a musl wheel for every dependency
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /build/requirements.txt && \
-    cp /build/requirements.txt /wheels/requirements.txt
+RUN pip wheel --no-cache-dir --wheel-dir /wheels -r /build/requirements.txt
 
 # ---- stage 2/2: final ---------------------------------------------------------------------------
 # Alpine with only the runtime libraries
@@ -56,7 +55,7 @@ RUN apk add --no-cache libxml2 libxslt openblas yaml
 
 # install the musl wheels from a bind mount: no copy of them stays in a layer
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
+    pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # the app's home
 WORKDIR /app

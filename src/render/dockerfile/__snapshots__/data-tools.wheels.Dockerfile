@@ -38,8 +38,7 @@ ARG PIP_TRUSTED_HOST
 COPY requirements.txt /build/
 
 # a wheel for every dependency (resolved and downloaded here, never in the final image)
-RUN pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/requirements.txt && \
-    cp /build/requirements.txt /build/dist/requirements.txt
+RUN pip wheel --no-cache-dir --wheel-dir /build/dist -r /build/requirements.txt
 
 # ---- stage 2/3: base ----------------------------------------------------------------------------
 # the slim image with the dependencies installed from the wheels
@@ -60,8 +59,9 @@ RUN apt-get update && \
 # the wheels: this layer stores them a second time (the caveat of this strategy)
 COPY --from=dep-builder /build/dist /wheels
 
-# install from the local wheels only: no index, no compiler
-RUN pip install --no-cache-dir --no-index --find-links /wheels -r /wheels/requirements.txt
+# install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved
+# the set (and checked any hashes), so -r/-c includes need nothing here
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # ---- stage 3/3: final ---------------------------------------------------------------------------
 # base plus the app
