@@ -3,6 +3,8 @@
  * the slimwheel image, replaces it by its closure, and proves the minimal image (import test, and
  * the smoke command in exec form: there is no shell).
  */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createEngine } from "../src/engines/index.js";
@@ -16,27 +18,85 @@ const ctx = testContext();
 const tb = await readEndpoints();
 
 describe("build --runtime minimal", () => {
-  it("builds django-postgres minimal: proven, smaller, no shell, libpq5 among its dpkg records", async () => {
-    const tag = "localhost/slimwheel-minimal/django-postgres:t";
+  const noShellProbe =
+    "import os; print([p for p in ('/bin/sh', '/usr/bin/sh', '/usr/bin/apt-get', '/usr/bin/dpkg', '/usr/bin/gcc') if os.path.exists(p)])";
+
+  for (const [example, boot] of [
+    ["django-postgres", "serving"],
+    ["flask-app", "serving"],
+    ["c-extension", "completed"],
+    ["data-tools", undefined],
+  ] as const)
+    it(`builds ${example} minimal: import test, smoke and boot pass; no shell, apt, dpkg or compiler`, async () => {
+      const tag = `localhost/slimwheel-minimal/${example}:t`;
+      const out = await buildImage(
+        join(ROOT, "examples", example),
+        {
+          ...testbedSources(tb),
+          engine: "buildah",
+          tags: [tag],
+          runtime: "minimal",
+          smoke: "python smoke.py",
+        },
+        ctx,
+      );
+      expect(out.smoke?.ok).toBe(true);
+      expect(out.importTest?.failures).toEqual([]);
+      expect(out.boot?.outcome).toBe(boot);
+      if (boot === "serving") expect(out.boot?.status).toBeLessThan(600);
+      expect(out.closure?.dropped.find((d) => d.group === "shell & tools")?.bytes ?? 0).toBeGreaterThan(0);
+      if (example === "django-postgres") expect(out.closure?.packages).toContain("libpq5");
+      const probe = await createEngine("buildah", process.env).run(tag, ["python3", "-c", noShellProbe], ctx);
+      expect(probe.stdout.trim()).toBe("[]");
+    });
+
+  it("works with the docker engine: minimized through buildah, loaded back, proven by docker run", async () => {
+    expect(tb.docker, "the test bed has no Docker engine").toBeDefined();
+    const env = { ...process.env, DOCKER_HOST: tb.docker!.host };
+    const tag = "localhost/slimwheel-minimal/flask-docker:t";
     const out = await buildImage(
-      join(ROOT, "examples", "django-postgres"),
-      { ...testbedSources(tb), engine: "buildah", tags: [tag], runtime: "minimal", smoke: "python smoke.py" },
-      ctx,
+      join(ROOT, "examples", "flask-app"),
+      { ...testbedSources(tb), engine: "docker", tags: [tag], runtime: "minimal", smoke: "python smoke.py" },
+      { ...ctx, env },
     );
+    expect(out.engine.id).toBe("docker");
     expect(out.smoke?.ok).toBe(true);
-    expect(out.importTest?.failures).toEqual([]);
-    expect(out.closure?.packages).toContain("libpq5");
-    expect(out.closure?.dropped.find((d) => d.group === "shell & tools")?.bytes ?? 0).toBeGreaterThan(0);
-    const probe = await createEngine("buildah", process.env).run(
-      tag,
-      [
-        "python3",
-        "-c",
-        "import os; print([p for p in ('/bin/sh', '/usr/bin/apt-get', '/usr/bin/dpkg') if os.path.exists(p)])",
-      ],
-      ctx,
-    );
+    expect(out.boot?.outcome).toBe("serving");
+    const probe = await createEngine("docker", env).run(tag, ["python3", "-c", noShellProbe], ctx);
     expect(probe.stdout.trim()).toBe("[]");
+  });
+
+  it("--keep: a file outside the closure fails the proof with the --keep line that fixes it, and passes with it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "slimwheel-keep-"));
+    try {
+      await writeFile(join(dir, "requirements.txt"), "PyYAML==6.0\n");
+      await writeFile(
+        join(dir, "app.py"),
+        "import yaml\nprint(open('/usr/share/common-licenses/Apache-2.0').read().split()[0])\n",
+      );
+      const options = {
+        ...testbedSources(tb),
+        engine: "buildah" as const,
+        tags: ["localhost/slimwheel-minimal/keep:t"],
+        runtime: "minimal" as const,
+        smoke: "python app.py",
+      };
+      const failed = await buildImage(dir, options, ctx).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isSlimwheelError(failed)).toBe(true);
+      expect((failed as Error).message).toContain("the smoke test failed");
+      expect((failed as { hint?: string }).hint).toContain("--keep /usr/share/common-licenses/Apache-2.0");
+      const kept = await buildImage(
+        dir,
+        { ...options, keep: ["/usr/share/common-licenses/Apache-2.0"] },
+        ctx,
+      );
+      expect(kept.smoke?.output).toContain("Apache");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("is only for the slimwheel strategy", async () => {

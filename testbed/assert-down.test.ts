@@ -13,7 +13,8 @@ const statusJson = (processes: { name: string; pid: number; running: boolean }[]
 // bed is never touched).
 const check = (input: string) => spawnSync(TSX, [SCRIPT], { input, encoding: "utf8" });
 
-describe("the CI check that `down` left no process running", () => {
+// Each check starts tsx (a second or more on a loaded 2-core machine): a generous timeout.
+describe("the CI check that `down` left no process running", { timeout: 60_000 }, () => {
   it("fails, naming the process, when one still runs", () => {
     const r = check(
       statusJson([

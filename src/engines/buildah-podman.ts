@@ -12,6 +12,7 @@ import { join } from "node:path";
 import type { Context } from "../context.js";
 import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { lastLine } from "../util/lines.js";
+import { runDetachable } from "./run.js";
 import { mountImagesInstead } from "./stage-mounts.js";
 import {
   type BuildRequest,
@@ -20,6 +21,7 @@ import {
   type EngineInfo,
   type ExportTarget,
   isLoopbackRef,
+  type RunOptions,
   stageImageRef,
   transportRef,
 } from "./types.js";
@@ -107,13 +109,15 @@ async function buildahRun(
   command: readonly string[],
   ctx: Context,
   env: Env,
-  options: { user?: string; workdir?: string } = {},
+  options: RunOptions = {},
 ): Promise<ExecResult> {
   const ctr = await buildahFrom(image, ctx, env, isLoopbackRef(image));
   try {
+    // chroot isolation shares the host's network namespace: `network` needs nothing more.
     const args = ["run", "--isolation", "chroot"];
     if (options.user) args.push("--user", options.user);
     if (options.workdir) args.push("--workingdir", options.workdir);
+    for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
     return await exec("buildah", [...args, ctr, "--", ...command], {
       env,
       signal: ctx.signal,
@@ -203,6 +207,13 @@ export function buildahPodmanEngine(program: BuildahPodman, env: Env): Engine {
         doing: `exporting ${image} to ${target.path}`,
       });
     },
+    async loadArchive(path, ctx) {
+      const args =
+        program === "buildah"
+          ? ["pull", "--quiet", `docker-archive:${path}`]
+          : ["load", "--quiet", "--input", path];
+      await exec(program, args, { env, signal: ctx.signal, doing: `loading ${path}` });
+    },
     async push(image, ref, ctx, options = {}) {
       const dir = await mkdtemp(join(tmpdir(), "slimwheel-push-"));
       const digestFile = join(dir, "digest");
@@ -231,10 +242,7 @@ export function buildahPodmanEngine(program: BuildahPodman, env: Env): Engine {
     },
     async run(image, command, ctx, options = {}) {
       if (await viaBuildah()) return buildahRun(image, command, ctx, env, options);
-      const args = ["run", "--rm", "--network", "none"];
-      if (options.user) args.push("--user", options.user);
-      if (options.workdir) args.push("--workdir", options.workdir);
-      return exec("podman", [...args, image, ...command], { env, signal: ctx.signal, allowFailure: true });
+      return runDetachable("podman", image, command, ctx, env, options);
     },
     async copyFrom(image, path, dest, ctx) {
       if (await viaBuildah()) return buildahCopyFrom(image, path, dest, ctx, env);

@@ -12,6 +12,7 @@ import type { Context } from "../context.js";
 import { SlimwheelError } from "../errors.js";
 import { type Env, exec } from "../util/exec.js";
 import { firstLine } from "../util/lines.js";
+import { runDetachable } from "./run.js";
 import { type BuildRequest, type Engine, type EngineInfo, type ExportTarget, transportRef } from "./types.js";
 
 interface Client {
@@ -150,6 +151,14 @@ export function dockerEngine(env: Env): Engine {
         await rm(dir, { recursive: true, force: true });
       }
     },
+    async loadArchive(path, ctx) {
+      const c = await getClient();
+      await exec(c.program, ["load", "--quiet", "--input", path], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        doing: `loading ${path}`,
+      });
+    },
     async push(image, ref, ctx) {
       const c = await getClient();
       await exec(c.program, ["tag", image, ref], {
@@ -173,14 +182,7 @@ export function dockerEngine(env: Env): Engine {
     },
     async run(image, command, ctx, options = {}) {
       const c = await getClient();
-      const args = ["run", "--rm", "--network", "none"];
-      if (options.user) args.push("--user", options.user);
-      if (options.workdir) args.push("--workdir", options.workdir);
-      return exec(c.program, [...args, image, ...command], {
-        env: dockerEnv,
-        signal: ctx.signal,
-        allowFailure: true,
-      });
+      return runDetachable(c.program, image, command, ctx, dockerEnv, options);
     },
     async copyFrom(image, path, dest, ctx) {
       const c = await getClient();

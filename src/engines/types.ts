@@ -74,6 +74,15 @@ export function transportRef(target: ExportTarget): string {
 }
 
 /** One adapter per external builder (docs/engine-notes.md has what each does on this platform). */
+export interface RunOptions {
+  readonly user?: string;
+  readonly workdir?: string;
+  /** Environment variables of the command, besides the image's. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** `none` (the default): no network; `host`: the host's, so a server can be reached on loopback. */
+  readonly network?: "none" | "host";
+}
+
 export interface Engine {
   readonly id: EngineId;
   detect(): Promise<EngineInfo>;
@@ -83,15 +92,15 @@ export interface Engine {
    * themselves; docker writes a docker archive (`docker save`), which skopeo converts to OCI.
    */
   exportImage(image: string, target: ExportTarget, ctx: Context): Promise<void>;
+  /** Loads a docker archive (with its tags) into the engine's local images. */
+  loadArchive(path: string, ctx: Context): Promise<void>;
   /** Pushes `image` to `ref`; returns the manifest digest. */
   push(image: string, ref: string, ctx: Context, options?: { insecure?: boolean }): Promise<string>;
-  /** Runs a command in a fresh container of the image and removes it. */
-  run(
-    image: string,
-    command: readonly string[],
-    ctx: Context,
-    options?: { user?: string; workdir?: string },
-  ): Promise<ExecResult>;
+  /**
+   * Runs a command in a fresh container of the image and removes it. Cancelling `ctx.signal`
+   * stops the command and removes the container.
+   */
+  run(image: string, command: readonly string[], ctx: Context, options?: RunOptions): Promise<ExecResult>;
   removeImages(images: readonly string[], ctx: Context): Promise<void>;
   /** The ID of a local image, or undefined when there is no such image. */
   imageId(ref: string, ctx: Context): Promise<string | undefined>;

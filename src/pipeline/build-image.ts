@@ -7,6 +7,7 @@ import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../en
 import { type BuildResult, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import type { Closure } from "../minimize/index.js";
+import { execForm } from "../minimize/start.js";
 import type { StrategyOptions } from "../plan/options.js";
 import { checkAlpineImages } from "../plan/strategies/alpine.js";
 import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
@@ -18,7 +19,7 @@ import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
 import { minimizeImage, type RuntimeKind } from "./minimize.js";
-import { type Proof, type ProveOptions, proveImage } from "./prove.js";
+import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
 import { buildRequest, buildStages, type StageRequest } from "./stages.js";
 
@@ -55,7 +56,13 @@ export interface BuildOptions extends ImageSources {
   readonly readRuntimeNeeds?: boolean;
   /** Import every installed module in the final image (default true). */
   readonly importTest?: boolean;
-  /** `minimal`: ship only the closure of what the app runs (slimwheel strategy, buildah/podman); default `slim`. */
+  /** Run the start command in the final image: a server must answer HTTP on PORT (default true when there is a start command). */
+  readonly bootTest?: boolean;
+  /** With a minimal runtime: more paths of the built image to keep (besides `[tool.slimwheel] keep`). */
+  readonly keep?: readonly string[];
+  /** With a minimal runtime: keep busybox (from busybox-static, when installed) as a debug shell. */
+  readonly debugShell?: boolean;
+  /** `minimal`: ship only the closure of what the app runs (slimwheel strategy; with docker, assembled through buildah); default `slim`. */
   readonly runtime?: RuntimeKind;
   /** Leave these runtime packages out even when needed (to see the import test fail). */
   readonly excludeRuntimePackages?: readonly string[];
@@ -114,7 +121,7 @@ export async function buildImage(
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
     const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
-    const closure = o.runtime === "minimal" ? await minimizePhase(b, ctx) : undefined;
+    const closure = o.runtime === "minimal" ? await minimizePhase(b, o, ctx) : undefined;
     const imageMs = ctx.now() - started;
     const imageId = closure ? ((await engine.imageId(b.tags[0]!, ctx)) ?? b.tags[0]!) : built.imageId;
     const proof = await proveImage(engine, imageId, proofOptions(b, o, runtimeNeeds, closure), ctx);
@@ -158,6 +165,20 @@ interface Build {
 /** Requests the plan cannot serve, refused before any engine work. */
 function checkRequest(plan: BuildPlan, strategy: string, o: BuildOptions): void {
   if (plan.libc === "musl") checkAlpineImages(o);
+  const keep = o.keep ?? [];
+  if (o.runtime !== "minimal" && (keep.length || o.debugShell))
+    throw new SlimwheelError(
+      "usage",
+      `${keep.length ? "--keep" : "--debug-shell"} is for --runtime minimal`,
+      {
+        hint: "add --runtime minimal (the slim runtime keeps the whole base image)",
+      },
+    );
+  const relative = keep.find((k) => !k.startsWith("/"));
+  if (relative)
+    throw new SlimwheelError("usage", `--keep ${relative}: give an absolute path in the image`, {
+      hint: `e.g. --keep /${relative.replace(/^\.?\/?/, "")} or --keep /app/${relative.replace(/^\.?\/?/, "")}`,
+    });
   if (o.runtime === "minimal" && strategy !== "slimwheel")
     throw new SlimwheelError("usage", `--runtime minimal is for the slimwheel strategy, not ${strategy}`, {
       hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
@@ -195,12 +216,18 @@ function buildPhase(
 }
 
 /** Minimize (`--runtime minimal`): the image replaced by its closure, under the same tag. */
-function minimizePhase(b: Build, ctx: Context): Promise<Closure> {
+function minimizePhase(b: Build, o: BuildOptions, ctx: Context): Promise<Closure> {
   return step(ctx.reporter, "minimize", "minimal runtime: keeping only what the app runs", () =>
     minimizeImage(
       b.engine,
       b.project,
-      { tag: b.tags[0]!, baseImage: b.runtimeImage, sourceDateEpoch: ctx.sourceDateEpoch },
+      {
+        tag: b.tags[0]!,
+        baseImage: b.runtimeImage,
+        sourceDateEpoch: ctx.sourceDateEpoch,
+        keep: [...(b.project.config.keep ?? []), ...(o.keep ?? [])],
+        debugShell: o.debugShell,
+      },
       ctx,
     ),
   );
@@ -215,10 +242,25 @@ function proofOptions(
   return {
     importTest: o.importTest,
     noShell: closure !== undefined,
+    keepHint: closure !== undefined,
+    boot: o.bootTest === false ? undefined : bootOptions(b.project, closure !== undefined),
     smoke: o.smoke,
     builderImage: o.builderImage ?? `python:${b.project.python.version}`,
     packageOf: runtimeNeeds?.resolution.packageOf ?? {},
     name: b.tags[0]!,
+  };
+}
+
+/** How the boot test runs the start command: as the image does (exec form without a shell). */
+export function bootOptions(project: Project, noShell: boolean): BootOptions | undefined {
+  const start = project.start;
+  if (!start) return undefined;
+  const argv = start.shell && !noShell ? ["sh", "-c", start.command] : execForm(start.command);
+  const readsPort = /\$\{?PORT\b/.test(start.command);
+  return {
+    argv,
+    http: start.port !== undefined,
+    fixedPort: start.port !== undefined && !readsPort ? start.port : undefined,
   };
 }
 

@@ -4,6 +4,9 @@
  * layer per role, under the same tag (docs/minimal-runtime.md). Assembly goes through buildah
  * until slimwheel writes images itself, so it needs the buildah or podman engine.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
@@ -12,6 +15,7 @@ import type { Closure } from "../minimize/index.js";
 import { execForm } from "../minimize/start.js";
 import { APP_UID } from "../plan/options.js";
 import type { Project } from "../project/read.js";
+import { exec } from "../util/exec.js";
 
 export type RuntimeKind = "slim" | "minimal";
 
@@ -19,26 +23,29 @@ export type RuntimeKind = "slim" | "minimal";
 export async function minimizeImage(
   engine: Engine,
   project: Project,
-  o: { readonly tag: string; readonly baseImage: string; readonly sourceDateEpoch?: number },
+  o: {
+    readonly tag: string;
+    /** The built image, when it is not `tag` (default: `tag`). */
+    readonly image?: string;
+    readonly baseImage: string;
+    readonly sourceDateEpoch?: number;
+    /** Paths to keep besides the closure (--keep and [tool.slimwheel] keep). */
+    readonly keep?: readonly string[];
+    readonly debugShell?: boolean;
+  },
   ctx: Context,
 ): Promise<Closure> {
-  if (engine.id === "docker")
-    throw new SlimwheelError(
-      "usage",
-      "--runtime minimal is assembled with buildah for now: the docker engine cannot do it yet",
-      {
-        hint: "use --engine buildah (or podman), or --runtime slim",
-      },
-    );
+  if (engine.id === "docker") return minimizeThroughBuildah(engine, project, o, ctx);
   const closure = await buildMinimalImage(
     {
-      image: o.tag,
+      image: o.image ?? o.tag,
       base: o.baseImage,
       tag: o.tag,
       cmd: project.start ? execForm(project.start.command) : ["python3"],
       user: { name: "app", uid: APP_UID, gid: APP_UID },
       env: project.start?.port ? { PORT: String(project.start.port) } : {},
       sourceDateEpoch: o.sourceDateEpoch,
+      options: { keep: o.keep, debugShell: o.debugShell },
     },
     ctx.env,
   );
@@ -67,4 +74,51 @@ export async function minimizeImage(
       message: `minimal: dropped ${mb(d.bytes)} of ${d.group} (${d.files} files)`,
     });
   return closure;
+}
+
+/**
+ * The docker engine: the built image is handed to buildah (`docker save` → `buildah pull
+ * docker-archive:`), minimized there, and handed back (`buildah push docker-archive:` → `docker
+ * load`) under the same tag. It needs buildah beside docker, until slimwheel writes images itself.
+ */
+async function minimizeThroughBuildah(
+  engine: Engine,
+  project: Project,
+  o: Parameters<typeof minimizeImage>[2],
+  ctx: Context,
+): Promise<Closure> {
+  const work = await mkdtemp(join(tmpdir(), "slimwheel-handoff-"));
+  const buildah = (doing: string, ...args: string[]) =>
+    exec("buildah", args, {
+      env: ctx.env,
+      signal: ctx.signal,
+      doing,
+      hint: "the minimal runtime with --engine docker needs buildah as well (apt-get install buildah), or use --runtime slim",
+    });
+  const minimal = `localhost/slimwheel-handoff/${process.pid}:minimal-${Date.now()}`;
+  let handoffImage: string | undefined;
+  try {
+    const saved = join(work, "built.tar");
+    await engine.exportImage(o.tag, { kind: "docker-archive", path: saved }, ctx);
+    const pulled = await buildah(`handing ${o.tag} to buildah`, "pull", "--quiet", `docker-archive:${saved}`);
+    const image = pulled.stdout.trim().split("\n").at(-1)!;
+    handoffImage = image;
+    const buildahEngine = { ...engine, id: "buildah" as const };
+    const closure = await minimizeImage(
+      buildahEngine,
+      project,
+      { ...o, image: image ?? o.tag, tag: minimal },
+      ctx,
+    );
+    const out = join(work, "minimal.tar");
+    await buildah(`writing ${minimal}`, "push", "--quiet", minimal, `docker-archive:${out}:${o.tag}`);
+    await engine.loadArchive(out, ctx);
+    return closure;
+  } finally {
+    await exec("buildah", ["rmi", "--force", minimal, handoffImage ?? minimal], {
+      env: ctx.env,
+      allowFailure: true,
+    });
+    await rm(work, { recursive: true, force: true });
+  }
 }

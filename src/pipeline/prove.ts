@@ -3,6 +3,7 @@
  * top-level module (a failure names the library that could not load and the Debian package that
  * ships it); the smoke command, when given, must exit 0. Both run in /app.
  */
+import { createServer } from "node:net";
 import type { Context } from "../context.js";
 import { lastMeaningfulLines } from "../engines/output.js";
 import type { Engine } from "../engines/types.js";
@@ -15,6 +16,21 @@ import { DPKG_SEARCH, parseDpkgSearch } from "../sysdeps/resolve.js";
 export interface Proof {
   readonly importTest?: ImportTestResult;
   readonly smoke?: SmokeResult;
+  readonly boot?: BootResult;
+}
+
+/** The start command, run in the image: it kept running (and answered HTTP), or ran to completion. */
+export interface BootResult {
+  readonly ok: boolean;
+  /** `serving`: answered HTTP on PORT; `running`: still up after the window; `completed`: exited 0 (not a server). */
+  readonly outcome: "serving" | "running" | "completed" | "exited" | "silent";
+  readonly argv: readonly string[];
+  /** The port it was given (PORT), for a web server. */
+  readonly port?: number;
+  /** The HTTP status of `GET /`, when it answered. */
+  readonly status?: number;
+  readonly ms: number;
+  readonly output: string;
 }
 
 export interface SmokeResult {
@@ -35,6 +51,21 @@ export interface ProveOptions {
   readonly name: string;
   /** The image has no shell (a minimal runtime): the smoke command runs in exec form. */
   readonly noShell?: boolean;
+  /** Boot the start command (see {@link bootTest}); undefined: no boot test. */
+  readonly boot?: BootOptions;
+  /** The --keep line a file missing from a minimal image would need (set for minimal images). */
+  readonly keepHint?: boolean;
+}
+
+export interface BootOptions {
+  /** The start command as the image runs it (exec form). */
+  readonly argv: readonly string[];
+  /** A web server: it must answer HTTP on PORT. */
+  readonly http: boolean;
+  /** The port a server listens on whatever PORT says (its command names a fixed one); default: a free port, passed as PORT. */
+  readonly fixedPort?: number;
+  /** Seconds to wait for an answer (a server) or to stay up (anything else). Default 30 / 3. */
+  readonly seconds?: number;
 }
 
 /** Runs the proofs; the first one that fails throws, naming what is missing. */
@@ -45,14 +76,143 @@ export async function proveImage(
   ctx: Context,
 ): Promise<Proof> {
   const importTest = o.importTest === false ? undefined : await runImportTest(engine, image, o, ctx);
-  if (!o.smoke) return { importTest };
-  const smoke = await smokeTest(engine, image, o.smoke, ctx, o.noShell);
-  if (!smoke.ok)
-    throw new SlimwheelError("engine", `the smoke test failed in ${o.name}: ${o.smoke}`, {
-      details: smoke.output.slice(-3000),
-      hint: "the image builds but does not work; see the output above",
+  let smoke: SmokeResult | undefined;
+  if (o.smoke) {
+    smoke = await smokeTest(engine, image, o.smoke, ctx, o.noShell);
+    if (!smoke.ok)
+      throw new SlimwheelError("engine", `the smoke test failed in ${o.name}: ${o.smoke}`, {
+        details: smoke.output.slice(-3000),
+        hint: failureHint(smoke.output, o, "the image builds but does not work; see the output above"),
+      });
+  }
+  if (!o.boot) return { importTest, smoke };
+  const boot = await bootTest(engine, image, o.boot, ctx);
+  if (!boot.ok)
+    throw new SlimwheelError(
+      "engine",
+      `the boot test failed in ${o.name}: ${o.boot.argv.join(" ")} ${bootFailure(boot)}`,
+      {
+        details: boot.output.slice(-3000),
+        hint: failureHint(
+          boot.output,
+          o,
+          "run the image's start command by hand to see why; --no-boot-test skips this check",
+        ),
+      },
+    );
+  return { importTest, smoke, boot };
+}
+
+const bootFailure = (b: BootResult): string =>
+  b.outcome === "exited"
+    ? `exited within ${(b.ms / 1000).toFixed(1)} s: ${lastMeaningfulLines(b.output, 2) || "no output"}`
+    : `did not answer HTTP on port ${b.port} within ${(b.ms / 1000).toFixed(0)} s`;
+
+/**
+ * What a failed proof's output says is missing, as the hint that fixes it: a file the app opened,
+ * or a shared library, with the `--keep` line for a minimal image.
+ */
+export function failureHint(output: string, o: Pick<ProveOptions, "keepHint">, fallback: string): string {
+  const file = /No such file or directory: '(\/[^']+)'/.exec(output)?.[1];
+  const lib = /([\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(output)?.[1];
+  if (o.keepHint && file)
+    return `${file} is not in the minimal image: keep it with --keep ${file} (or [tool.slimwheel] keep = ["${file}"]), or use --runtime slim`;
+  if (o.keepHint && lib)
+    return `${lib} is not in the minimal image: keep it with --keep and its path in the slim image (e.g. --keep /usr/lib/x86_64-linux-gnu/${lib}), or use --runtime slim`;
+  return fallback;
+}
+
+/**
+ * The boot test: the start command runs in the image (on the host's network, with PORT set); a
+ * web server must answer `GET /` on PORT (any HTTP status) within the window, anything else must
+ * keep running through it or exit 0. The container is stopped and removed afterwards.
+ */
+export async function bootTest(
+  engine: Engine,
+  image: string,
+  o: BootOptions,
+  ctx: Context,
+): Promise<BootResult> {
+  const port = o.http ? (o.fixedPort ?? (await freePort())) : undefined;
+  const seconds = o.seconds ?? (o.http ? 30 : 3);
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener("abort", onAbort, { once: true });
+  const started = ctx.now();
+  let exited: { code: number; output: string } | undefined;
+  const running = engine
+    .run(
+      image,
+      o.argv,
+      { ...ctx, signal: stop.signal },
+      {
+        workdir: APP_DIR,
+        network: "host",
+        env: port ? { PORT: String(port) } : {},
+      },
+    )
+    .then(
+      (r) => {
+        exited = { code: r.code, output: `${r.stdout}${r.stderr}`.trim() };
+      },
+      (e: unknown) => {
+        if (!stop.signal.aborted) exited = { code: 125, output: String((e as Error).message) };
+      },
+    );
+  const result = (outcome: BootResult["outcome"], ok: boolean, status?: number): BootResult => ({
+    ok,
+    outcome,
+    argv: o.argv,
+    port,
+    status,
+    ms: ctx.now() - started,
+    output: exited?.output ?? "",
+  });
+  try {
+    while (ctx.now() - started < seconds * 1000) {
+      if (exited)
+        return result(exited.code === 0 && !o.http ? "completed" : "exited", exited.code === 0 && !o.http);
+      if (port) {
+        const status = await httpStatus(port);
+        if (status !== undefined) return result("serving", true, status);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (exited) return result("exited", false);
+    return o.http ? result("silent", false) : result("running", true);
+  } finally {
+    stop.abort();
+    ctx.signal.removeEventListener("abort", onAbort);
+    await running;
+  }
+}
+
+/** The status of `GET /` on a loopback port, or undefined when nothing answers. */
+async function httpStatus(port: number): Promise<number | undefined> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/`, {
+      signal: AbortSignal.timeout(2000),
+      redirect: "manual",
     });
-  return { importTest, smoke };
+    await r.body?.cancel();
+    return r.status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A loopback port nothing listens on now. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
 }
 
 /** Runs the smoke command in the image; a failure is reported, not thrown. */

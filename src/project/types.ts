@@ -98,6 +98,8 @@ export interface SlimwheelConfig {
   readonly extras?: readonly string[];
   readonly indexUrl?: string;
   readonly dockerignore?: readonly string[];
+  /** Paths a minimal runtime keeps besides its closure (`keep = ["/usr/share/misc/magic.mgc"]`). */
+  readonly keep?: readonly string[];
 }
 
 export type SourceId =

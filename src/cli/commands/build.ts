@@ -1,5 +1,6 @@
 import { type Command, Option } from "commander";
 import { buildImage } from "../../pipeline/build-image.js";
+import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
@@ -45,13 +46,27 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .addOption(
       new Option(
         "--runtime <kind>",
-        "slim: the runtime base image as it is; minimal: only what the app runs (slimwheel strategy; buildah/podman)",
+        "slim: the runtime base image as it is; minimal: only what the app runs (slimwheel strategy; with docker, assembled through buildah)",
       )
         .choices(["slim", "minimal"])
         .default("slim"),
     )
+    .option(
+      "--keep <path>",
+      "minimal runtime: also keep this path of the built image (repeatable; globs allowed; with [tool.slimwheel] keep)",
+      collect,
+      [],
+    )
+    .option(
+      "--debug-shell",
+      "minimal runtime: keep busybox (busybox-static) as a debug shell; not for production",
+    )
     .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
     .option("--no-import-test", "skip importing every installed module in the final image")
+    .option(
+      "--no-boot-test",
+      "skip running the start command in the image (a web server must answer HTTP on PORT)",
+    )
     .option(
       "--no-detect",
       "do not read the built wheels for the runtime libraries they link (use the table only)",
@@ -85,6 +100,9 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           smoke: o.smoke as string | undefined,
           runtime: o.runtime as "slim" | "minimal",
           importTest: o.importTest !== false,
+          bootTest: o.bootTest !== false,
+          keep: o.keep as string[],
+          debugShell: Boolean(o.debugShell),
           readRuntimeNeeds: o.detect !== false,
           excludeRuntimePackages: o.excludeRuntimePackage as string[],
           version: packageVersion(),
@@ -101,6 +119,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         pushed: outcome.pushed,
         output: outcome.output ?? null,
         smoke: outcome.smoke ?? null,
+        boot: outcome.boot ?? null,
         runtime: outcome.closure
           ? {
               kind: "minimal",
@@ -148,8 +167,18 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           );
         if (outcome.importTest)
           io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
+        if (outcome.smoke) io.stdout("  smoke test: passed\n");
+        if (outcome.boot) io.stdout(`  boot test: ${bootLine(outcome.boot)}\n`);
         for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
       }
     });
+}
+
+/** How the boot test went, in a few words. */
+function bootLine(b: BootResult): string {
+  const secs = `${(b.ms / 1000).toFixed(1)} s`;
+  if (b.outcome === "serving") return `answered HTTP ${b.status} on port ${b.port} after ${secs}`;
+  if (b.outcome === "completed") return `ran to completion (exit 0) in ${secs}`;
+  return `still running after ${secs}`;
 }

@@ -143,6 +143,7 @@ const SLIMWHEEL_KEYS: Record<string, "string" | "strings" | "number" | "boolean"
   dockerignore: "strings",
   groups: "strings",
   extras: "strings",
+  keep: "strings",
 };
 
 function slimwheelConfig(
