@@ -4,7 +4,7 @@
  * directory, an oci-archive or a docker archive. Everything is streamed (a 1 GB image is written
  * without holding a layer in memory).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,7 +19,7 @@ export type FixtureEntry =
       readonly path: string;
       readonly type?: "file";
       readonly body?: string | Buffer;
-      /** Random (incompressible) bytes, when no body. */
+      /** Incompressible bytes, when no body: a pseudo-random stream keyed by the path (the same each time). */
       readonly size?: number;
       readonly mode?: number;
       readonly uid?: number;
@@ -71,11 +71,13 @@ async function writeEntry(p: ReturnType<typeof pack>, e: FixtureEntry): Promise<
       await new Promise<void>((res, rej) => {
         const s = p.entry({ mtime, ...header, size }, (err) => (err ? rej(err) : res()));
         let left = size;
+        const key = createHash("sha256").update(e.path).digest().subarray(0, 16);
+        const aes = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
         const more = () => {
           while (left > 0) {
             const n = Math.min(left, 1 << 20);
             left -= n;
-            if (!s.write(randomBytes(n))) {
+            if (!s.write(aes.update(Buffer.alloc(n)))) {
               s.once("drain", more);
               return;
             }
