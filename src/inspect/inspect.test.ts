@@ -273,7 +273,7 @@ describe("inspect: findings", () => {
     expect(finding(r, "shell")).toMatchObject({ count: 3 }); // bash, sh, dash
     expect(finding(r, "package-manager")?.count).toBe(3); // dpkg, apt, pip3
     expect(finding(r, "setuid")).toMatchObject({ count: 1, paths: ["/usr/bin/passwd"] });
-    expect(finding(r, "world-writable")?.paths.sort()).toEqual(["/etc/app.conf", "/var/tmp"]);
+    expect([...(finding(r, "world-writable")?.paths ?? [])].sort()).toEqual(["/etc/app.conf", "/var/tmp"]);
     expect(r.interpreters).toEqual(["3.12"]);
     const removable = (6 + 12 + 11 + 12 + 13 + 8 + 40 + 30) * KB;
     expect(r.totals.findingsBytes).toBe(removable);
