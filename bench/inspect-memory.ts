@@ -2,10 +2,12 @@
  * Peak memory and time of `slimwheel inspect` on a ~1 GB image: generates an OCI layout in a temp
  * directory (a few layers of incompressible files, some overwritten or deleted by later layers),
  * then inspects it in a fresh process and prints that process's peak RSS and the time taken.
+ * A last layer holds many small files (`--small-files`, default 100000 of 1 KB, in 1000
+ * directories), so that the per-file bookkeeping is measured too.
  * With `--docker-archive` the same image is also written as a docker archive and inspected.
  * Exits 1 when the peak RSS reaches 256 MB.
  *
- * Usage: npx tsx bench/inspect-memory.ts [--size-mb 1024] [--docker-archive] [--keep]
+ * Usage: npx tsx bench/inspect-memory.ts [--size-mb 1024] [--small-files 100000] [--docker-archive] [--keep]
  */
 import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -33,11 +35,12 @@ async function child(ref: string): Promise<void> {
       compressedMB: Math.round(report.totals.compressedBytes / MB),
       wastedMB: Math.round(report.waste.bytes / MB),
       layers: report.layers.length,
+      files: report.layers.reduce((n, l) => n + l.added + l.changed, 0),
     })}\n`,
   );
 }
 
-function image(totalMB: number): FixtureImage {
+function image(totalMB: number, smallFiles: number): FixtureImage {
   // 4 layers; files of 8 MB; layer 2 overwrites some of layer 1, layer 3 deletes a directory of layer 0.
   const filesPerLayer = Math.max(2, Math.round(totalMB / 24)); // 8 MB files: 1 + 1 + ½ + ½ layers
   const files = (dir: string, n: number) =>
@@ -58,6 +61,13 @@ function image(totalMB: number): FixtureImage {
           ...files("app/data", Math.floor(filesPerLayer / 2)),
         ],
       },
+      {
+        createdBy: "RUN pip install many-small-files",
+        entries: Array.from({ length: smallFiles }, (_, k) => ({
+          path: `usr/local/lib/python3.12/site-packages/pkg${k % 1000}/module_${k}.py`,
+          size: 1024,
+        })),
+      },
     ],
   };
 }
@@ -67,9 +77,11 @@ async function main(): Promise<void> {
   if (args[0] === "--child") return child(args[1]!);
   const sizeArg = args.indexOf("--size-mb");
   const totalMB = sizeArg >= 0 ? Number(args[sizeArg + 1]) : 1024;
+  const smallArg = args.indexOf("--small-files");
+  const smallFiles = smallArg >= 0 ? Number(args[smallArg + 1]) : 100_000;
   const dir = await mkdtemp(join(tmpdir(), "sw-inspect-bench-"));
   try {
-    const img = image(totalMB);
+    const img = image(totalMB, smallFiles);
     let t = performance.now();
     await writeOciLayout(join(dir, "oci"), img);
     process.stderr.write(`wrote a ${totalMB} MB image in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);

@@ -77,24 +77,22 @@ export interface InspectReport {
 }
 
 export async function inspectImage(source: ImageSource): Promise<InspectReport> {
-  const entries: LayerEntry[][] = [];
-  const bodies: Map<string, string>[] = [];
+  // Each layer's entry headers are kept only until the layer is applied.
+  const fs = new Squash();
+  let entries: LayerEntry[] = [];
+  let bodies = new Map<string, string>();
   const { summary } = await readImage(source, {
-    onEntry(i, e, body) {
-      entries[i] ??= [];
-      entries[i].push(e);
-      if (body) {
-        bodies[i] ??= new Map();
-        bodies[i].set(e.path, body.toString("utf8"));
-      }
+    onEntry(_i, e, body) {
+      entries.push(e);
+      if (body) bodies.set(e.path, body.toString("utf8"));
     },
     wantBody: (path) => path === "pyvenv.cfg" || path.endsWith("/pyvenv.cfg"),
+    onLayerEnd(i) {
+      fs.apply(i, entries, bodies);
+      entries = [];
+      bodies = new Map();
+    },
   });
-  const fs = new Squash();
-  for (let i = 0; i < summary.layers.length; i++) {
-    fs.apply(i, entries[i] ?? [], bodies[i]);
-    entries[i] = [];
-  }
   const issues = findIssues(fs, summary.config.user);
   const finalBytes = fs.writtenBytes - fs.wastedBytes;
   const uncompressed = summary.uncompressedSize;

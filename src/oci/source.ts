@@ -90,6 +90,8 @@ export interface ReadImageOptions {
   readonly onEntry?: (index: number, entry: LayerEntry, body: Buffer | undefined) => void;
   /** Which regular files' contents (at most 64 KiB) `onEntry` receives. */
   readonly wantBody?: (path: string, size: number) => boolean;
+  /** Called when layer `index` has been read whole (layers are read in order). */
+  readonly onLayerEnd?: (index: number) => void;
 }
 
 /** Reads the manifest and config, then streams every layer once, in order; checks sizes and diff_ids. */
@@ -130,6 +132,7 @@ export async function readImage(
         { hint: "the image is corrupt; export it again" },
       );
     }
+    options.onLayerEnd?.(i);
     const digest = l.digest ?? (stored ? `sha256:${stored.digest("hex")}` : stats.diffId);
     layers.push({
       digest,
