@@ -52,7 +52,7 @@ export function formatInspect(r: InspectReport): string {
       [7],
     ),
     "",
-    `Waste: ${mb(r.waste.bytes)} in ${r.waste.files} files overwritten or deleted by a later layer (counted once, in the layer that wrote them: what a squash saves)`,
+    `Waste: ${mb(r.waste.bytes)} in ${r.waste.files} file${r.waste.files === 1 ? "" : "s"} overwritten or deleted by a later layer (counted once, in the layer that wrote them: what a squash saves)`,
   ];
   if (r.waste.top.length) {
     out.push(

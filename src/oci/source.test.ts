@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -73,5 +74,37 @@ describe("readLayout and readDockerArchive (over ImageSource)", () => {
       await writeFile(configPath, original);
     }
     await expect(readLayout(dir)).resolves.toBeTruthy();
+  });
+
+  it("resolves an image index to this machine's platform", async () => {
+    const dir = join(tmp, "multi");
+    await writeOciLayout(dir, image);
+    const indexPath = join(dir, "index.json");
+    const index = JSON.parse(await readFile(indexPath, "utf8"));
+    const real = index.manifests[0];
+    const arch = ({ x64: "amd64", arm64: "arm64" } as Record<string, string>)[process.arch] ?? process.arch;
+    const other = arch === "amd64" ? "arm64" : "amd64";
+    const list = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.index.v1+json",
+        manifests: [
+          { ...real, digest: `sha256:${"0".repeat(64)}`, platform: { os: "linux", architecture: other } },
+          { ...real, annotations: undefined, platform: { os: "linux", architecture: arch } },
+        ],
+      }),
+    );
+    const digest = `sha256:${createHash("sha256").update(list).digest("hex")}`;
+    await writeFile(join(dir, "blobs", "sha256", digest.slice(7)), list);
+    await writeFile(
+      indexPath,
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", digest, size: list.length }],
+      }),
+    );
+    const s = await readLayout(dir);
+    expect(s.digest).toBe(real.digest);
+    expect(s.layers).toHaveLength(2);
   });
 });
