@@ -14,6 +14,10 @@
 export type { Context } from "./context.js";
 export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
+/** Inspect: an image's layers, waste and findings, read from any `ImageSource` (streaming). */
+export { type Finding, type FindingId, type InspectReport, inspectImage } from "./inspect/index.js";
+export { type ImageRef, openImageSource, parseImageRef } from "./oci/ref.js";
+export type { ImageManifest, ImageSource, LayerBlob } from "./oci/source.js";
 /** Assemble: a strategy's plan for a project (pure; refusals are input errors). */
 export { assemblePlan } from "./pipeline/assemble.js";
 /** Build: the whole pipeline — detect runtime needs, assemble, render, build, prove, publish. */

@@ -1,134 +1,100 @@
 /**
  * A docker archive (`docker save`): a tar holding `manifest.json` ([{Config, RepoTags, Layers}]),
- * the config JSON and one tar per layer (uncompressed, or gzip in newer Dockers). Read in one
- * pass: tar and gzip entries are analyzed as layers as they stream by; small other entries
- * (JSON, VERSION) are kept.
+ * the config JSON and one tar per layer (uncompressed, or gzip in newer Dockers; newer Dockers
+ * also store them as `blobs/sha256/<hex>`). The archive is indexed once (src/oci/store.ts), then
+ * each layer is streamed from its offset, in the manifest's order.
  */
 
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { extract } from "tar-stream";
 import { SlimwheelError } from "../errors.js";
-import { analyzeLayer, type LayerStats } from "./layer.js";
-import { configSummary, type ImageConfigJson, layerHistory } from "./layout.js";
-import type { ImageSummary, LayerSummary } from "./types.js";
+import {
+  type ImageConfigJson,
+  type ImageManifest,
+  type ImageSource,
+  type LayerBlob,
+  parseJson,
+  readImage,
+} from "./source.js";
+import { type BlobStore, tarStore } from "./store.js";
+import type { ImageSummary } from "./types.js";
 
-const MAX_JSON = 16 * 1024 * 1024;
+const HINT = "create it with docker save -o FILE IMAGE";
 
-export async function readDockerArchive(path: string): Promise<ImageSummary> {
-  const json = new Map<string, Buffer>();
-  const layers = new Map<string, LayerStats & { gzipped: boolean; digest: string }>();
-  const tar = extract();
-  tar.on("entry", (header, stream, next) => {
-    const name = header.name.replace(/^\.\//, "");
-    let started = false;
-    stream.once("end", () => {
-      if (!started) next(); // an empty entry
-    });
-    if (header.type !== "file") {
-      stream.resume();
-      return;
-    }
-    stream.once("data", (chunk: unknown) => {
-      const first = chunk as Buffer;
-      started = true;
-      stream.pause();
-      stream.unshift(first);
-      const gzipped = first[0] === 0x1f && first[1] === 0x8b;
-      const isTar =
-        name.endsWith("/layer.tar") ||
-        (first.length >= 262 && first.toString("latin1", 257, 262) === "ustar") ||
-        (first.length >= 512 && first.subarray(0, 512).every((b) => b === 0)); // an empty tar
-      if (!gzipped && !isTar) {
-        if ((header.size ?? 0) > MAX_JSON) {
-          stream.once("end", next);
-          stream.resume();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        stream.on("data", (c: unknown) => chunks.push(c as Buffer));
-        stream.once("end", () => {
-          json.set(name, Buffer.concat(chunks));
-          next();
-        });
-        stream.resume();
-        return;
-      }
-      // A layer: streamed through (backpressure via pipe), hashed as stored.
-      const sha = createHash("sha256");
-      const hasher = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          sha.update(chunk);
-          cb(null, chunk);
-        },
+interface ManifestEntry {
+  readonly Config: string;
+  readonly RepoTags?: string[] | null;
+  readonly Layers: string[];
+}
+
+export function dockerArchiveSource(store: BlobStore, ref: string, tag?: string): ImageSource {
+  let loaded: Promise<{ entry: ManifestEntry; configText: Buffer }> | undefined;
+  const load = async () => {
+    if (!(await store.has("manifest.json")))
+      throw new SlimwheelError("input", `${store.where} has no manifest.json: not a docker archive`, {
+        hint: HINT,
       });
-      stream.pipe(hasher);
-      analyzeLayer(hasher, gzipped, name).then(
-        (stats) => {
-          layers.set(name, { ...stats, gzipped, digest: `sha256:${sha.digest("hex")}` });
-          next();
-        },
-        (e: unknown) => next(e as Error),
+    const manifest = parseJson<ManifestEntry[]>(
+      await store.read("manifest.json"),
+      `${store.where}: manifest.json`,
+      HINT,
+    );
+    const entry = tag
+      ? manifest.find((m) => (m.RepoTags ?? []).some((t) => t === tag || t.endsWith(`:${tag}`)))
+      : manifest[0];
+    if (!entry || typeof entry.Config !== "string" || !Array.isArray(entry.Layers))
+      throw new SlimwheelError(
+        tag ? "not-found" : "input",
+        tag ? `${store.where} has no image tagged "${tag}"` : `${store.where}: manifest.json lists no image`,
+        { hint: HINT },
       );
-    });
-  });
-  try {
-    await pipeline(createReadStream(path), tar);
-  } catch (e) {
-    if (e instanceof SlimwheelError) throw e;
-    throw new SlimwheelError("input", `reading docker archive ${path}: ${(e as Error).message}`, {
-      hint: "export the image again (docker save -o FILE IMAGE)",
-      cause: e,
-    });
-  }
-  const manifestText = json.get("manifest.json");
-  if (!manifestText)
-    throw new SlimwheelError("input", `${path} has no manifest.json: not a docker archive`, {
-      hint: "create it with docker save -o FILE IMAGE",
-    });
-  const manifest = JSON.parse(manifestText.toString("utf8")) as { Config: string; Layers: string[] }[];
-  const entry = manifest[0];
-  if (!entry) throw new SlimwheelError("input", `${path}: manifest.json lists no image`);
-  const configText = json.get(entry.Config);
-  if (!configText) throw new SlimwheelError("input", `${path}: config ${entry.Config} is missing`);
-  const config = JSON.parse(configText.toString("utf8")) as ImageConfigJson;
-  const history = layerHistory(config);
-  const out: LayerSummary[] = entry.Layers.map((name, i) => {
-    const l = layers.get(name);
-    if (!l)
-      throw new SlimwheelError("input", `${path}: layer ${name} is missing`, {
+    if (!(await store.has(entry.Config)))
+      throw new SlimwheelError("input", `${store.where}: config ${entry.Config} is missing`, {
         hint: "the archive is truncated; export it again",
       });
-    const expected = config.rootfs?.diff_ids?.[i];
-    if (expected && expected !== l.diffId)
-      throw new SlimwheelError("input", `${path}: layer ${name} does not match its diff_id`, {
-        hint: "the archive is corrupt",
-      });
-    return {
-      digest: l.gzipped ? l.digest : l.diffId,
-      mediaType: l.gzipped
-        ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        : "application/vnd.docker.image.rootfs.diff.tar",
-      compressedSize: l.compressedSize,
-      uncompressedSize: l.uncompressedSize,
-      diffId: l.diffId,
-      files: l.files,
-      toolchainBytes: l.toolchainBytes,
-      toolchainSamples: l.toolchainSamples,
-      whiteouts: l.whiteouts,
-      createdBy: history[i],
-    };
-  });
-  const configDigest = `sha256:${createHash("sha256").update(configText).digest("hex")}`;
-  return {
-    digest: configDigest,
-    configDigest,
-    layers: out,
-    compressedSize: out.reduce((n, l) => n + l.compressedSize, 0),
-    uncompressedSize: out.reduce((n, l) => n + l.uncompressedSize, 0),
-    toolchainBytes: out.reduce((n, l) => n + l.toolchainBytes, 0),
-    config: configSummary(config),
+    return { entry, configText: await store.read(entry.Config) };
   };
+  const get = () => {
+    loaded ??= load();
+    return loaded;
+  };
+  return {
+    ref,
+    async manifest(): Promise<ImageManifest> {
+      const { entry, configText } = await get();
+      const configDigest = `sha256:${createHash("sha256").update(configText).digest("hex")}`;
+      const layers: LayerBlob[] = [];
+      for (const name of entry.Layers) {
+        if (!(await store.has(name)))
+          throw new SlimwheelError("input", `${store.where}: layer ${name} is missing`, {
+            hint: "the archive is truncated; export it again",
+          });
+        const head = await store.peek(name, 4);
+        const gzip = head[0] === 0x1f && head[1] === 0x8b;
+        const zstd = head.readUInt32LE(0) === 0xfd2fb528;
+        const m = /^blobs\/(sha256)\/([0-9a-f]{64})$/.exec(name.replace(/^\.\//, ""));
+        layers.push({
+          // A blob's name is its digest; an old `<id>/layer.tar` is hashed as it streams (gzip)
+          // or named by its diff_id (uncompressed).
+          digest: m ? `${m[1]}:${m[2]}` : undefined,
+          mediaType: gzip
+            ? "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            : zstd
+              ? "application/vnd.oci.image.layer.v1.tar+zstd"
+              : "application/vnd.docker.image.rootfs.diff.tar",
+          compression: gzip ? "gzip" : zstd ? "zstd" : "none",
+          name,
+          open: () => store.open(name),
+        });
+      }
+      return { digest: configDigest, configDigest, layers };
+    },
+    async config(): Promise<ImageConfigJson> {
+      const { entry, configText } = await get();
+      return parseJson<ImageConfigJson>(configText, `${store.where}: ${entry.Config}`, HINT);
+    },
+  };
+}
+
+export async function readDockerArchive(path: string): Promise<ImageSummary> {
+  return (await readImage(dockerArchiveSource(await tarStore(path), `docker-archive:${path}`))).summary;
 }

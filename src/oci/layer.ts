@@ -21,6 +21,36 @@ export interface LayerStats {
   readonly whiteouts: string[];
 }
 
+/** One tar entry of a layer, as read (whiteouts are ordinary entries named `.wh.*` here). */
+export interface LayerEntry {
+  /** Relative path, no leading `./` or `/`, no trailing `/`. */
+  readonly path: string;
+  readonly type: "file" | "directory" | "symlink" | "link" | "other";
+  /** Bytes of a regular file's content (0 for everything else). */
+  readonly size: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Target of a symlink or hardlink. */
+  readonly linkname?: string;
+}
+
+export interface AnalyzeOptions {
+  /** Also hashes the bytes as stored (the blob digest when the source does not know it). */
+  readonly storedHash?: ReturnType<typeof createHash>;
+  readonly onEntry?: (entry: LayerEntry, body: Buffer | undefined) => void;
+  /** Which regular files' contents (at most 64 KiB) `onEntry` receives. */
+  readonly wantBody?: (path: string, size: number) => boolean;
+}
+
+const MAX_BODY = 64 * 1024;
+
+function entryType(t: string | null | undefined): LayerEntry["type"] {
+  if (t === "file" || t === "contiguous-file") return "file";
+  if (t === "directory" || t === "symlink" || t === "link") return t;
+  return "other";
+}
+
 function counter(onBytes: (n: number) => void, hash?: ReturnType<typeof createHash>): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -35,7 +65,12 @@ function counter(onBytes: (n: number) => void, hash?: ReturnType<typeof createHa
  * `gzipped`: the stream is a gzip-compressed tar (its size is the compressed size); otherwise a
  * plain tar, whose compressed size is measured by gzipping it (level 6, as registries store it).
  */
-export async function analyzeLayer(source: Readable, gzipped: boolean, what: string): Promise<LayerStats> {
+export async function analyzeLayer(
+  source: Readable,
+  gzipped: boolean,
+  what: string,
+  options: AnalyzeOptions = {},
+): Promise<LayerStats> {
   let compressedSize = 0;
   let uncompressedSize = 0;
   let files = 0;
@@ -45,8 +80,10 @@ export async function analyzeLayer(source: Readable, gzipped: boolean, what: str
   const diff = createHash("sha256");
   const tar = extract();
   tar.on("entry", (header, stream, next) => {
-    const name = header.name.replace(/^\.?\//, "");
+    const name = header.name.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
     const base = name.split("/").at(-1) ?? "";
+    const type = entryType(header.type);
+    const size = type === "file" ? (header.size ?? 0) : 0;
     if (base.startsWith(".wh.")) {
       if (base !== ".wh..wh..opq")
         whiteouts.push(`${name.slice(0, name.length - base.length)}${base.slice(4)}`);
@@ -57,6 +94,25 @@ export async function analyzeLayer(source: Readable, gzipped: boolean, what: str
         if (toolchainSamples.length < 5) toolchainSamples.push(`/${name}`);
       }
     }
+    const entry: LayerEntry = {
+      path: name,
+      type,
+      size,
+      mode: header.mode ?? 0,
+      uid: header.uid ?? 0,
+      gid: header.gid ?? 0,
+      linkname: header.linkname ?? undefined,
+    };
+    if (options.onEntry && type === "file" && size <= MAX_BODY && options.wantBody?.(name, size)) {
+      const chunks: Buffer[] = [];
+      stream.on("data", (c: unknown) => chunks.push(c as Buffer));
+      stream.on("end", () => {
+        options.onEntry!(entry, Buffer.concat(chunks));
+        next();
+      });
+      return;
+    }
+    options.onEntry?.(entry, undefined);
     stream.on("end", next);
     stream.resume();
   });
@@ -64,7 +120,7 @@ export async function analyzeLayer(source: Readable, gzipped: boolean, what: str
     if (gzipped) {
       await pipeline(
         source,
-        counter((n) => (compressedSize += n)),
+        counter((n) => (compressedSize += n), options.storedHash),
         createGunzip(),
         counter((n) => (uncompressedSize += n), diff),
         tar,

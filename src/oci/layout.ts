@@ -1,131 +1,144 @@
 /**
- * An OCI image layout directory (image-spec `image-layout.md`): `oci-layout`, `index.json`,
- * `blobs/<alg>/<hex>`. Reads the first image manifest, its config and every layer, streaming.
+ * An OCI image layout (image-spec `image-layout.md`): `oci-layout`, `index.json`,
+ * `blobs/<alg>/<hex>`, in a directory (`oci:DIR[:tag]`) or a tar of one (`oci-archive:FILE[:tag]`).
+ * Picks the manifest of the tag (annotation `org.opencontainers.image.ref.name`), or the first;
+ * an image index inside is resolved to the platform of this machine, or its first image.
  */
-import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
-import { analyzeLayer } from "./layer.js";
-import type { ImageSummary, LayerSummary } from "./types.js";
+import {
+  configSummary,
+  type ImageConfigJson,
+  type ImageManifest,
+  type ImageSource,
+  type LayerBlob,
+  layerHistory,
+  parseJson,
+  readImage,
+} from "./source.js";
+import { type BlobStore, dirStore } from "./store.js";
+import type { ImageSummary } from "./types.js";
+
+export { configSummary, type ImageConfigJson, layerHistory };
 
 interface Descriptor {
-  readonly mediaType: string;
+  readonly mediaType?: string;
   readonly digest: string;
   readonly size: number;
+  readonly annotations?: Record<string, string>;
+  readonly platform?: { readonly architecture?: string; readonly os?: string };
 }
 
-const blobPath = (dir: string, digest: string) => {
-  const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(digest);
-  if (!m)
-    throw new SlimwheelError("input", `invalid digest "${digest}" in ${dir}`, {
-      hint: "the OCI layout is corrupt",
-    });
-  return join(dir, "blobs", m[1]!, m[2]!);
-};
+interface IndexJson {
+  readonly manifests?: Descriptor[];
+}
 
-async function readJson<T>(path: string, what: string): Promise<T> {
+interface ManifestJson {
+  readonly mediaType?: string;
+  readonly manifests?: Descriptor[];
+  readonly config: Descriptor;
+  readonly layers: Descriptor[];
+}
+
+const HINT = "the OCI layout is incomplete or corrupt; export the image again";
+
+export function blobPath(digest: string, where: string): string {
+  const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(digest);
+  if (!m) throw new SlimwheelError("input", `invalid digest "${digest}" in ${where}`, { hint: HINT });
+  return `blobs/${m[1]!}/${m[2]!}`;
+}
+
+async function readJson<T>(store: BlobStore, path: string, what: string): Promise<T> {
+  let text: Buffer;
   try {
-    return JSON.parse(await readFile(path, "utf8")) as T;
+    text = await store.read(path);
   } catch (e) {
-    throw new SlimwheelError("input", `reading ${what} (${path}): ${(e as Error).message}`, {
-      hint: "the OCI layout is incomplete or corrupt",
+    throw new SlimwheelError("input", `reading ${what} (${store.where}/${path}): ${(e as Error).message}`, {
+      hint: HINT,
       cause: e,
     });
   }
+  return parseJson<T>(text, `${what} (${store.where}/${path})`, HINT);
 }
 
-export interface ImageConfigJson {
-  readonly architecture?: string;
-  readonly os?: string;
-  readonly config?: {
-    readonly User?: string;
-    readonly Env?: string[];
-    readonly Cmd?: string[];
-    readonly Entrypoint?: string[];
-    readonly Labels?: Record<string, string>;
+const goArch: Record<string, string> = {
+  x64: "amd64",
+  arm64: "arm64",
+  arm: "arm",
+  s390x: "s390x",
+  ppc64: "ppc64le",
+};
+
+function compressionOf(mediaType: string): LayerBlob["compression"] {
+  if (/zstd/.test(mediaType)) return "zstd";
+  if (/gzip/.test(mediaType)) return "gzip";
+  return "none";
+}
+
+/** The image in an OCI layout held by `store`; `tag` selects a manifest by its ref.name annotation. */
+export function ociLayoutSource(store: BlobStore, ref: string, tag?: string): ImageSource {
+  let manifest: Promise<{ digest: string; json: ManifestJson }> | undefined;
+  const load = async () => {
+    const index = await readJson<IndexJson>(store, "index.json", "the layout's index.json");
+    const all = index.manifests ?? [];
+    const desc = tag ? all.find((d) => d.annotations?.["org.opencontainers.image.ref.name"] === tag) : all[0];
+    if (!desc) {
+      const tags = all.map((d) => d.annotations?.["org.opencontainers.image.ref.name"]).filter(Boolean);
+      throw new SlimwheelError(
+        tag ? "not-found" : "input",
+        tag ? `${store.where} has no image tagged "${tag}"` : `${store.where}/index.json lists no manifest`,
+        { hint: tags.length ? `tags there: ${tags.join(", ")}` : "export the image again" },
+      );
+    }
+    let digest = desc.digest;
+    let json = await readJson<ManifestJson>(store, blobPath(desc.digest, store.where), "the manifest");
+    for (let depth = 0; json.manifests && depth < 4; depth++) {
+      const arch = goArch[process.arch] ?? process.arch;
+      const pick =
+        json.manifests.find((m) => m.platform?.architecture === arch && m.platform?.os === "linux") ??
+        json.manifests[0];
+      if (!pick)
+        throw new SlimwheelError("input", `an image index in ${store.where} is empty`, { hint: HINT });
+      digest = pick.digest;
+      json = await readJson<ManifestJson>(store, blobPath(pick.digest, store.where), "the image manifest");
+    }
+    if (!json.config || !Array.isArray(json.layers))
+      throw new SlimwheelError("input", `the manifest ${digest} in ${store.where} has no config or layers`, {
+        hint: HINT,
+      });
+    return { digest, json };
   };
-  readonly rootfs?: { readonly diff_ids?: string[] };
-  readonly history?: { readonly created_by?: string; readonly empty_layer?: boolean }[];
-}
-
-export function configSummary(c: ImageConfigJson): ImageSummary["config"] {
+  const get = () => {
+    manifest ??= load();
+    return manifest;
+  };
   return {
-    user: c.config?.User || undefined,
-    env: c.config?.Env ?? [],
-    cmd: c.config?.Cmd ?? undefined,
-    entrypoint: c.config?.Entrypoint ?? undefined,
-    labels: c.config?.Labels ?? {},
-    architecture: c.architecture || undefined,
-    os: c.os || undefined,
+    ref,
+    async manifest(): Promise<ImageManifest> {
+      const { digest, json } = await get();
+      return {
+        digest,
+        configDigest: json.config.digest,
+        layers: json.layers.map((l) => {
+          const mediaType = l.mediaType ?? "application/vnd.oci.image.layer.v1.tar+gzip";
+          const path = blobPath(l.digest, store.where);
+          return {
+            digest: l.digest,
+            mediaType,
+            compression: compressionOf(mediaType),
+            declaredSize: l.size,
+            name: l.digest,
+            open: () => store.open(path),
+          };
+        }),
+      };
+    },
+    async config(): Promise<ImageConfigJson> {
+      const { json } = await get();
+      return readJson<ImageConfigJson>(store, blobPath(json.config.digest, store.where), "the image config");
+    },
   };
-}
-
-/** created_by of each non-empty layer, in order. */
-export function layerHistory(c: ImageConfigJson): string[] {
-  return (c.history ?? []).filter((h) => !h.empty_layer).map((h) => h.created_by ?? "");
 }
 
 export async function readLayout(dir: string): Promise<ImageSummary> {
-  const index = await readJson<{ manifests?: Descriptor[] }>(
-    join(dir, "index.json"),
-    "the layout's index.json",
-  );
-  const desc = index.manifests?.[0];
-  if (!desc)
-    throw new SlimwheelError("input", `${dir}/index.json lists no manifest`, {
-      hint: "export the image again",
-    });
-  let manifest = await readJson<{
-    mediaType?: string;
-    manifests?: Descriptor[];
-    config: Descriptor;
-    layers: Descriptor[];
-  }>(blobPath(dir, desc.digest), "the manifest");
-  let digest = desc.digest;
-  if (manifest.manifests) {
-    const first = manifest.manifests[0]!;
-    digest = first.digest;
-    manifest = await readJson(blobPath(dir, first.digest), "the image manifest");
-  }
-  const config = await readJson<ImageConfigJson>(blobPath(dir, manifest.config.digest), "the image config");
-  const history = layerHistory(config);
-  const layers: LayerSummary[] = [];
-  for (const [i, l] of manifest.layers.entries()) {
-    const gz = /gzip/.test(l.mediaType);
-    if (!gz && /zstd/.test(l.mediaType))
-      throw new SlimwheelError(
-        "input",
-        `layer ${l.digest} is zstd-compressed, which slimwheel cannot read yet`,
-      );
-    const stats = await analyzeLayer(createReadStream(blobPath(dir, l.digest)), gz, l.digest);
-    if (gz && stats.compressedSize !== l.size) {
-      throw new SlimwheelError(
-        "input",
-        `layer ${l.digest} has ${stats.compressedSize} bytes, its descriptor says ${l.size}`,
-        { hint: "the layout is corrupt; export the image again" },
-      );
-    }
-    const expected = config.rootfs?.diff_ids?.[i];
-    if (expected && expected !== stats.diffId) {
-      throw new SlimwheelError("input", `layer ${l.digest} does not match its diff_id (${expected})`, {
-        hint: "the layout is corrupt; export the image again",
-      });
-    }
-    layers.push({
-      digest: l.digest,
-      mediaType: l.mediaType,
-      ...stats,
-      createdBy: history[i],
-    });
-  }
-  return {
-    digest,
-    configDigest: manifest.config.digest,
-    layers,
-    compressedSize: layers.reduce((n, l) => n + l.compressedSize, 0),
-    uncompressedSize: layers.reduce((n, l) => n + l.uncompressedSize, 0),
-    toolchainBytes: layers.reduce((n, l) => n + l.toolchainBytes, 0),
-    config: configSummary(config),
-  };
+  return (await readImage(ociLayoutSource(dirStore(dir), `oci:${dir}`))).summary;
 }

@@ -1,13 +1,8 @@
 /** `slimwheel compare` output: a sorted terminal table with ratios against `full`, and an HTML report. */
 import type { CompareReport, CompareRow } from "../pipeline/compare.js";
+import { barChart as bars, esc, formatBytes, htmlPage } from "./html.js";
 
-export function formatBytes(n: number | undefined): string {
-  if (n === undefined) return "–";
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MB`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GB`;
-}
+export { formatBytes };
 
 const seconds = (ms: number | undefined) => (ms === undefined ? "–" : `${(ms / 1000).toFixed(1)} s`);
 
@@ -65,9 +60,6 @@ export function formatCompareTable(report: CompareReport): string {
   return `${out.join("\n")}\n`;
 }
 
-const esc = (s: string) =>
-  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
-
 function barChart(
   title: string,
   rows: CompareRow[],
@@ -75,39 +67,20 @@ function barChart(
   label: (n: number) => string,
   color: string,
 ): string {
-  const data = rows.filter((r) => value(r) !== undefined);
-  const max = Math.max(1, ...data.map((r) => value(r)!));
-  const barH = 26;
-  const left = 120;
-  const width = 760;
-  const height = data.length * (barH + 8) + 40;
-  const bars = data
-    .map((r, i) => {
-      const v = value(r)!;
-      const w = Math.max(2, ((width - left - 110) * v) / max);
-      const y = 30 + i * (barH + 8);
-      return `<text x="${left - 8}" y="${y + barH / 2 + 5}" text-anchor="end" class="lbl">${esc(r.strategy)}</text><rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" rx="3" fill="${r.strategy === "slimwheel" ? "#2a9d5c" : color}"><title>${esc(r.strategy)}: ${esc(label(v))}</title></rect><text x="${left + w + 6}" y="${y + barH / 2 + 5}" class="val">${esc(label(v))}</text>`;
-    })
-    .join("\n");
-  return `<figure><figcaption>${esc(title)}</figcaption><svg role="img" aria-label="${esc(title)}" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${bars}</svg></figure>`;
+  const data = rows
+    .filter((r) => value(r) !== undefined)
+    .map((r) => ({ label: r.strategy, value: value(r)!, highlight: r.strategy === "slimwheel" }));
+  return bars(title, data, label, color);
 }
 
 /** A self-contained HTML report (no scripts, no external resources): bar charts and the table. */
 export function compareHtml(report: CompareReport, generatedAt: string): string {
   const rows = sortedRows(report);
   const table = formatCompareTable(report);
-  return `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>slimwheel compare: ${esc(report.project.name ?? "project")}</title>
-<style>
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px 32px;color:#1d2433;background:#fff}
-h1{font-size:22px;margin:0 0 4px} .sub{color:#5b6475;margin:0 0 18px}
-figure{margin:18px 0} figcaption{font-weight:600;margin-bottom:4px}
-.lbl{font-size:13px;fill:#1d2433} .val{font-size:12px;fill:#5b6475}
-pre{background:#f5f7fa;padding:12px;border-radius:6px;overflow-x:auto;font-size:12.5px}
-</style></head><body>
-<h1>slimwheel compare: ${esc(report.project.name ?? "project")}</h1>
-<p class="sub">Python ${esc(report.project.python)} · engine ${esc(report.engine.id)} ${esc(report.engine.version ?? "")} · warm rebuild after a one-line change to ${esc(report.changedFile ?? "–")} · ${esc(generatedAt)}</p>
-${barChart("Image size (compressed, as pushed)", rows, (r) => r.compressedBytes, formatBytes, "#5a7bd8")}
+  return htmlPage(
+    `slimwheel compare: ${report.project.name ?? "project"}`,
+    `Python ${report.project.python} · engine ${report.engine.id} ${report.engine.version ?? ""} · warm rebuild after a one-line change to ${report.changedFile ?? "–"} · ${generatedAt}`,
+    `${barChart("Image size (compressed, as pushed)", rows, (r) => r.compressedBytes, formatBytes, "#5a7bd8")}
 ${barChart("Image size (uncompressed, on disk)", rows, (r) => r.uncompressedBytes, formatBytes, "#8aa2e3")}
 ${barChart(
   "Cold build (no cache)",
@@ -123,7 +96,6 @@ ${barChart(
   (n) => seconds(n),
   "#e3b08a",
 )}
-<pre>${esc(table)}</pre>
-</body></html>
-`;
+<pre>${esc(table)}</pre>`,
+  );
 }

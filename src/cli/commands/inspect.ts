@@ -1,0 +1,45 @@
+import { rename, writeFile } from "node:fs/promises";
+import type { Command } from "commander";
+import { FINDING_IDS } from "../../inspect/findings.js";
+import { failures, formatInspect, inspectHtml, inspectImage, parseFailOn } from "../../inspect/index.js";
+import { openImageSource, parseImageRef } from "../../oci/ref.js";
+import type { GetEnv } from "../program.js";
+import { ExitWith } from "../program.js";
+import { resolveDir } from "./options.js";
+
+export function registerInspect(program: Command, getEnv: GetEnv): void {
+  program
+    .command("inspect")
+    .description("report an image's layers, waste (what a squash would save) and Python and system findings")
+    .argument("<ref>", "oci:DIR[:tag], oci-archive:FILE[:tag] or docker-archive:FILE[:tag]")
+    .option("--html <file>", "also write a self-contained HTML report")
+    .option(
+      "--fail-on <rules>",
+      "exit 1 when any rule matches: comma list of finding ids or waste>SIZE (e.g. waste>50MB,root,compiler)",
+    )
+    .addHelpText(
+      "after",
+      `\nFinding ids: ${FINDING_IDS.join(", ")}.\nLayers are streamed (never held in memory). Exit 1 when a --fail-on rule matches.`,
+    )
+    .action(async (refText: string, o: { html?: string; failOn?: string }) => {
+      const { ctx, global, io } = getEnv();
+      const rules = o.failOn === undefined ? [] : parseFailOn(o.failOn);
+      const ref = parseImageRef(refText, ctx.cwd);
+      const report = await inspectImage(await openImageSource(ref));
+      if (typeof o.html === "string") {
+        const path = resolveDir(ctx.cwd, o.html);
+        const at = new Date(
+          ctx.sourceDateEpoch !== undefined ? ctx.sourceDateEpoch * 1000 : ctx.now(),
+        ).toISOString();
+        await writeFile(`${path}.tmp`, inspectHtml(report, at));
+        await rename(`${path}.tmp`, path);
+        if (!global.json) io.stderr(`wrote ${path}\n`);
+      }
+      io.stdout(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report));
+      const failed = failures(report, rules);
+      if (failed.length) {
+        if (!global.quiet) io.stderr(`--fail-on matched: ${failed.join("; ")}\n`);
+        throw new ExitWith(1);
+      }
+    });
+}

@@ -1,0 +1,160 @@
+/**
+ * An image, wherever it is: its manifest, its config and its layers as streams. The OCI layout
+ * (`oci:DIR`, `oci-archive:FILE`) and docker archives implement it here; a registry or an engine
+ * can implement the same three methods. `readImage` streams every layer once (gunzip → tar
+ * parse) and summarizes it, handing each tar entry to an optional visitor.
+ */
+import { createHash } from "node:crypto";
+import type { Readable } from "node:stream";
+import { SlimwheelError } from "../errors.js";
+import { analyzeLayer, type LayerEntry } from "./layer.js";
+import type { ImageSummary, LayerSummary } from "./types.js";
+
+export interface ImageConfigJson {
+  readonly architecture?: string;
+  readonly os?: string;
+  readonly config?: {
+    readonly User?: string;
+    readonly Env?: string[];
+    readonly Cmd?: string[];
+    readonly Entrypoint?: string[];
+    readonly Labels?: Record<string, string>;
+    readonly WorkingDir?: string;
+  };
+  readonly rootfs?: { readonly diff_ids?: string[] };
+  readonly history?: {
+    readonly created_by?: string;
+    readonly empty_layer?: boolean;
+    readonly created?: string;
+    readonly comment?: string;
+  }[];
+}
+
+/** One layer as the source stores it. */
+export interface LayerBlob {
+  /** The stored blob's digest, when the source knows it without hashing (OCI descriptors). */
+  readonly digest?: string;
+  readonly mediaType: string;
+  readonly compression: "gzip" | "none" | "zstd";
+  /** The size the manifest declares for the stored blob, checked when the blob is gzip. */
+  readonly declaredSize?: number;
+  /** A name for messages. */
+  readonly name: string;
+  open(): Readable;
+}
+
+export interface ImageManifest {
+  /** Manifest digest (OCI) or config digest (docker archive). */
+  readonly digest: string;
+  readonly configDigest: string;
+  readonly layers: readonly LayerBlob[];
+}
+
+export interface ImageSource {
+  /** The reference as the user gave it, for messages. */
+  readonly ref: string;
+  manifest(): Promise<ImageManifest>;
+  config(): Promise<ImageConfigJson>;
+}
+
+export function configSummary(c: ImageConfigJson): ImageSummary["config"] {
+  return {
+    user: c.config?.User || undefined,
+    env: c.config?.Env ?? [],
+    cmd: c.config?.Cmd ?? undefined,
+    entrypoint: c.config?.Entrypoint ?? undefined,
+    labels: c.config?.Labels ?? {},
+    architecture: c.architecture || undefined,
+    os: c.os || undefined,
+  };
+}
+
+/** created_by of each non-empty layer, in order (empty_layer history entries made no layer). */
+export function layerHistory(c: ImageConfigJson): string[] {
+  return (c.history ?? []).filter((h) => !h.empty_layer).map((h) => h.created_by ?? "");
+}
+
+export function parseJson<T>(text: Buffer | string, what: string, hint: string): T {
+  try {
+    return JSON.parse(text.toString()) as T;
+  } catch (e) {
+    throw new SlimwheelError("input", `${what} is not valid JSON: ${(e as Error).message}`, {
+      hint,
+      cause: e,
+    });
+  }
+}
+
+export interface ReadImageOptions {
+  /** Called for every tar entry of layer `index`, in tar order. */
+  readonly onEntry?: (index: number, entry: LayerEntry, body: Buffer | undefined) => void;
+  /** Which regular files' contents (at most 64 KiB) `onEntry` receives. */
+  readonly wantBody?: (path: string, size: number) => boolean;
+  /** Called when layer `index` has been read whole (layers are read in order). */
+  readonly onLayerEnd?: (index: number) => void;
+}
+
+/** Reads the manifest and config, then streams every layer once, in order; checks sizes and diff_ids. */
+export async function readImage(
+  source: ImageSource,
+  options: ReadImageOptions = {},
+): Promise<{ readonly summary: ImageSummary; readonly config: ImageConfigJson }> {
+  const manifest = await source.manifest();
+  const config = await source.config();
+  const history = layerHistory(config);
+  const layers: LayerSummary[] = [];
+  for (const [i, l] of manifest.layers.entries()) {
+    if (l.compression === "zstd")
+      throw new SlimwheelError(
+        "input",
+        `layer ${l.digest ?? l.name} of ${source.ref} is zstd-compressed, which slimwheel cannot read yet`,
+        { hint: "export the image with gzip layers (e.g. skopeo copy --dest-compress-format gzip)" },
+      );
+    const gz = l.compression === "gzip";
+    const stored = l.digest === undefined && gz ? createHash("sha256") : undefined;
+    const stats = await analyzeLayer(l.open(), gz, l.digest ?? l.name, {
+      storedHash: stored,
+      onEntry: options.onEntry ? (e, body) => options.onEntry!(i, e, body) : undefined,
+      wantBody: options.wantBody,
+    });
+    if (gz && l.declaredSize !== undefined && stats.compressedSize !== l.declaredSize) {
+      throw new SlimwheelError(
+        "input",
+        `layer ${l.digest ?? l.name} has ${stats.compressedSize} bytes, its descriptor says ${l.declaredSize}`,
+        { hint: "the image is corrupt; export it again" },
+      );
+    }
+    const expected = config.rootfs?.diff_ids?.[i];
+    if (expected && expected !== stats.diffId) {
+      throw new SlimwheelError(
+        "input",
+        `layer ${l.digest ?? l.name} of ${source.ref} does not match its diff_id (${expected})`,
+        { hint: "the image is corrupt; export it again" },
+      );
+    }
+    options.onLayerEnd?.(i);
+    const digest = l.digest ?? (stored ? `sha256:${stored.digest("hex")}` : stats.diffId);
+    layers.push({
+      digest,
+      mediaType: l.mediaType,
+      compressedSize: stats.compressedSize,
+      uncompressedSize: stats.uncompressedSize,
+      diffId: stats.diffId,
+      files: stats.files,
+      toolchainBytes: stats.toolchainBytes,
+      toolchainSamples: stats.toolchainSamples,
+      whiteouts: stats.whiteouts,
+      createdBy: history[i],
+    });
+  }
+  const summary: ImageSummary = {
+    digest: manifest.digest,
+    configDigest: manifest.configDigest,
+    layers,
+    compressedSize: layers.reduce((n, l) => n + l.compressedSize, 0),
+    uncompressedSize: layers.reduce((n, l) => n + l.uncompressedSize, 0),
+    toolchainBytes: layers.reduce((n, l) => n + l.toolchainBytes, 0),
+    config: configSummary(config),
+  };
+  return { summary, config };
+}
