@@ -10,7 +10,8 @@ const run = (argv: string[], env: Record<string, string> = {}) =>
 
 const ARGV = "python3 -c 'import sys; print(sys.argv[1:])'";
 
-describe("start commands without a shell", () => {
+// Some cases start python3: a generous timeout on a loaded machine.
+describe("start commands without a shell", { timeout: 60_000 }, () => {
   it("splits a plain command into exec form", () => {
     expect(execForm("gunicorn app:app")).toEqual(["gunicorn", "app:app"]);
     expect(execForm(`${ARGV} "a b" c\\ d`)).toEqual([
