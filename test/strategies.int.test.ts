@@ -9,13 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createEngine } from "../src/engines/index.js";
 import type { EngineId } from "../src/engines/types.js";
 import { isSlimwheelError } from "../src/errors.js";
+import { type InspectReport, inspectImage } from "../src/inspect/index.js";
 import { readDockerArchive } from "../src/oci/docker-archive.js";
 import { readLayout } from "../src/oci/layout.js";
+import { openImageSource, parseImageRef } from "../src/oci/ref.js";
 import type { ImageSummary } from "../src/oci/types.js";
 import { assemblePlan } from "../src/pipeline/assemble.js";
 import { buildImage } from "../src/pipeline/build-image.js";
 import { readProject } from "../src/project/read.js";
 import { renderDockerfile } from "../src/render/dockerfile/index.js";
+import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
 import { testbedSources, testContext } from "./helpers/testbed-context.js";
 
@@ -28,12 +31,15 @@ const REFUSED: Record<string, string[]> = { slim: ["django-postgres", "c-extensi
 let tb: Endpoints;
 let work: string;
 const images = new Map<string, ImageSummary>();
+/** The OCI layout each buildah image was exported to, for inspect. */
+const layouts = new Map<string, string>();
 const ctx = testContext();
 
 async function summarize(
   engine: EngineId,
   tag: string,
   env: NodeJS.ProcessEnv = process.env,
+  key?: string,
 ): Promise<ImageSummary> {
   const e = createEngine(engine, env);
   const dir = await mkdtemp(join(work, "img-"));
@@ -42,6 +48,7 @@ async function summarize(
     return readDockerArchive(join(dir, "i.tar"));
   }
   await e.exportImage(tag, { kind: "oci-dir", path: join(dir, "oci") }, ctx);
+  if (key) layouts.set(key, join(dir, "oci"));
   return readLayout(join(dir, "oci"));
 }
 
@@ -75,7 +82,10 @@ describe.each(EXAMPLES)("%s with buildah", (example) => {
     const outcome = await run;
     expect(outcome.smoke?.ok).toBe(true);
     expect(outcome.smoke?.output).toMatch(/smoke ok/);
-    images.set(`${example}/${strategy}`, await summarize("buildah", tag));
+    images.set(
+      `${example}/${strategy}`,
+      await summarize("buildah", tag, process.env, `${example}/${strategy}`),
+    );
   });
 });
 
@@ -114,6 +124,55 @@ describe("what the builds show", () => {
     const purge = img.layers.find((l) => /apt-get purge/.test(l.createdBy ?? ""))!;
     expect(purge.whiteouts.length).toBeGreaterThan(0);
     expect(img.layers.some((l) => l.toolchainBytes > 10 * 1024 * 1024)).toBe(true);
+  });
+});
+
+describe("inspect finds the waste each seed describes, and none of it in the slimwheel image", () => {
+  const inspectOf = async (key: string) =>
+    inspectImage(await openImageSource(parseImageRef(`oci:${layouts.get(key)!}`, "/")));
+  const ids = (r: InspectReport) => r.findings.map((f) => f.id);
+
+  it("slim-apt: the purged toolchain is waste, counted once in the layer that installed it; a squash saves exactly that", async () => {
+    const r = await inspectOf("c-extension/slim-apt");
+    expect(r.waste.bytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(r.waste.top.some((o) => /gcc|cc1|\/usr\/include\//.test(o.path))).toBe(true);
+    // Squash with buildah: the squashed image's files are the final file system.
+    const tag = "localhost/slimwheel-e2e/c-extension:slim-apt";
+    const ctr = (await exec("buildah", ["from", "--pull-never", tag], { env: process.env })).stdout.trim();
+    const squashed = `${tag}-squashed`;
+    try {
+      await exec("buildah", ["commit", "--quiet", "--squash", ctr, squashed], { env: process.env });
+    } finally {
+      await exec("buildah", ["rm", ctr], { env: process.env, allowFailure: true });
+    }
+    const dir = await mkdtemp(join(work, "squash-"));
+    await createEngine("buildah", process.env).exportImage(squashed, { kind: "oci-dir", path: dir }, ctx);
+    const flat = await inspectImage(await openImageSource(parseImageRef(`oci:${dir}`, "/")));
+    expect(flat.waste.bytes).toBe(0);
+    expect(flat.totals.finalBytes).toBe(r.totals.finalBytes);
+    expect(r.totals.writtenBytes - flat.totals.writtenBytes).toBe(r.waste.bytes);
+  });
+
+  it("wheels: the .whl files are stored twice; full: compilers", async () => {
+    expect(ids(await inspectOf("c-extension/wheels"))).toContain("wheel-files");
+    expect(ids(await inspectOf("c-extension/full"))).toContain("compiler");
+  });
+
+  it.each(
+    EXAMPLES,
+  )("%s: the slimwheel image has no waste, no wheels, caches or compilers, and does not run as root", async (example) => {
+    const r = await inspectOf(`${example}/slimwheel`);
+    expect(r.waste.bytes).toBe(0);
+    for (const id of [
+      "wheel-files",
+      "pip-cache",
+      "compiler",
+      "headers",
+      "apt-lists",
+      "deb-cache",
+      "root",
+    ] as const)
+      expect(ids(r), id).not.toContain(id);
   });
 });
 
