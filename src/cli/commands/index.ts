@@ -3,6 +3,7 @@ import type { GetEnv } from "../program.js";
 import { registerBuild } from "./build.js";
 import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
+import { registerLint } from "./lint.js";
 import { registerPlan } from "./plan.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
@@ -14,4 +15,5 @@ export const commands: readonly RegisterCommand[] = [
   registerDockerfile,
   registerBuild,
   registerCompare,
+  registerLint,
 ];
