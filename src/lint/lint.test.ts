@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlimwheelError } from "../errors.js";
 import { formatText, toJson, toSarif } from "./format.js";
@@ -203,7 +203,7 @@ describe("output", () => {
     // checked by the test below instead
     const { $schema: _draft, id, ...rest } = schema;
     const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false, validateFormats: false });
-    const validate = ajv.compile({ ...rest, $id: id });
+    const validate = ajv.compile({ ...rest, $id: String(id) });
     const sarif = toSarif(
       [result, lintText("FROM python\nUSER 1\n", "/abs/path with space/Dockerfile")],
       "1.2.3",
