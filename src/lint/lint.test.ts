@@ -196,7 +196,7 @@ describe("output", () => {
 
   it("SARIF validates against the SARIF 2.1.0 JSON schema", async () => {
     const schema = JSON.parse(
-      await readFile(join(root, "test", "fixtures", "sarif-2.1.0-rtm.5.schema.json"), "utf8"),
+      await readFile(join(root, "test", "fixtures", "sarif", "sarif-2.1.0-rtm.5.schema.json"), "utf8"),
     ) as Record<string, unknown>;
     // the schema is draft-04 (`id`, `$schema` draft-04): the same keywords under draft-07 names for
     // ajv 8; one of its patterns (language tags) is not valid with the `u` flag; formats (uri) are
