@@ -116,8 +116,11 @@ const line = fc.tuple(keyword, fc.array(word, { maxLength: 8 })).map(([k, ws]) =
 describe("lint never throws anything but a SlimwheelError", { timeout: 60_000 }, () => {
   it("on random Dockerfile-like text", () => {
     fc.assert(
-      fc.property(fc.array(line, { maxLength: 25 }), fc.constantFrom("\n", "\r\n", "\r"), (lines, eol) =>
-        lintsOrRejects(lines.join(eol)),
+      fc.property(
+        fc.constantFrom("", "FROM python:3.12 AS b", "ARG X=python\nFROM ${X}"),
+        fc.array(line, { maxLength: 25 }),
+        fc.constantFrom("\n", "\r\n", "\r"),
+        (head, lines, eol) => lintsOrRejects([head, ...lines].join(eol)),
       ),
       { numRuns: 400 },
     );

@@ -260,6 +260,10 @@ describe("bad input", () => {
         return x;
       }
     })();
-    expect(isSlimwheelError(e) && [e.code, e.location]).toEqual(["input", "x/Dockerfile"]);
+    expect(isSlimwheelError(e) && [e.code, e.location, e.message]).toEqual([
+      "input",
+      "x/Dockerfile",
+      "no FROM instruction: not a Dockerfile",
+    ]);
   });
 });

@@ -73,7 +73,7 @@ export function summarize(findings: readonly Finding[], files = 1): LintSummary 
 export function lintText(text: string, file: string, options: LintOptions = {}): LintResult {
   const df = parseDockerfile(text, file);
   if (df.stages.length === 0)
-    throw new SlimwheelError("input", `${file} has no FROM instruction: not a Dockerfile`, {
+    throw new SlimwheelError("input", "no FROM instruction: not a Dockerfile", {
       location: file,
       hint: "a Dockerfile starts with FROM (after optional ARG lines and comments)",
     });
@@ -149,7 +149,6 @@ export async function lintFile(path: string, display: string = path): Promise<Li
       "input",
       code === "ENOENT" ? `${display} does not exist` : `${display} could not be read (${code ?? "error"})`,
       {
-        location: display,
         hint:
           code === "ENOENT"
             ? "pass the Dockerfile's path: slimwheel lint path/to/Dockerfile"

@@ -224,7 +224,7 @@ export function parseDockerfile(text: string, path: string): DockerfileModel {
   try {
     ast = DockerfileParser.parse(text);
   } catch (e) {
-    throw new SlimwheelError("input", `${path} could not be parsed as a Dockerfile`, {
+    throw new SlimwheelError("input", "could not be parsed as a Dockerfile", {
       location: path,
       hint: "check the file is a Dockerfile (instructions such as FROM, RUN, COPY)",
       cause: e,

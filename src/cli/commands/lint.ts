@@ -31,7 +31,7 @@ export function registerLint(program: Command, getEnv: GetEnv): void {
     .option("-o, --output <file>", "write the report to a file instead of stdout")
     .addHelpText(
       "after",
-      `\nRules (docs/lint.md):\n${rules.map((r) => `  ${r.id.padEnd(26)}${r.severity.padEnd(8)} ${r.title}`).join("\n")}\n\nIgnore a rule on the next instruction with a comment line \`# slimwheel-ignore RULE[,RULE]\`, in the\nwhole file with \`# slimwheel-ignore-file RULE\`, or in pyproject.toml next to the Dockerfile:\n[tool.slimwheel.lint] ignore = ["RULE"].\nExit codes: 0 nothing at or above --severity, 1 findings at or above it, 2 bad input.`,
+      `\nRules (docs/lint.md):\n${rules.map((r) => `  ${r.id.padEnd(26)}${r.severity.padEnd(8)} ${r.title}`).join("\n")}\n\nIgnore a rule on the next instruction with a comment line \`# slimwheel-ignore RULE[,RULE]\`, in the\nwhole file with \`# slimwheel-ignore-file RULE\`, or in pyproject.toml next to the Dockerfile:\n[tool.slimwheel.lint] ignore = ["RULE"].\nExit codes: 0 nothing at or above --severity, 1 findings at or above it, 2 bad input.\n`,
     )
     .action(async (dockerfile: string, o: { severity: Severity; format?: string; output?: string }) => {
       const { ctx, global, io } = getEnv();

@@ -9,7 +9,7 @@ export const rule: Rule = {
   description:
     "A RUN that runs `apt-get update` (to install something) without `rm -rf /var/lib/apt/lists/*` in the same RUN: the package lists stay in that layer, and removing them later saves nothing.",
   rationale:
-    "Docker's Dockerfile best practices: 'clean up the apt cache by removing /var/lib/apt/lists, it reduces the image size, since the apt cache is not stored in a layer' — in the same RUN, since layers are append-only.",
+    "Docker's Dockerfile best practices (apt-get): removing /var/lib/apt/lists in the same RUN as apt-get update and install keeps the lists out of the layer; in a later RUN it saves nothing, since layers are append-only.",
   severity: "warning",
   good: [
     df(

@@ -28,7 +28,7 @@ export const rule: Rule = {
   description:
     "Compilers, headers or -dev packages installed by one RUN and purged by a later one: the purge hides them but the earlier layer still holds every byte.",
   rationale:
-    "Layers are append-only: a later purge saves nothing (Docker docs, 'Best practices: minimize the number of layers' and the OCI image spec's layer whiteouts). Install, use and remove in one RUN, or build in a separate stage.",
+    "Layers are append-only: a later purge saves nothing (OCI image spec, 'Image Layer Filesystem Changeset': a deletion is a whiteout entry in the new layer, the earlier layer keeps the files). Install, use and remove in one RUN, or build in a separate stage (Docker docs, 'Multi-stage builds').",
   severity: "warning",
   good: [
     df(

@@ -12,14 +12,25 @@ export function copiesWholeContext(inst: Inst): boolean {
 }
 
 /** Whether a command installs the project's dependencies (not only the project itself). */
-export function installsDependencies(cmd: readonly string[]): string | undefined {
+export function installsDependencies(cmd: readonly string[], copiedTo?: string): string | undefined {
   const pip = pipInvocation(cmd);
   if (pip && pip.sub === "install") {
     if (pip.rest.includes("--no-deps")) return undefined;
     const fromFile = pip.rest.some(
       (w) => w === "-r" || w === "--requirement" || /^(-r|--requirement=)\S/.test(w),
     );
-    const project = pip.rest.some((w) => /^\.(\/)?(\[.*\])?$/.test(w) || w === "-e" || w === "--editable");
+    // `pip install .`, `pip install -e .`, or the path the context was copied to (`COPY . /src` then `pip install /src`)
+    const dest = copiedTo?.replace(/\/+$/, "");
+    const project = pip.rest.some(
+      (w) =>
+        /^\.(\/)?(\[.*\])?$/.test(w) ||
+        w === "-e" ||
+        w === "--editable" ||
+        (dest !== undefined &&
+          dest !== "" &&
+          dest !== "." &&
+          w.replace(/\[.*\]$/, "").replace(/\/+$/, "") === dest),
+    );
     if (fromFile || project) return `${pip.tool === "uv" ? "uv pip" : "pip"} install`;
     return undefined;
   }
@@ -78,6 +89,7 @@ export const rule: Rule = {
       "RUN uv sync --frozen --no-cache",
       "USER 10001",
     ),
+    df("FROM python:3.12-slim", "COPY . /src/", "RUN pip install --no-cache-dir /src", "USER 10001"),
   ],
   check(model) {
     const hits: RuleHit[] = [];
@@ -91,7 +103,7 @@ export const rule: Rule = {
         }
         if (inst.keyword !== "RUN") continue;
         const what = commandsOf(inst)
-          .map(installsDependencies)
+          .map((c) => installsDependencies(c, copiedAll?.argv.at(-1)))
           .find((x) => x !== undefined);
         if (!what) continue;
         if (!copiedAll) {
