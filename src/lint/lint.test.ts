@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { Ajv } from "ajv";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlimwheelError } from "../errors.js";
+import { parse as parsePyproject } from "../project/sources/pyproject/index.js";
 import { formatText, toJson, toSarif } from "./format.js";
 import { failsAt, lintFile, lintText } from "./lint.js";
 import { parseDockerfile } from "./model.js";
@@ -117,6 +118,16 @@ describe("ignores", () => {
       const result = await lintFile(join(dir, "Dockerfile"));
       expect(result.findings.map((f) => f.rule).sort()).toEqual(["pip-cache-in-layer", "runs-as-root"]);
       expect(result.ignored).toEqual(["full-python-final"]);
+    });
+
+    it("is not an unknown key to the project reader", () => {
+      const facts = parsePyproject(
+        '[project]\nname = "x"\n[tool.slimwheel]\npython = "3.12"\nnope = 1\n[tool.slimwheel.lint]\nignore = []\n',
+        "pyproject.toml",
+      );
+      const messages = (facts.warnings ?? []).map((w) => w.message);
+      expect(messages.some((m) => m.includes("tool.slimwheel.nope"))).toBe(true);
+      expect(messages.some((m) => m.includes("tool.slimwheel.lint"))).toBe(false);
     });
 
     it("rejects unknown rule ids with the file named", async () => {
