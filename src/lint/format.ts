@@ -80,6 +80,8 @@ export function toSarif(results: readonly LintResult[], version: string): unknow
             })),
           },
         },
+        // lint's columns count UTF-16 code units (SARIF's default is Unicode code points)
+        columnKind: "utf16CodeUnits",
         results: results.flatMap((r) =>
           r.findings.map((f) => ({
             ruleId: f.rule,

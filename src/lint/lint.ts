@@ -2,7 +2,7 @@
  * `slimwheel lint`: runs every rule of the registry over one Dockerfile, then drops what the
  * file's `# slimwheel-ignore` comments and `[tool.slimwheel.lint] ignore` ask to.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import { isTable, parseToml } from "../project/sources/toml.js";
@@ -139,7 +139,14 @@ export async function lintConfig(dockerfile: string): Promise<{ ignore: string[]
 }
 
 /** Reads and lints a Dockerfile, with the config next to it. Throws only SlimwheelError. */
-export async function lintFile(path: string, display: string = path): Promise<LintResult> {
+export async function lintFile(given: string, givenDisplay: string = given): Promise<LintResult> {
+  // a directory means its Dockerfile (`slimwheel lint .`)
+  const isDir = await stat(given).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+  const path = isDir ? join(given, "Dockerfile") : given;
+  const display = isDir ? join(givenDisplay, "Dockerfile") : givenDisplay;
   let text: string;
   try {
     text = await readFile(path, "utf8");

@@ -79,6 +79,12 @@ describe("slimwheel lint", () => {
     expect(sarif.runs[0]?.results.length).toBe(4);
   });
 
+  it("a directory means its Dockerfile", async () => {
+    const r = await runCli(["lint", "."], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("Dockerfile:4:1  warning  deps-after-copy-all");
+  });
+
   it("a missing file exits 2 naming the path", async () => {
     const r = await runCli(["lint", "no/Dockerfile"], { cwd: dir });
     expect(r.code).toBe(2);
