@@ -3,8 +3,16 @@ import { commandsOf, pipInvocation, uvInvocation } from "../shell.js";
 import type { Rule, RuleHit } from "../types.js";
 import { df, lineageInstructions, severityIn } from "./util.js";
 
-const hasCacheMount = (inst: Inst): boolean =>
-  flagsNamed(inst, "mount").some((f) => mountOptions(f).get("type") === "cache");
+/** A cache (or tmpfs) mount over the tool's cache directory: ~/.cache, or a target naming the tool. */
+const hasCacheMount = (inst: Inst, tool: "pip" | "uv"): boolean =>
+  flagsNamed(inst, "mount").some((f) => {
+    const o = mountOptions(f);
+    const target = o.get("target") ?? o.get("dst") ?? o.get("destination") ?? "";
+    return (
+      (o.get("type") === "cache" || o.get("type") === "tmpfs") &&
+      (/\/\.cache(\/|$)/.test(target) || target.includes(tool))
+    );
+  });
 
 /** ENV set earlier in the stage (or its ancestors) that disables the cache. */
 function envDisables(model: DockerfileModel, inst: Inst, names: readonly string[]): boolean {
@@ -63,11 +71,17 @@ export const rule: Rule = {
       "USER 10001",
     ),
     df("FROM python:3.12-slim", "COPY pyproject.toml uv.lock ./", "RUN uv sync --frozen", "USER 10001"),
+    df(
+      "FROM python:3.12-slim",
+      "COPY requirements.txt .",
+      "RUN --mount=type=cache,target=/var/cache/apt pip install -r requirements.txt",
+      "USER 10001",
+    ),
   ],
   check(model) {
     const hits: RuleHit[] = [];
     for (const inst of model.instructions) {
-      if (inst.keyword !== "RUN" || inst.stage < 0 || hasCacheMount(inst)) continue;
+      if (inst.keyword !== "RUN" || inst.stage < 0) continue;
       const commands = commandsOf(inst);
       const cleansCache =
         /(rm\s+-[a-zA-Z]*r[a-zA-Z]*\s+[^&;|]*(\.cache|\/root\/\.cache))|pip cache purge|uv cache clean/.test(
@@ -81,6 +95,7 @@ export const rule: Rule = {
           cmd.some((w) => w.startsWith(`${name}=`) && w.length > name.length + 1);
         if (pip?.tool === "pip" && (pip.sub === "install" || pip.sub === "wheel")) {
           if (pip.rest.includes("--no-cache-dir") || pip.rest.includes("--no-cache")) continue;
+          if (hasCacheMount(inst, "pip")) continue;
           if (envPrefix("PIP_NO_CACHE_DIR") || envDisables(model, inst, ["PIP_NO_CACHE_DIR"])) continue;
           hits.push({
             range: inst.range,
@@ -94,7 +109,8 @@ export const rule: Rule = {
         const uvSub = pip?.tool === "uv" ? `pip ${pip.sub}` : uv?.sub;
         const uvRest = pip?.tool === "uv" ? pip.rest : (uv?.rest ?? []);
         if (uvSub === "pip install" || uvSub === "pip sync" || uvSub === "sync") {
-          if (uvRest.includes("--no-cache") || envPrefix("UV_NO_CACHE")) continue;
+          if (uvRest.includes("--no-cache") || envPrefix("UV_NO_CACHE") || hasCacheMount(inst, "uv"))
+            continue;
           if (envDisables(model, inst, ["UV_NO_CACHE"])) continue;
           hits.push({
             range: inst.range,
