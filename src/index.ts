@@ -14,6 +14,10 @@
 export type { Context } from "./context.js";
 export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
+/** Lint: findings in any Dockerfile, each with its place, cost and fix (docs/lint.md). */
+export { failsAt, type LintResult, lintFile, lintText } from "./lint/lint.js";
+export { rules as lintRules } from "./lint/rules/index.js";
+export type { Finding, Rule as LintRule, Severity } from "./lint/types.js";
 /** Assemble: a strategy's plan for a project (pure; refusals are input errors). */
 export { assemblePlan } from "./pipeline/assemble.js";
 /** Build: the whole pipeline — detect runtime needs, assemble, render, build, prove, publish. */
