@@ -93,6 +93,14 @@ describe("ignores", () => {
     expect(ignored).toEqual(["runs-as-root"]);
   });
 
+  it("an ignore covers the whole next instruction, continuation lines included", () => {
+    const secret =
+      "FROM python:3.12-slim\nUSER 1\n# slimwheel-ignore secret-in-env-arg\nENV A=1 \\\n    API_TOKEN=x\nENV DB_PASSWORD=y\n";
+    expect(lintText(secret, "Dockerfile").findings.map((f) => [f.rule, f.line])).toEqual([
+      ["secret-in-env-arg", 6],
+    ]);
+  });
+
   it("the config's ignore list drops a rule everywhere", () => {
     const { findings } = lintText(text, "Dockerfile", {
       ignore: ["pip-cache-in-layer", "full-python-final"],

@@ -85,7 +85,10 @@ export function lintText(text: string, file: string, options: LintOptions = {}):
     // a rule that throws is a bug (exit 70), not bad input: never wrapped, so the property tests see it
     const hits = rule.check(df);
     for (const h of hits) {
-      if (byLine.get(h.range.start.line)?.has(rule.id)) continue;
+      // an ignore comment covers the whole next instruction, continuation lines included
+      const line = h.range.start.line;
+      const owner = df.instructions.find((i) => i.range.start.line <= line && line <= i.range.end.line);
+      if (byLine.get(owner?.range.start.line ?? line)?.has(rule.id)) continue;
       findings.push({
         file,
         line: h.range.start.line + 1,
