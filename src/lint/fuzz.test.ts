@@ -122,18 +122,18 @@ describe("lint never throws anything but a SlimwheelError", { timeout: 60_000 },
         fc.constantFrom("\n", "\r\n", "\r"),
         (head, lines, eol) => lintsOrRejects([head, ...lines].join(eol)),
       ),
-      { numRuns: 400 },
+      { numRuns: 250 },
     );
   });
 
   it("on arbitrary strings", () => {
-    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 400 }), lintsOrRejects), { numRuns: 200 });
+    fc.assert(fc.property(fc.string({ unit: "binary", maxLength: 400 }), lintsOrRejects), { numRuns: 100 });
     fc.assert(
       fc.property(
         fc.string({ maxLength: 400 }).map((s) => `FROM python\n${s}`),
         lintsOrRejects,
       ),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -161,7 +161,7 @@ describe("lint never throws anything but a SlimwheelError", { timeout: 60_000 },
           lintsOrRejects(t);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 300 },
     );
   });
 });
