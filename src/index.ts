@@ -16,6 +16,10 @@ export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
 /** Inspect: an image's layers, waste and findings, read from any `ImageSource` (streaming). */
 export { type Finding, type FindingId, type InspectReport, inspectImage } from "./inspect/index.js";
+/** Lint: findings in any Dockerfile, each with its place, cost and fix (docs/lint.md). */
+export { failsAt, type LintResult, lintFile, lintText } from "./lint/lint.js";
+export { rules as lintRules } from "./lint/rules/index.js";
+export type { Finding as LintFinding, Rule as LintRule, Severity } from "./lint/types.js";
 export { type ImageRef, openImageSource, parseImageRef } from "./oci/ref.js";
 export type { ImageManifest, ImageSource, LayerBlob } from "./oci/source.js";
 /** Assemble: a strategy's plan for a project (pure; refusals are input errors). */

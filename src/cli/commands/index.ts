@@ -4,6 +4,7 @@ import { registerBuild } from "./build.js";
 import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerInspect } from "./inspect.js";
+import { registerLint } from "./lint.js";
 import { registerPlan } from "./plan.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
@@ -16,4 +17,5 @@ export const commands: readonly RegisterCommand[] = [
   registerBuild,
   registerCompare,
   registerInspect,
+  registerLint,
 ];

@@ -154,6 +154,8 @@ function slimwheelConfig(
 ): SlimwheelConfig {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(t)) {
+    // [tool.slimwheel.lint] belongs to `slimwheel lint` (src/lint/lint.ts), which reads it itself
+    if (key === "lint") continue;
     const type = SLIMWHEEL_KEYS[key];
     if (!type) {
       warnings.push({
