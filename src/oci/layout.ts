@@ -7,13 +7,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import { analyzeLayer } from "./layer.js";
-import type { ImageSummary, LayerSummary } from "./types.js";
-
-interface Descriptor {
-  readonly mediaType: string;
-  readonly digest: string;
-  readonly size: number;
-}
+import type { Descriptor, ImageSummary, LayerSummary } from "./types.js";
 
 const blobPath = (dir: string, digest: string) => {
   const m = /^(sha256|sha512):([0-9a-f]+)$/.exec(digest);
@@ -35,18 +29,34 @@ async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
+/** One entry of an image config's history (image-spec `config.md`). */
+export interface HistoryJson {
+  readonly created?: string;
+  readonly created_by?: string;
+  readonly author?: string;
+  readonly comment?: string;
+  readonly empty_layer?: boolean;
+}
+
+/** An image config (image-spec `config.md`): what slimwheel reads, and writes (`image-writer.ts`). */
 export interface ImageConfigJson {
+  readonly created?: string;
+  readonly author?: string;
   readonly architecture?: string;
   readonly os?: string;
+  readonly variant?: string;
   readonly config?: {
     readonly User?: string;
     readonly Env?: string[];
     readonly Cmd?: string[];
     readonly Entrypoint?: string[];
+    readonly WorkingDir?: string;
+    readonly ExposedPorts?: Record<string, Record<string, never>>;
     readonly Labels?: Record<string, string>;
+    readonly StopSignal?: string;
   };
-  readonly rootfs?: { readonly diff_ids?: string[] };
-  readonly history?: { readonly created_by?: string; readonly empty_layer?: boolean }[];
+  readonly rootfs?: { readonly type?: string; readonly diff_ids?: string[] };
+  readonly history?: HistoryJson[];
 }
 
 export function configSummary(c: ImageConfigJson): ImageSummary["config"] {
