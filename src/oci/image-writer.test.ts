@@ -130,7 +130,7 @@ describe("writeLayerBlob", () => {
   });
 });
 
-describe("assembleImage and the writers", () => {
+describe("assembleImage and the writers", { timeout: 30_000 }, () => {
   it("gives the same manifest digest for the same inputs, whatever the store", async () => {
     const a = await image(await tmp("a"));
     const b = await image(await tmp("b"));
@@ -311,7 +311,7 @@ describe("assembleImage and the writers", () => {
   });
 });
 
-describe("resolveSourceDateEpoch", () => {
+describe("resolveSourceDateEpoch", { timeout: 30_000 }, () => {
   it("takes the variable, else the last commit's time, else 0", async () => {
     const dir = await tmp("sde");
     const env = { PATH: process.env.PATH, HOME: dir };
