@@ -4,6 +4,7 @@ import { registerBuild } from "./build.js";
 import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerPlan } from "./plan.js";
+import { registerPush } from "./push.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
@@ -14,4 +15,5 @@ export const commands: readonly RegisterCommand[] = [
   registerDockerfile,
   registerBuild,
   registerCompare,
+  registerPush,
 ];
