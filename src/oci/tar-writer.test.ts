@@ -225,4 +225,15 @@ describe("layerFromDirectory", () => {
     const b = await bytes(await layerFromDirectory(dir, o));
     expect(b.equals(a)).toBe(true);
   });
+
+  it("refuses a FIFO with an input error naming it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tarw-fifo-"));
+    tmpDirs.push(dir);
+    const made = spawnSync("mkfifo", [join(dir, "pipe")]);
+    if (made.status !== 0) return console.log("FIFO check skipped: mkfifo failed");
+    await expect(layerFromDirectory(dir, { sourceDateEpoch: 0 })).rejects.toMatchObject({
+      code: "input",
+      message: expect.stringContaining(join(dir, "pipe")),
+    });
+  });
 });
