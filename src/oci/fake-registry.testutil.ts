@@ -13,7 +13,8 @@ export interface Fault {
   readonly method?: string;
   /** Matched against the request path (without query). */
   readonly path?: RegExp;
-  readonly kind: 500 | 429 | "drop";
+  /** `truncate`: a blob GET answered 200 with half its bytes, then the connection closed. */
+  readonly kind: 500 | 429 | 403 | "drop" | "truncate";
   /** How many matching requests get the fault (default 1). */
   times?: number;
 }
@@ -135,7 +136,7 @@ export class FakeRegistry {
     const fault = this.faults.find(
       (f) => (f.times ?? 1) > 0 && (!f.method || f.method === method) && (!f.path || f.path.test(path)),
     );
-    if (fault) {
+    if (fault && fault.kind !== "truncate") {
       fault.times = (fault.times ?? 1) - 1;
       if (fault.kind === "drop") {
         this.log.push({ ...entry, status: "dropped" });
@@ -144,6 +145,8 @@ export class FakeRegistry {
       }
       await this.body(req);
       this.log.push({ ...entry, status: fault.kind });
+      if (fault.kind === 403)
+        return this.reply(res, 403, { errors: [{ code: "DENIED", message: "no push" }] });
       if (fault.kind === 429)
         return this.reply(res, 429, { errors: [{ code: "TOOMANYREQUESTS" }] }, { "retry-after": "0" });
       return this.reply(res, 500, { errors: [{ code: "UNKNOWN", message: "injected" }] });
@@ -171,6 +174,13 @@ export class FakeRegistry {
       res.setHeader("docker-content-digest", digest);
       res.statusCode = 200;
       if (method === "HEAD") return void res.end();
+      if (fault?.kind === "truncate") {
+        fault.times = (fault.times ?? 1) - 1;
+        this.log.push({ ...entry, status: "dropped" });
+        res.flushHeaders();
+        res.write(blob.subarray(0, blob.length >> 1), () => setTimeout(() => req.socket.destroy(), 20));
+        return;
+      }
       const out = this.corrupt.has(digest) ? Buffer.from(blob).fill(0x41, 0, 1) : blob;
       return void res.end(out);
     }

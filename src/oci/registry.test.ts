@@ -306,6 +306,33 @@ describe("push and pull against a loopback registry", { timeout: 30_000 }, () =>
     expect(reg.faults.every((f) => f.times === 0)).toBe(true);
   });
 
+  it("pulls again a blob whose download broke off halfway", async () => {
+    const reg = await fake();
+    await pushImage(img, `${reg.host}/cut:1`, noCreds);
+    const big = img.manifestJson.layers[0]!.digest;
+    reg.faults.push({ method: "GET", path: new RegExp(big), kind: "truncate" });
+    const retries: string[] = [];
+    const pulled = await pullImage(`${reg.host}/cut:1`, await tmp("cut"), {
+      ...noCreds,
+      onRetry: (what, _n, why) => retries.push(`${what}: ${why}`),
+    });
+    expect(pulled.manifest.descriptor.digest).toBe(img.manifest.descriptor.digest);
+    expect(retries).toEqual([expect.stringContaining(`pulling blob ${big}`)]);
+    expect(reg.log.filter((l) => l.method === "GET" && l.path.includes(big))).toHaveLength(2);
+  });
+
+  it("explains a 403 as a permission problem of the account", async () => {
+    const reg = await fake();
+    reg.faults.push({ method: "POST", kind: 403 });
+    await expect(pushImage(img, `${reg.host}/team/locked:1`, noCreds)).rejects.toMatchObject({
+      code: "network",
+      message: expect.stringContaining(
+        `registry ${reg.host} denied access to team/locked (HTTP 403: DENIED: no push)`,
+      ),
+      hint: expect.stringContaining("may not push or pull team/locked"),
+    });
+  });
+
   it("gives up after the bounded number of attempts with a network error naming the operation", async () => {
     const reg = await fake();
     reg.faults.push({ method: "HEAD", kind: 500, times: 100 });
