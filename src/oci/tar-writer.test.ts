@@ -226,6 +226,27 @@ describe("layerFromDirectory", () => {
     expect(b.equals(a)).toBe(true);
   });
 
+  it("takes a file's size when the stream reaches it, and names a missing file", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tarw-file-"));
+    tmpDirs.push(dir);
+    await writeFile(join(dir, "a.txt"), "from disk\n");
+    const got = await list(
+      await bytes(
+        layerTar([{ path: "a.txt", type: "file", content: { file: join(dir, "a.txt") } }], {
+          sourceDateEpoch: 0,
+        }),
+      ),
+    );
+    expect(got.map((h) => [h.name, h.size, h.body])).toEqual([["a.txt", 10, "from disk\n"]]);
+    await expect(
+      bytes(
+        layerTar([{ path: "b", type: "file", content: { file: join(dir, "missing") } }], {
+          sourceDateEpoch: 0,
+        }),
+      ),
+    ).rejects.toMatchObject({ code: "not-found", message: expect.stringContaining(join(dir, "missing")) });
+  });
+
   it("refuses a FIFO with an input error naming it", async () => {
     const dir = await mkdtemp(join(tmpdir(), "tarw-fifo-"));
     tmpDirs.push(dir);

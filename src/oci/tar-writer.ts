@@ -14,7 +14,7 @@
  * header is written and what every byte of the header holds.
  */
 import { createReadStream } from "node:fs";
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstat, readdir, readlink, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { SlimwheelError } from "../errors.js";
@@ -31,8 +31,11 @@ export interface LayerEntry {
   readonly gid?: number;
   /** Seconds since the epoch; clamped to `sourceDateEpoch`. */
   readonly mtime?: number;
-  /** A file's content: bytes, or the path of a file on disk (read when the stream gets there). */
-  readonly content?: Buffer | { readonly file: string; readonly size: number };
+  /**
+   * A file's content: bytes, or a file on disk, read when the stream gets there (its size taken
+   * then, unless given; a file that changes size meanwhile is an error).
+   */
+  readonly content?: Buffer | { readonly file: string; readonly size?: number };
   /** Target of a symlink (as written) or of a hard link (a path in the layer). */
   readonly linkTarget?: string;
 }
@@ -96,7 +99,7 @@ export function normalizeEntries(entries: readonly LayerEntry[], o: TarOptions):
         ? 0
         : Buffer.isBuffer(e.content)
           ? e.content.length
-          : e.content.size;
+          : (e.content.size ?? -1);
     const mode = e.mode ?? (e.type === "dir" ? 0o755 : e.type === "symlink" ? 0o777 : 0o644);
     byPath.set(path, {
       path,
@@ -273,7 +276,21 @@ export function entryHeader(n: NormalizedEntry): Buffer {
 }
 
 async function* tarChunks(entries: NormalizedEntry[]): AsyncGenerator<Buffer> {
-  for (const n of entries) {
+  for (const entry of entries) {
+    let n = entry;
+    if (n.size < 0 && n.content && !Buffer.isBuffer(n.content)) {
+      const file = n.content.file;
+      const st = await stat(file).catch((e: unknown) => {
+        throw new SlimwheelError(
+          "not-found",
+          `${file}, the content of layer path "${n.path}": ${(e as Error).message}`,
+          {
+            cause: e,
+          },
+        );
+      });
+      n = { ...n, size: st.size, content: { file, size: st.size } };
+    }
     yield entryHeader(n);
     if (n.type !== "file" || n.size === 0 || n.content === undefined) continue;
     if (Buffer.isBuffer(n.content)) yield n.content;
