@@ -7,6 +7,7 @@
 import { SlimwheelError } from "../errors.js";
 import {
   configSummary,
+  type HistoryJson,
   type ImageConfigJson,
   type ImageManifest,
   type ImageSource,
@@ -18,8 +19,9 @@ import {
 import { type BlobStore, dirStore } from "./store.js";
 import type { ImageSummary } from "./types.js";
 
-export { configSummary, type ImageConfigJson, layerHistory };
+export { configSummary, type HistoryJson, type ImageConfigJson, layerHistory };
 
+/** A descriptor as read from a layout someone else wrote: every field but digest and size may be absent (types.ts `Descriptor` is what slimwheel writes). */
 interface Descriptor {
   readonly mediaType?: string;
   readonly digest: string;

@@ -10,24 +10,34 @@ import { SlimwheelError } from "../errors.js";
 import { analyzeLayer, type LayerEntry } from "./layer.js";
 import type { ImageSummary, LayerSummary } from "./types.js";
 
+/** One entry of an image config's history (image-spec `config.md`). */
+export interface HistoryJson {
+  readonly created?: string;
+  readonly created_by?: string;
+  readonly author?: string;
+  readonly comment?: string;
+  readonly empty_layer?: boolean;
+}
+
+/** An image config (image-spec `config.md`): what slimwheel reads, and writes (`image-writer.ts`). */
 export interface ImageConfigJson {
+  readonly created?: string;
+  readonly author?: string;
   readonly architecture?: string;
   readonly os?: string;
+  readonly variant?: string;
   readonly config?: {
     readonly User?: string;
     readonly Env?: string[];
     readonly Cmd?: string[];
     readonly Entrypoint?: string[];
-    readonly Labels?: Record<string, string>;
     readonly WorkingDir?: string;
+    readonly ExposedPorts?: Record<string, Record<string, never>>;
+    readonly Labels?: Record<string, string>;
+    readonly StopSignal?: string;
   };
-  readonly rootfs?: { readonly diff_ids?: string[] };
-  readonly history?: {
-    readonly created_by?: string;
-    readonly empty_layer?: boolean;
-    readonly created?: string;
-    readonly comment?: string;
-  }[];
+  readonly rootfs?: { readonly type?: string; readonly diff_ids?: string[] };
+  readonly history?: HistoryJson[];
 }
 
 /** One layer as the source stores it. */

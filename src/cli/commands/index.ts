@@ -6,6 +6,7 @@ import { registerDockerfile } from "./dockerfile.js";
 import { registerInspect } from "./inspect.js";
 import { registerLint } from "./lint.js";
 import { registerPlan } from "./plan.js";
+import { registerPush } from "./push.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
@@ -18,4 +19,5 @@ export const commands: readonly RegisterCommand[] = [
   registerCompare,
   registerInspect,
   registerLint,
+  registerPush,
 ];
