@@ -14,6 +14,8 @@ export type Step =
       readonly why: string;
       readonly commands: readonly string[];
       readonly mounts?: readonly Mount[];
+      /** `slimwheel lint` rules this step breaks on purpose (a classic strategy's known caveat), rendered as an inline ignore. */
+      readonly lintIgnore?: readonly string[];
     }
   | {
       readonly kind: "copy";

@@ -30,7 +30,7 @@ export const wheels: Strategy = {
             ...steps.runtimePackagesStep(needs.runtime),
             {
               kind: "copy",
-              why: "the wheels: this layer stores them a second time (the caveat of this strategy)",
+              why: "the wheels: this layer stores them a second time (the caveat of this strategy, which it exists to show: slimwheel's own strategy installs them through a bind mount instead)",
               from: "dep-builder",
               sources: ["/build/dist"],
               dest: "/wheels",
@@ -39,6 +39,7 @@ export const wheels: Strategy = {
               kind: "run",
               why: "install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved the set (and checked any hashes), so -r/-c includes need nothing here",
               commands: ["pip install --no-cache-dir --no-index --no-deps /wheels/*.whl"],
+              lintIgnore: ["wheels-stored-twice"],
             },
           ],
         },
@@ -58,7 +59,7 @@ export const wheels: Strategy = {
             ? [
                 {
                   kind: "copy" as const,
-                  why: "the app's wheel",
+                  why: "the app's wheel, stored twice too (the same caveat)",
                   from: "app-builder",
                   sources: ["/dist"],
                   dest: "/app-dist",
@@ -67,6 +68,7 @@ export const wheels: Strategy = {
                   kind: "run" as const,
                   why: "install the app's wheel",
                   commands: ["pip install --no-cache-dir --no-index --no-deps /app-dist/*.whl"],
+                  lintIgnore: ["wheels-stored-twice"],
                 },
               ]
             : []),

@@ -80,6 +80,8 @@ function renderStage(stage: Stage, index: number, total: number): string[] {
   for (const step of stage.steps) {
     out.push("");
     out.push(...wrapComment(step.why));
+    if (step.kind === "run" && step.lintIgnore?.length)
+      out.push(`# slimwheel-ignore ${step.lintIgnore.join(",")}`);
     out.push(instruction(step));
   }
   return out;

@@ -54,11 +54,13 @@ RUN apt-get update && \
     apt-get clean && \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt/* /var/log/dpkg.log /var/log/alternatives.log /var/lib/dpkg/*-old /var/cache/debconf/*-old
 
-# the wheels: this layer stores them a second time (the caveat of this strategy)
+# the wheels: this layer stores them a second time (the caveat of this strategy, which it exists to
+# show: slimwheel's own strategy installs them through a bind mount instead)
 COPY --from=dep-builder /build/dist /wheels
 
 # install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved
 # the set (and checked any hashes), so -r/-c includes need nothing here
+# slimwheel-ignore wheels-stored-twice
 RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # ---- stage 3/3: final ---------------------------------------------------------------------------

@@ -39,11 +39,13 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PORT=8000
 
-# the wheels: this layer stores them a second time (the caveat of this strategy)
+# the wheels: this layer stores them a second time (the caveat of this strategy, which it exists to
+# show: slimwheel's own strategy installs them through a bind mount instead)
 COPY --from=dep-builder /build/dist /wheels
 
 # install exactly the wheels the builder built, by file: no index, no compiler; the builder resolved
 # the set (and checked any hashes), so -r/-c includes need nothing here
+# slimwheel-ignore wheels-stored-twice
 RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl
 
 # ---- stage 3/3: final ---------------------------------------------------------------------------
