@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { isSlimwheelError, SlimwheelError } from "../errors.js";
+import { type InspectReport, inspectImage } from "../inspect/index.js";
 import { readDockerArchive } from "../oci/docker-archive.js";
 import { readLayout } from "../oci/layout.js";
+import { openImageSource, parseImageRef } from "../oci/ref.js";
 import type { ImageSummary } from "../oci/types.js";
 import { findStrategy, strategies } from "../plan/strategies/index.js";
 import { type Project, readProject } from "../project/read.js";
@@ -48,6 +50,8 @@ export interface CompareRow {
     readonly createdBy: string;
   }[];
   readonly toolchainBytes?: number;
+  /** Bytes a squash would save (files later overwritten or deleted), from `inspect`. */
+  readonly wasteBytes?: number;
   readonly smoke?: { readonly ok: boolean; readonly command: string; readonly output: string };
   readonly runtimePackages?: readonly string[];
   /** Layer digests of a cached rebuild before and after the one-line change (base first). */
@@ -78,21 +82,22 @@ export function fileToChange(project: Project): string | undefined {
   );
 }
 
+/** The image exported, and read once for its layers and once by `inspect` (sizes and waste come from there). */
 async function exportAndRead(
   engine: Engine,
   image: string,
   dir: string,
   ctx: Context,
-): Promise<ImageSummary> {
-  if (engine.id === "docker") {
-    const path = join(dir, "image.tar");
-    await engine.exportImage(image, { kind: "docker-archive", path }, ctx);
-    return readDockerArchive(path);
-  }
-  const path = join(dir, "oci");
+): Promise<ImageSummary & { readonly inspected: InspectReport }> {
+  const docker = engine.id === "docker";
+  const path = join(dir, docker ? "image.tar" : "oci");
   await rm(path, { recursive: true, force: true });
-  await engine.exportImage(image, { kind: "oci-dir", path }, ctx);
-  return readLayout(path);
+  await engine.exportImage(image, docker ? { kind: "docker-archive", path } : { kind: "oci-dir", path }, ctx);
+  const summary = docker ? await readDockerArchive(path) : await readLayout(path);
+  const inspected = await inspectImage(
+    await openImageSource(parseImageRef(`${docker ? "docker-archive" : "oci"}:${path}`, dir)),
+  );
+  return { ...summary, inspected };
 }
 
 /** The row's proof, from what the cold build proved: the smoke command when given, else the import test. */
@@ -159,8 +164,9 @@ async function compareOne(
       ok: smoke.ok,
       coldMs: cold.imageMs,
       warmMs,
-      compressedBytes: image.compressedSize,
-      uncompressedBytes: image.uncompressedSize,
+      compressedBytes: image.inspected.totals.compressedBytes,
+      uncompressedBytes: image.inspected.totals.uncompressedBytes,
+      wasteBytes: image.inspected.waste.bytes,
       layers: image.layers.length,
       layerSizes: image.layers.map((l) => ({
         compressed: l.compressedSize,

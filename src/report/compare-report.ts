@@ -27,6 +27,7 @@ export function formatCompareTable(report: CompareReport): string {
     "layers rebuilt",
     "smoke",
     "compilers+headers",
+    "waste",
   ];
   const rows = sortedRows(report).map((r) => [
     r.strategy,
@@ -41,6 +42,7 @@ export function formatCompareTable(report: CompareReport): string {
     r.changedLayers === undefined ? "–" : `${r.changedLayers}/${r.layers}`,
     r.status === "refused" ? "refused" : r.smoke ? (r.smoke.ok ? "pass" : "FAIL") : "FAIL",
     formatBytes(r.toolchainBytes),
+    formatBytes(r.wasteBytes),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) =>

@@ -2,7 +2,7 @@ import { rename, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { FINDING_IDS } from "../../inspect/findings.js";
 import { failures, formatInspect, inspectHtml, inspectImage, parseFailOn } from "../../inspect/index.js";
-import { openImageSource, parseImageRef } from "../../oci/ref.js";
+import { INSPECT_REFS, openAnyImage } from "../../inspect/open.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { resolveDir } from "./options.js";
@@ -11,7 +11,8 @@ export function registerInspect(program: Command, getEnv: GetEnv): void {
   program
     .command("inspect")
     .description("report an image's layers, waste (what a squash would save) and Python and system findings")
-    .argument("<ref>", "oci:DIR[:tag], oci-archive:FILE[:tag] or docker-archive:FILE[:tag]")
+    .argument("<ref>", INSPECT_REFS)
+    .option("--insecure", "plain HTTP to the registry (loopback registries need no flag)")
     .option("--html <file>", "also write a self-contained HTML report")
     .option(
       "--fail-on <rules>",
@@ -21,11 +22,11 @@ export function registerInspect(program: Command, getEnv: GetEnv): void {
       "after",
       `\nFinding ids: ${FINDING_IDS.join(", ")}.\nLayers are streamed (never held in memory). Exit 1 when a --fail-on rule matches.`,
     )
-    .action(async (refText: string, o: { html?: string; failOn?: string }) => {
+    .action(async (refText: string, o: { html?: string; failOn?: string; insecure?: boolean }) => {
       const { ctx, global, io } = getEnv();
       const rules = o.failOn === undefined ? [] : parseFailOn(o.failOn);
-      const ref = parseImageRef(refText, ctx.cwd);
-      const report = await inspectImage(await openImageSource(ref));
+      const opened = await openAnyImage(refText, ctx, { insecure: o.insecure });
+      const report = await inspectImage(opened.source).finally(opened.close);
       if (typeof o.html === "string") {
         const path = resolveDir(ctx.cwd, o.html);
         const at = new Date(
