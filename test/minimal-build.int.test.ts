@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { createEngine } from "../src/engines/index.js";
 import { isSlimwheelError } from "../src/errors.js";
 import { buildImage } from "../src/pipeline/build-image.js";
+import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
 import { testbedSources, testContext } from "./helpers/testbed-context.js";
 
@@ -48,6 +49,14 @@ describe("build --runtime minimal", () => {
       if (example === "django-postgres") expect(out.closure?.packages).toContain("libpq5");
       const probe = await createEngine("buildah", process.env).run(tag, ["python3", "-c", noShellProbe], ctx);
       expect(probe.stdout.trim()).toBe("[]");
+      const config = JSON.parse(
+        (await exec("buildah", ["inspect", "--type", "image", tag], { env: process.env })).stdout,
+      ).OCIv1.config as { Labels: Record<string, string>; User: string };
+      expect(config.Labels).toMatchObject({
+        "io.slimwheel.strategy": "slimwheel",
+        "io.slimwheel.runtime": "minimal",
+      });
+      expect(config.User).toBe("10001:10001");
     });
 
   it("works with the docker engine: minimized through buildah, loaded back, proven by docker run", async () => {

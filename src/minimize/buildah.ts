@@ -75,6 +75,13 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       LANG: "C.UTF-8",
       ...input.env,
     };
+    // What the built image says of itself (OCI labels, exposed ports) carries over.
+    const built = JSON.parse(await buildah("inspect", "--type", "image", input.image)) as {
+      OCIv1?: { config?: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> } };
+    };
+    const labels = Object.entries(built.OCIv1?.config?.Labels ?? {}).filter(
+      ([k]) => !k.startsWith("io.buildah."),
+    );
     const lines = [
       "FROM scratch",
       ...trees.map((t) => `COPY ${t.role}/ /`),
@@ -82,6 +89,8 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       "WORKDIR /app",
       ...(user ? [`USER ${user.uid}:${user.gid}`] : []),
       `CMD ${JSON.stringify(input.cmd)}`,
+      ...labels.map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
+      ...Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}).map((port) => `EXPOSE ${port}`),
       'LABEL io.slimwheel.runtime="minimal"',
       ...(input.options?.debugShell
         ? ['LABEL io.slimwheel.debug-shell="/bin/busybox sh (busybox-static)"']
