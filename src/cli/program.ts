@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import type { Context } from "../context.js";
 import { ExitCode, isSlimwheelError, SlimwheelError } from "../errors.js";
 import { type Reporter, silentReporter, streamReporter } from "../reporter/index.js";
+import { maskSecrets } from "../util/mask.js";
 import { commands } from "./commands/index.js";
 import type { CliIO, GlobalOptions } from "./io.js";
 import { packageVersion } from "./version.js";
@@ -138,7 +139,13 @@ export function reportError(e: unknown, io: CliIO, global: Pick<GlobalOptions, "
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
-export async function run(argv: readonly string[], io: CliIO): Promise<number> {
+export async function run(argv: readonly string[], rawIo: CliIO): Promise<number> {
+  // Every line printed goes through the mask: an index URL's password never reaches a terminal or a log.
+  const io: CliIO = {
+    ...rawIo,
+    stdout: (t) => rawIo.stdout(maskSecrets(t)),
+    stderr: (t) => rawIo.stderr(maskSecrets(t)),
+  };
   let env: CommandEnv | undefined;
   const program = buildProgram(io, (e) => {
     env = e;

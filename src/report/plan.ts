@@ -6,6 +6,7 @@ import type { Project } from "../project/read.js";
 import { withoutCredentials } from "../project/sources/requirements/index.js";
 import type { IndexSettings } from "../project/types.js";
 import { knownNeeds, usedModules } from "../sysdeps/known-packages.js";
+import { maskSecrets } from "../util/mask.js";
 
 /** System packages the table (and [tool.slimwheel]) say the project needs; `build` confirms runtime ones from the built wheels. */
 export function systemPackages(p: Project) {
@@ -98,7 +99,10 @@ export function planDocument(p: Project) {
       dockerignore: p.context.dockerignore ?? null,
       secrets: p.context.secrets,
     },
-    config: p.config,
+    config: {
+      ...p.config,
+      indexUrl: p.config.indexUrl === undefined ? undefined : maskSecrets(p.config.indexUrl),
+    },
     warnings: p.warnings.map((w) => ({ message: w.message, at: w.at ?? null })),
   };
 }

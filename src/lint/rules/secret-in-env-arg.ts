@@ -1,5 +1,8 @@
+import { AWS_KEY, CRED_URL, maskSecrets } from "../../util/mask.js";
 import type { Rule, RuleHit } from "../types.js";
 import { df } from "./util.js";
+
+export { maskSecrets };
 
 /** Whether a variable name says it holds a secret: *_TOKEN, *SECRET*, *PASSWORD*, API keys, AWS keys. */
 export function isSecretName(name: string): boolean {
@@ -16,15 +19,6 @@ export function isSecretName(name: string): boolean {
   }
   return false;
 }
-
-/** A URL with a password in it (`scheme://user:pass@`), masked: `scheme://user:***@`. */
-const CRED_URL = /([a-z][a-z0-9+.-]*:\/\/)([^\s:/@'"]+):([^\s@'"/]+)@/gi;
-const AWS_KEY = /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g;
-
-export const maskSecrets = (text: string): string =>
-  text
-    .replace(CRED_URL, (_m, scheme: string, user: string) => `${scheme}${user}:***@`)
-    .replace(AWS_KEY, (k) => `${k.slice(0, 4)}****************`);
 
 const hasSecretValue = (text: string): boolean => {
   CRED_URL.lastIndex = 0;
