@@ -26,6 +26,9 @@ export const FINDING_IDS = [
 ] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
 
+/** Where Python keeps the wheels ensurepip and venv install from: Debian's python3-pip-whl, CPython's ensurepip. */
+const BUNDLED_WHEELS = /(^\/?|\/)usr\/share\/python-wheels\/|\/ensurepip\/_bundled\//;
+
 export interface Finding {
   readonly id: FindingId;
   readonly category: "python" | "system";
@@ -247,7 +250,8 @@ export function findIssues(fs: Squash, user: string | undefined): FindingsResult
     const cache = /(^|\/)\.cache\/(pip|uv|pypoetry)\//.exec(path);
     if (cache)
       add(cache[2] === "pip" ? "pip-cache" : cache[2] === "uv" ? "uv-cache" : "poetry-cache", path, size);
-    if (e.type === "file" && base.endsWith(".whl")) add("wheel-files", path, size);
+    // The interpreter's own bundled wheels (what `python -m venv` installs pip from) are not stored twice.
+    if (e.type === "file" && base.endsWith(".whl") && !BUNDLED_WHEELS.test(path)) add("wheel-files", path, size);
     if (base.endsWith(".py")) {
       const set = pyByDir.get(dir) ?? new Set<string>();
       pyByDir.set(dir, set);

@@ -133,7 +133,12 @@ describe("inspect: findings", () => {
         base(),
         {
           createdBy: "COPY --from=builder /wheels /wheels",
-          entries: [{ path: "wheels/numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.whl", size: 200 * KB }],
+          entries: [
+            { path: "wheels/numpy-2.1.0-cp312-cp312-manylinux_2_17_x86_64.whl", size: 200 * KB },
+            // The interpreter's bundled wheels (venv installs pip from them) are not stored twice.
+            { path: "usr/share/python-wheels/pip-23.0.1-py3-none-any.whl", size: 50 * KB },
+            { path: "usr/local/lib/python3.12/ensurepip/_bundled/pip-24.0-py3-none-any.whl", size: 50 * KB },
+          ],
         },
         {
           createdBy: "RUN pip install /wheels/*.whl",
