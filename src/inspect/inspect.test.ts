@@ -296,7 +296,7 @@ describe("inspect: sources", () => {
     const d = await inspect(`docker-archive:${join(tmp, "gcc.docker.tar")}`);
     const o = await inspect(`oci-archive:${join(tmp, "gcc.oci.tar")}`);
     const dir = await inspect(`oci:${join(tmp, "gcc.oci.tar.d")}`).catch((e: unknown) => e);
-    expect(dir).toMatchObject({ code: "not-found" });
+    expect(dir).toMatchObject({ code: "input" });
     const strip = (r: InspectReport) => ({
       ...r,
       ref: undefined,
@@ -382,7 +382,7 @@ describe("slimwheel inspect (CLI)", () => {
 
   it("reports bad references and files as errors, not stack traces", async () => {
     const missing = await runCli(["inspect", `oci:${join(tmp, "nope")}`]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/^error: .*nope does not exist\nhint: /);
     const kind = await runCli(["inspect", "registry.example/x:1"]);
     expect(kind.code).toBe(2);
@@ -399,5 +399,23 @@ describe("slimwheel inspect (CLI)", () => {
   it("failures() lists nothing for a clean image", async () => {
     const r = await inspect(`oci:${join(tmp, "user")}`);
     expect(failures(r, parseFailOn("waste>0,root,compiler,pip-cache"))).toEqual([]);
+  });
+});
+
+describe("inspect: corrupt layers", () => {
+  it("a truncated gzip layer is a clear input error naming the layer, not a crash", async () => {
+    const dir = join(tmp, "truncated");
+    await writeOciLayout(dir, { user: "app", layers: [base(), { entries: GCC_FILES }] });
+    const { readdir, stat, truncate } = await import("node:fs/promises");
+    const blobs = join(dir, "blobs", "sha256");
+    const sized = await Promise.all(
+      (await readdir(blobs)).map(async (f) => ({ f, size: (await stat(join(blobs, f))).size })),
+    );
+    const biggest = sized.sort((a, b) => b.size - a.size)[0]!;
+    await truncate(join(blobs, biggest.f), Math.floor(biggest.size / 2));
+    await expect(inspect(`oci:${dir}`)).rejects.toMatchObject({
+      name: "SlimwheelError",
+      message: expect.stringContaining(`sha256:${biggest.f}`),
+    });
   });
 });

@@ -103,6 +103,16 @@ export async function analyzeLayer(
       gid: header.gid ?? 0,
       linkname: header.linkname ?? undefined,
     };
+    // A truncated layer errors the entry's stream too: the pipeline below reports it (as a clear error).
+    stream.on("error", () => undefined);
+    // tar-stream never ends the stream of a directory entry whose header gives it a size (and skips
+    // no data for it): waiting for its end would wait forever.
+    if (header.type === "directory") {
+      options.onEntry?.(entry, undefined);
+      stream.resume();
+      next();
+      return;
+    }
     if (options.onEntry && type === "file" && size <= MAX_BODY && options.wantBody?.(name, size)) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: unknown) => chunks.push(c as Buffer));

@@ -24,7 +24,8 @@ export interface ImageRef {
 }
 
 const KINDS: readonly ImageRefKind[] = ["oci", "oci-archive", "docker-archive"];
-const USAGE = "write oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE";
+const USAGE =
+  "write oci:DIR[:tag], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG] (a registry), docker-daemon:IMAGE or containers-storage:IMAGE";
 
 export function parseImageRef(text: string, cwd: string): ImageRef {
   const colon = text.indexOf(":");
@@ -43,11 +44,11 @@ export function parseImageRef(text: string, cwd: string): ImageRef {
   return { kind, path: abs(rest), text };
 }
 
-/** Opens the image a reference names; a missing path is a not-found error. */
+/** Opens the image a reference names; a missing path is bad input (exit 2), unlike a --fail-on match (exit 1). */
 export async function openImageSource(ref: ImageRef): Promise<ImageSource> {
   const s = await stat(ref.path).catch(() => undefined);
   if (!s)
-    throw new SlimwheelError("not-found", `${ref.path} does not exist`, {
+    throw new SlimwheelError("input", `${ref.path} does not exist`, {
       hint: ref.kind === "oci" ? "export the image: skopeo copy IMAGE oci:DIR" : "check the path",
     });
   if (ref.kind === "oci") {

@@ -79,7 +79,7 @@ describe("index credentials in a requirements file", () => {
       await writeFile(join(dir, "requirements.txt"), "-r reqs/base.txt\nflask==2.2.2\n");
       await writeFile(
         join(dir, "reqs", "base.txt"),
-        "--index-url https://deploy:s3cret-token@pypi.internal.test/simple\nPyYAML==6.0\n",
+        "--index-url https://deploy:s3cret-token@pypi.internal.test/simple\n--find-links https://fl:flpass99@links.test/\nPyYAML==6.0\nmylib @ https://u:dpw-77@files.test/mylib-1.0.tar.gz\n",
       );
       const p = await readProject(dir);
       expect(p.warnings.map((w) => w.message).join("\n")).toContain("credentials in an index URL");
@@ -93,7 +93,8 @@ describe("index credentials in a requirements file", () => {
           expect.arrayContaining(["requirements.txt", "reqs/base.txt"]),
         );
         const generated = plan.generated.map((g) => g.content).join("\n");
-        expect(generated).not.toContain("s3cret-token");
+        for (const secret of ["s3cret-token", "flpass99", "dpw-77"]) expect(generated).not.toContain(secret);
+        expect(text).not.toContain("flpass99");
         expect(generated).toContain(
           "https://${PIP_INDEX_USER}:${PIP_INDEX_PASSWORD}@pypi.internal.test/simple",
         );

@@ -1,8 +1,8 @@
-import { rename, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { compareStrategies } from "../../pipeline/compare.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { compareHtml, formatCompareTable } from "../../report/compare-report.js";
+import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { packageVersion } from "../version.js";
@@ -60,8 +60,7 @@ export function registerCompare(program: Command, getEnv: GetEnv): void {
         const at = new Date(
           ctx.sourceDateEpoch !== undefined ? ctx.sourceDateEpoch * 1000 : ctx.now(),
         ).toISOString();
-        await writeFile(`${path}.tmp`, compareHtml(report, at));
-        await rename(`${path}.tmp`, path);
+        await writeAtomic(path, compareHtml(report, at));
         if (!global.json) io.stderr(`wrote ${path}\n`);
       }
       io.stdout(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatCompareTable(report));

@@ -1,21 +1,15 @@
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { SlimwheelError } from "../../errors.js";
 import { assemblePlan } from "../../pipeline/assemble.js";
 import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
 import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../render/dockerfile/index.js";
+import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import { addSelectionOptions, resolveDir, selection } from "./options.js";
-
-/** Writes through a temporary file and a rename: never a half-written file. */
-async function writeAtomic(path: string, content: string): Promise<void> {
-  const tmp = join(dirname(path), `.${path.split("/").at(-1)}.slimwheel-${process.pid}.tmp`);
-  await writeFile(tmp, content);
-  await rename(tmp, path);
-}
 
 export function registerDockerfile(program: Command, getEnv: GetEnv): void {
   const cmd = program
@@ -72,9 +66,22 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
         await writeAtomic(target, text);
         written.push(target);
         const ignore = join(project.dir, ".dockerignore");
-        if ((await readFile(ignore, "utf8").catch(() => undefined)) === undefined) {
+        const own = await readFile(ignore, "utf8").catch(() => undefined);
+        if (own === undefined) {
           await writeAtomic(ignore, renderDockerignore(plan, { version }));
           written.push(ignore);
+        } else {
+          // The project keeps its own .dockerignore; BuildKit reads DOCKERFILE.dockerignore instead of
+          // it when building with this Dockerfile: the project's lines, and slimwheel's (secrets,
+          // caches, requirements files with credentials) before them, so its `!` exceptions still win.
+          const lines = own.split(/\r?\n/).filter((l) => l.trim() && !l.trim().startsWith("#"));
+          const merged = [...plan.dockerignore, ...lines.filter((l) => !plan.dockerignore.includes(l))];
+          const perDockerfile = `${target}.dockerignore`;
+          await writeAtomic(
+            perDockerfile,
+            renderDockerignore({ ...plan, dockerignore: merged }, { version }),
+          );
+          written.push(perDockerfile);
         }
         for (const g of plan.generated) {
           await writeAtomic(join(project.dir, g.path), g.content);

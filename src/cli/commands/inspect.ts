@@ -1,8 +1,8 @@
-import { rename, writeFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { FINDING_IDS } from "../../inspect/findings.js";
 import { failures, formatInspect, inspectHtml, inspectImage, parseFailOn } from "../../inspect/index.js";
 import { INSPECT_REFS, openAnyImage } from "../../inspect/open.js";
+import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { resolveDir } from "./options.js";
@@ -32,8 +32,7 @@ export function registerInspect(program: Command, getEnv: GetEnv): void {
         const at = new Date(
           ctx.sourceDateEpoch !== undefined ? ctx.sourceDateEpoch * 1000 : ctx.now(),
         ).toISOString();
-        await writeFile(`${path}.tmp`, inspectHtml(report, at));
-        await rename(`${path}.tmp`, path);
+        await writeAtomic(path, inspectHtml(report, at));
         if (!global.json) io.stderr(`wrote ${path}\n`);
       }
       io.stdout(global.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspect(report));

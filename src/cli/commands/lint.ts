@@ -1,9 +1,9 @@
-import { rename, writeFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { formatText, toJson, toSarif } from "../../lint/format.js";
 import { failsAt, lintFile } from "../../lint/lint.js";
 import { rules } from "../../lint/rules/index.js";
 import { SEVERITIES, type Severity } from "../../lint/types.js";
+import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { packageVersion } from "../version.js";
@@ -47,9 +47,7 @@ export function registerLint(program: Command, getEnv: GetEnv): void {
             : formatText([result], { color: global.color && io.stdoutIsTTY });
       if (o.output) {
         const target = resolveDir(ctx.cwd, o.output);
-        const tmp = `${target}.slimwheel-${process.pid}.tmp`;
-        await writeFile(tmp, text);
-        await rename(tmp, target);
+        await writeAtomic(target, text);
         if (!global.json && !global.quiet) io.stderr(`wrote ${target}\n`);
       } else io.stdout(text);
       if (failed) throw new ExitWith(1);

@@ -439,13 +439,18 @@ export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRe
     if (r.hadCredentials) credentials.push(r.url);
     return r.url;
   };
+  // Credentials inside a requirement's URL (`pkg @ https://user:pw@host/…`), replaced the same way.
+  const cleanUrls = (text: string, variable: string) =>
+    text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s@/]*@\S*/gi, (u) => clean(u, variable));
+  const key = (r: { name: string }) => r.name.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
   const lines: string[] = [];
   const ix = facts.indexes;
   if (ix?.noIndex) lines.push("--no-index");
   if (ix?.indexUrl) lines.push(`--index-url ${clean(ix.indexUrl, "PIP_INDEX")}`);
   for (const [i, u] of (ix?.extraIndexUrls ?? []).entries())
     lines.push(`--extra-index-url ${clean(u, `PIP_EXTRA_INDEX_${i + 1}`)}`);
-  for (const u of ix?.findLinks ?? []) lines.push(`--find-links ${u}`);
+  for (const [i, u] of (ix?.findLinks ?? []).entries())
+    lines.push(`--find-links ${clean(u, `PIP_FIND_LINKS_${i + 1}`)}`);
   for (const h of ix?.trustedHosts ?? []) lines.push(`--trusted-host ${h}`);
   const byKey = new Map<string, DeclaredRequirement[]>();
   for (const c of constraints) byKey.set(c.requirement.key, [...(byKey.get(c.requirement.key) ?? []), c]);
@@ -454,11 +459,12 @@ export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRe
     const r = d.requirement;
     listed.add(r.key);
     const extra = r.url === undefined ? (byKey.get(r.key) ?? []).flatMap((c) => c.requirement.specifier) : [];
-    const text = formatRequirement({ ...r, specifier: [...r.specifier, ...extra] });
+    const text = cleanUrls(formatRequirement({ ...r, specifier: [...r.specifier, ...extra] }), `PIP_URL_${key(r)}`);
     const hashes = (d.hashes ?? []).map((h) => ` --hash=${h}`).join("");
     lines.push(`${d.editable ? "-e " : ""}${text}${hashes}`);
   }
-  for (const ref of facts.directReferences ?? []) lines.push(`${ref.editable ? "-e " : ""}${ref.target}`);
+  for (const [i, ref] of (facts.directReferences ?? []).entries())
+    lines.push(`${ref.editable ? "-e " : ""}${cleanUrls(ref.target, `PIP_URL_${i + 1}`)}`);
   const transitiveConstraints = constraints
     .filter((c) => !listed.has(c.requirement.key))
     .map((c) => formatRequirement(c.requirement));
