@@ -11,6 +11,7 @@ export const FINDING_IDS = [
   "wheel-files",
   "orphan-pyc",
   "tests-in-site-packages",
+  "docs-in-site-packages",
   "venv-missing-interpreter",
   "foreign-site-packages",
   "glibc-in-musl",
@@ -23,6 +24,7 @@ export const FINDING_IDS = [
   "setuid",
   "world-writable",
   "root",
+  "app-writable",
 ] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
 
@@ -87,6 +89,12 @@ const FIXES: Record<
     removable: true,
     title: "wheel files next to the installed packages (stored twice)",
     fix: "install from a bind mount of the builder stage (RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels pip install /wheels/*.whl) instead of COPYing the wheels",
+  },
+  "docs-in-site-packages": {
+    category: "python",
+    removable: true,
+    title: "documentation directories inside site-packages",
+    fix: "find …/site-packages -type d \\( -name docs -o -name doc \\) -prune -exec rm -rf {} + in the install step",
   },
   "orphan-pyc": {
     category: "python",
@@ -166,6 +174,12 @@ const FIXES: Record<
     title: "world-writable files and directories (without sticky bit)",
     fix: "chmod o-w them (or set the sticky bit on shared directories)",
   },
+  "app-writable": {
+    category: "system",
+    removable: false,
+    title: "files the app's (non-root) user owns outside /tmp and its home: it can rewrite its own code",
+    fix: "COPY without --chown (files stay root-owned, read-only to the app), and give the app user only the directories it must write",
+  },
   root: {
     category: "system",
     removable: false,
@@ -209,6 +223,9 @@ export function parsePyvenvCfg(text: string): { home?: string; version?: string 
 }
 
 export function findIssues(fs: Squash, user: string | undefined): FindingsResult {
+  // The app's user as a number (a name is not resolved here): its files outside /tmp and home are findings.
+  const uidText = (user ?? "").trim().split(":")[0]!;
+  const appUid = /^\d+$/.test(uidText) && uidText !== "0" ? Number(uidText) : undefined;
   const acc = new Map<FindingId, Acc>();
   const add = (id: FindingId, path: string, bytes: number, keepFile = true) => {
     let a = acc.get(id);
@@ -246,6 +263,8 @@ export function findIssues(fs: Squash, user: string | undefined): FindingsResult
     }
     if (e.type !== "symlink" && e.type !== "link" && (e.mode & 0o002) !== 0) add("world-writable", path, 0);
     if (e.type === "file" && (e.mode & 0o6000) !== 0) add("setuid", path, e.size);
+    if (appUid !== undefined && e.uid === appUid && e.type === "file" && !/^(tmp|var\/tmp|home)\//.test(path))
+      add("app-writable", path, 0);
     const size = e.type === "file" ? e.size : 0;
     const cache = /(^|\/)\.cache\/(pip|uv|pypoetry)\//.exec(path);
     if (cache)
@@ -268,6 +287,7 @@ export function findIssues(fs: Squash, user: string | undefined): FindingsResult
       const rest = path.slice(site[0].length).split("/");
       if (rest.slice(0, -1).some((c) => c === "tests" || c === "test"))
         add("tests-in-site-packages", path, size);
+      if (rest.slice(0, -1).some((c) => c === "docs" || c === "doc")) add("docs-in-site-packages", path, size);
     }
     if (e.type === "file" && /-linux-gnu\.so$/.test(base)) gnuSo.push([path, e]);
     if (

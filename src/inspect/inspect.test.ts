@@ -219,6 +219,29 @@ describe("inspect: findings", () => {
     expect(finding(glibc, "glibc-in-musl")).toBeUndefined();
   });
 
+  it("flags docs inside site-packages, and files the non-root app user owns outside /tmp and home", async () => {
+    const sp = "usr/local/lib/python3.12/site-packages";
+    const r = await layout("docs-and-owner", {
+      user: "10001:10001",
+      layers: [
+        base([
+          { path: `${sp}/pkg/__init__.py`, size: 1 * KB },
+          { path: `${sp}/pkg/docs/index.rst`, size: 7 * KB },
+          { path: "app/app.py", size: 2 * KB, uid: 10001 },
+          { path: "tmp/scratch", size: 1 * KB, uid: 10001 },
+          { path: "app/settings.py", size: 1 * KB },
+        ]),
+      ],
+    });
+    expect(finding(r, "docs-in-site-packages")).toMatchObject({ bytes: 7 * KB, count: 1 });
+    expect(finding(r, "app-writable")).toMatchObject({ count: 1, paths: ["/app/app.py"] });
+    const root = await layout("owner-root", {
+      user: "",
+      layers: [base([{ path: "app/app.py", size: 2 * KB, uid: 10001 }])],
+    });
+    expect(finding(root, "app-writable")).toBeUndefined();
+  });
+
   it("flags caches, orphan bytecode, tests, foreign site-packages and the system findings", async () => {
     const sp = "usr/local/lib/python3.12/site-packages";
     const r = await layout("kitchen-sink", {
