@@ -78,6 +78,19 @@ describe("slimwheel's rendered Dockerfiles", () => {
       expect(lintText(bare, f).findings.map((x) => x.rule)).toContain("wheels-stored-twice");
     });
   }
+  // The classic strategies show exactly the findings the seeds describe, at warning severity.
+  const EXPECTED: Record<string, string[]> = {
+    full: ["full-python-final"],
+    "single-layer": ["deps-after-copy-all"],
+    "slim-apt": ["apt-lists-kept", "build-tools-removed-later"],
+    slim: [],
+    alpine: [],
+  };
+  for (const [strategy, rules] of Object.entries(EXPECTED))
+    for (const f of byStrategy(strategy))
+      it(`${f}: exactly ${rules.join(", ") || "no findings"} at warning severity`, () => {
+        expect([...new Set(atWarning(f).map((x) => x.rule))].sort()).toEqual(rules);
+      });
   for (const f of byStrategy("slim-apt")) {
     it(`${f} shows the build tools removed in a later layer`, () => {
       expect(atWarning(f).map((x) => x.rule)).toContain("build-tools-removed-later");
