@@ -153,6 +153,24 @@ describe("inspect finds the waste each seed describes, and none of it in the sli
     expect(r.totals.writtenBytes - flat.totals.writtenBytes).toBe(r.waste.bytes);
   });
 
+  it.each(
+    EXAMPLES,
+  )("%s: inspect reads every strategy's image, and each shows its seed's findings", async (example) => {
+    for (const strategy of STRATEGIES) {
+      if (REFUSED[strategy]?.includes(example)) continue;
+      const r = await inspectOf(`${example}/${strategy}`);
+      const at = `${example}/${strategy}`;
+      expect(r.totals.finalBytes, at).toBeGreaterThan(0);
+      expect(r.totals.efficiency, at).toBeGreaterThan(0);
+      if (strategy === "full") expect(ids(r), at).toContain("compiler");
+      if (strategy === "wheels") expect(ids(r), at).toContain("wheel-files");
+      if (strategy === "slim-apt" && example !== "flask-app")
+        expect(r.waste.bytes, at).toBeGreaterThan(10 * 1024 * 1024);
+      if (strategy === "venv") expect(ids(r), at).not.toContain("venv-missing-interpreter");
+      if (strategy !== "full") expect(ids(r), at).not.toContain("compiler");
+    }
+  });
+
   it("wheels: the .whl files are stored twice; full: compilers", async () => {
     expect(ids(await inspectOf("c-extension/wheels"))).toContain("wheel-files");
     expect(ids(await inspectOf("c-extension/full"))).toContain("compiler");
