@@ -129,8 +129,24 @@ function graphOf(f: SourceFacts, project: SourceFacts | undefined): LockGraph | 
   };
 }
 
+/**
+ * A lock's git source as pip reads it: uv writes `https://host/repo?rev=main#<commit>` (and Pipfile
+ * or pylock a plain URL); pip wants `git+https://host/repo@<commit>`, pinned to the locked commit.
+ */
+export function pipGitUrl(url: string): string {
+  const [noFragment, commit] = url.split("#", 2) as [string, string | undefined];
+  const [base, query] = noFragment.split("?", 2) as [string, string | undefined];
+  const rev = new URLSearchParams(query ?? "").get("rev") ?? undefined;
+  const at = commit && /^[0-9a-f]{7,64}$/i.test(commit) ? commit : rev;
+  const withScheme = base.startsWith("git+") ? base : `git+${base}`;
+  return at && !/@[^/]*$/.test(withScheme.replace(/^git\+[a-z]+:\/\/[^/]*@/, ""))
+    ? `${withScheme}@${at}`
+    : withScheme;
+}
+
 const lockedRequirement = (p: LockedPackage): ProjectRequirement => {
-  const url = p.source && p.source.kind !== "registry" ? p.source.url : undefined;
+  const raw = p.source && p.source.kind !== "registry" ? p.source.url : undefined;
+  const url = raw !== undefined && p.source?.kind === "git" ? pipGitUrl(raw) : raw;
   return {
     name: p.name,
     key: p.key,

@@ -459,7 +459,10 @@ export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRe
     const r = d.requirement;
     listed.add(r.key);
     const extra = r.url === undefined ? (byKey.get(r.key) ?? []).flatMap((c) => c.requirement.specifier) : [];
-    const text = cleanUrls(formatRequirement({ ...r, specifier: [...r.specifier, ...extra] }), `PIP_URL_${key(r)}`);
+    const text = cleanUrls(
+      formatRequirement({ ...r, specifier: [...r.specifier, ...extra] }),
+      `PIP_URL_${key(r)}`,
+    );
     const hashes = (d.hashes ?? []).map((h) => ` --hash=${h}`).join("");
     lines.push(`${d.editable ? "-e " : ""}${text}${hashes}`);
   }
