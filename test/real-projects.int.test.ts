@@ -198,6 +198,53 @@ describe("the default strategy on real project shapes", () => {
     expect(inspect.stdout).not.toContain(token);
   });
 
+  it("installs a uv workspace: its members built from their directories, their dependencies from the lock", async () => {
+    const member = (name: string, deps: string) =>
+      `[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n\n[project]\nname = "${name}"\nversion = "0.1.0"\ndependencies = [${deps}]\n\n[tool.setuptools]\npackage-dir = { "" = "src" }\npackages = ["${name}"]\n`;
+    const dir = await project("uv-workspace", {
+      "pyproject.toml":
+        '[project]\nname = "platform"\nversion = "0.1.0"\nrequires-python = ">=3.10"\ndependencies = ["api"]\n\n[tool.uv.sources]\napi = { workspace = true }\n\n[tool.uv.workspace]\nmembers = ["packages/*"]\n',
+      "packages/api/pyproject.toml": member("api", '"core", "PyYAML"'),
+      "packages/api/src/api/__init__.py":
+        "import core, yaml\n\ndef hello():\n    return core.NAME + ' ' + yaml.safe_dump({'ok': 1}).strip()\n",
+      "packages/core/pyproject.toml": member("core", ""),
+      "packages/core/src/core/__init__.py": "NAME = 'core'\n",
+      "uv.lock": [
+        "version = 1",
+        'requires-python = ">=3.10"',
+        "",
+        "[manifest]",
+        'members = ["api", "core", "platform"]',
+        "",
+        "[[package]]",
+        'name = "api"',
+        'version = "0.1.0"',
+        'source = { editable = "packages/api" }',
+        'dependencies = [{ name = "core" }, { name = "pyyaml" }]',
+        "",
+        "[[package]]",
+        'name = "core"',
+        'version = "0.1.0"',
+        'source = { editable = "packages/core" }',
+        "",
+        "[[package]]",
+        'name = "platform"',
+        'version = "0.1.0"',
+        'source = { virtual = "." }',
+        'dependencies = [{ name = "api" }]',
+        "",
+        "[[package]]",
+        'name = "pyyaml"',
+        'version = "6.0"',
+        'source = { registry = "https://pypi.org/simple" }',
+        "",
+      ].join("\n"),
+      "app.py": "import api\nprint(api.hello())\n",
+    });
+    const out = await build(dir, "localhost/slimwheel-real/uv-workspace:t", "python app.py");
+    expect(out.smoke?.output).toContain("core ok: 1");
+  });
+
   it("keeps nested secrets out of the image", async () => {
     const dir = await project("secrets", {
       "app.py": "print('ok')\n",

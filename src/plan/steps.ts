@@ -5,7 +5,7 @@
  */
 import type { Project } from "../project/read.js";
 import { KNOWN } from "../sysdeps/known-packages.js";
-import type { DependencyInput, Needs } from "./inputs.js";
+import { type DependencyInput, type Needs, requirementsCd } from "./inputs.js";
 import { APP_DIR, INDEX_ARGS, type StrategyOptions } from "./options.js";
 
 export { APP_DIR };
@@ -31,11 +31,18 @@ export const indexArgsFor = (deps: DependencyInput): Step =>
 /** COPY of the dependency files into `dir`, keeping their relative paths (for -r/-c includes). */
 export function copyDependencyFiles(input: DependencyInput, dir: string): Step[] {
   const byDir = new Map<string, string[]>();
-  for (const f of input.files) {
+  const dirs = input.files.filter((f) => f.endsWith("/"));
+  for (const f of input.files.filter((x) => !x.endsWith("/"))) {
     const parent = f.includes("/") ? f.slice(0, f.lastIndexOf("/")) : "";
     byDir.set(parent, [...(byDir.get(parent) ?? []), f]);
   }
-  return [...byDir].map(([parent, files]) => ({
+  const dirSteps: Step[] = dirs.map((d) => ({
+    kind: "copy",
+    why: `a local package ${input.main} names (a workspace member), at the same relative path`,
+    sources: [d],
+    dest: `${dir}/${d}`,
+  }));
+  const fileSteps: Step[] = [...byDir].map(([parent, files]) => ({
     kind: "copy" as const,
     why: parent
       ? `the files ${input.main} includes (-r/-c), at the same relative path`
@@ -43,6 +50,7 @@ export function copyDependencyFiles(input: DependencyInput, dir: string): Step[]
     sources: files,
     dest: `${dir}/${parent ? `${parent}/` : ""}`,
   }));
+  return [...fileSteps, ...dirSteps];
 }
 
 /** The generic runtime environment every final stage gets; `appUser`: the image runs as a non-root user that cannot write /app. */
@@ -285,7 +293,7 @@ export function installRequirements(
   return [
     indexArgsFor(deps),
     ...copyDependencyFiles(deps, dir),
-    { kind: "run", why, commands: [`pip install ${pipFlags} -r ${path}`] },
+    { kind: "run", why, commands: [`${requirementsCd(deps, dir)}pip install ${pipFlags} -r ${path}`] },
   ];
 }
 
@@ -312,7 +320,7 @@ export function buildWheels(
       why: o.why,
       mounts: o.cacheMount ? [{ type: "cache", target: "/root/.cache/pip", id: "slimwheel-pip" }] : undefined,
       commands: [
-        `pip wheel ${o.cacheMount ? "" : "--no-cache-dir "}--wheel-dir ${o.wheelDir} -r /build/${deps.main}`,
+        `${requirementsCd(deps, "/build")}pip wheel ${o.cacheMount ? "" : "--no-cache-dir "}--wheel-dir ${o.wheelDir} -r /build/${deps.main}`,
       ],
     },
   ];

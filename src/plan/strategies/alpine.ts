@@ -50,7 +50,9 @@ export const alpine: Strategy = {
             {
               kind: "run",
               why: "a musl wheel for every dependency",
-              commands: [`pip wheel --no-cache-dir --wheel-dir /wheels -r /build/${deps.main}`],
+              commands: [
+                `${inputs.requirementsCd(deps, "/build")}pip wheel --no-cache-dir --wheel-dir /wheels -r /build/${deps.main}`,
+              ],
             },
             ...(p.installable
               ? [...steps.appWheelSteps(p, "/app-wheels", steps.APP_TREE, false).slice(1)]
