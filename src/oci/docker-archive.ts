@@ -12,7 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { extract } from "tar-stream";
 import { SlimwheelError } from "../errors.js";
 import { analyzeLayer, type LayerStats } from "./layer.js";
-import { configSummary, type ImageConfigJson, layerHistory } from "./layout.js";
+import { configSummary, imageConfig, isObject, layerHistory, parseJson } from "./layout.js";
 import type { ImageSummary, LayerSummary } from "./types.js";
 
 const MAX_JSON = 16 * 1024 * 1024;
@@ -23,7 +23,16 @@ export async function readDockerArchive(path: string): Promise<ImageSummary> {
   const tar = extract();
   tar.on("entry", (header, stream, next) => {
     const name = header.name.replace(/^\.\//, "");
+    // tar-stream never ends the stream of a directory entry whose header gives it a size.
+    if (header.type === "directory") {
+      stream.resume();
+      next();
+      return;
+    }
     let started = false;
+    // A truncated archive fails the entry stream ("Unexpected end of data"): hand that to the
+    // extractor, which fails the pipeline below (unhandled, it would crash the process).
+    stream.on("error", (e) => next(e));
     stream.once("end", () => {
       if (!started) next(); // an empty entry
     });
@@ -88,14 +97,31 @@ export async function readDockerArchive(path: string): Promise<ImageSummary> {
     throw new SlimwheelError("input", `${path} has no manifest.json: not a docker archive`, {
       hint: "create it with docker save -o FILE IMAGE",
     });
-  const manifest = JSON.parse(manifestText.toString("utf8")) as { Config: string; Layers: string[] }[];
-  const entry = manifest[0];
+  const manifest = parseJson(manifestText, `${path}: manifest.json`);
+  const entry = Array.isArray(manifest) ? (manifest[0] as unknown) : undefined;
   if (!entry) throw new SlimwheelError("input", `${path}: manifest.json lists no image`);
+  if (
+    !isObject(entry) ||
+    typeof entry.Config !== "string" ||
+    !Array.isArray(entry.Layers) ||
+    !entry.Layers.every((l) => typeof l === "string")
+  )
+    throw new SlimwheelError(
+      "input",
+      `${path}: manifest.json's image must have a Config name and a Layers list`,
+      {
+        hint: "the archive is corrupt; export it again (docker save -o FILE IMAGE)",
+      },
+    );
+  const layerNames = entry.Layers as string[];
   const configText = json.get(entry.Config);
   if (!configText) throw new SlimwheelError("input", `${path}: config ${entry.Config} is missing`);
-  const config = JSON.parse(configText.toString("utf8")) as ImageConfigJson;
+  const config = imageConfig(
+    parseJson(configText, `${path}: config ${entry.Config}`),
+    `${path}: config ${entry.Config}`,
+  );
   const history = layerHistory(config);
-  const out: LayerSummary[] = entry.Layers.map((name, i) => {
+  const out: LayerSummary[] = layerNames.map((name, i) => {
     const l = layers.get(name);
     if (!l)
       throw new SlimwheelError("input", `${path}: layer ${name} is missing`, {

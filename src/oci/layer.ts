@@ -57,7 +57,18 @@ export async function analyzeLayer(source: Readable, gzipped: boolean, what: str
         if (toolchainSamples.length < 5) toolchainSamples.push(`/${name}`);
       }
     }
+    // tar-stream never ends the stream of a directory entry whose header gives it a size (and
+    // skips no data for it): waiting for its end would wait forever.
+    if (header.type === "directory") {
+      stream.resume();
+      next();
+      return;
+    }
     stream.on("end", next);
+    // A truncated archive fails the entry stream ("Unexpected end of data"): hand that to the
+    // extractor, which fails the pipeline below (unhandled, it would crash the process; ignored,
+    // the extractor would wait for this entry forever).
+    stream.on("error", (e) => next(e));
     stream.resume();
   });
   try {
