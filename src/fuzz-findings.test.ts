@@ -35,7 +35,8 @@ describe("project files", () => {
     expect(({} as Record<string, unknown>).name).toBeUndefined();
     expect(Object.hasOwn(Object.prototype, "name")).toBe(false);
     expect(facts.requirements?.map((r) => r.requirement.name)).toEqual(["flask"]);
-    expect(parseIni(content, "setup.cfg").__proto__?.name?.value).toBe("polluted");
+    const section = Object.getOwnPropertyDescriptor(parseIni(content, "setup.cfg"), "__proto__")?.value;
+    expect(section?.name?.value).toBe("polluted");
   });
 
   it("Pipfile: a [[source]] url that is not a URL (verify_ssl = false) is an input error with its line", () => {
