@@ -14,7 +14,7 @@ import { SlimwheelError } from "./errors.js";
 import { readDockerArchive } from "./oci/docker-archive.js";
 import { analyzeLayer } from "./oci/layer.js";
 import { readLayout } from "./oci/layout.js";
-import { parsePipfile } from "./project/sources/pipfile/index.js";
+import { parsePipfile, parsePipfileLock } from "./project/sources/pipfile/index.js";
 import { parse as parsePyproject } from "./project/sources/pyproject/index.js";
 import { parseIni, parse as parseSetupCfg } from "./project/sources/setup-cfg/index.js";
 import { parse as parseUvLock } from "./project/sources/uv-lock/index.js";
@@ -55,6 +55,17 @@ describe("project files", () => {
     expect(() => parsePipfile(content, "Pipfile")).toThrow(
       /packages\.requests\.extras must be an array of extra names/,
     );
+  });
+
+  it("Pipfile.lock: a pipfile-spec that is an object (its toString not a function) is no lock version, not a TypeError", () => {
+    const facts = parsePipfileLock(
+      '{"_meta": {"pipfile-spec": {"toString": 3}}, "default": {}}',
+      "Pipfile.lock",
+    );
+    expect(facts.lockVersion).toBe("");
+    expect(
+      parsePipfileLock('{"_meta": {"pipfile-spec": 6}, "default": {}}', "Pipfile.lock").lockVersion,
+    ).toBe("6");
   });
 
   it('uv.lock: an extra named "constructor" is an extra like any other', () => {
@@ -102,6 +113,16 @@ describe("Python specs", () => {
     expect(() => satisfies("1.0", ">0,<2222222222222222222222")).toThrow(SlimwheelError);
     expect(() => maxSatisfying(["1.0"], "<2222222222222222222222")).toThrow(/cannot evaluate/);
     expect(satisfies("1.0", ">=0.9,<2")).toBe(true);
+  });
+
+  it("PEP 440: a specifier of thousands of clauses is refused at once (the library took seconds over it)", () => {
+    const spec = `>=1.0${",<2".repeat(2000)}`;
+    const t0 = performance.now();
+    expect(isValidSpecifier(spec)).toBe(false);
+    expect(() => satisfies("1.0", spec)).toThrow(/2001 clauses \(at most 64\)/);
+    expect(() => maxSatisfying(["1.0"], spec)).toThrow(SlimwheelError);
+    expect(performance.now() - t0).toBeLessThan(100);
+    expect(isValidSpecifier(`>=1.0${",!=1.5".repeat(20)}`)).toBe(true);
   });
 
   it("wheel names: a tag set expanding past 10,000 tags is refused before it is expanded", () => {

@@ -166,7 +166,8 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
     source: "pipfile-lock",
     file: path,
     locked,
-    lockVersion: String(spec ?? ""),
+    // `pipfile-spec` is a number; anything else (an object whose toString is not a function…) is not a version.
+    lockVersion: typeof spec === "number" || typeof spec === "string" ? String(spec) : "",
     ...(py
       ? {
           python: { kind: "exact" as const, value: py, at: { file: path, line: lineOf(content, "python_") } },
