@@ -76,12 +76,24 @@ function compressionOf(mediaType: string): LayerBlob["compression"] {
   return "none";
 }
 
+/** An index's `manifests`, checked: an array of descriptors with a string digest, or a clear error. */
+function descriptors(v: unknown, what: string): Descriptor[] {
+  if (v === undefined) return [];
+  const ok = (d: unknown): d is Descriptor =>
+    typeof d === "object" && d !== null && typeof (d as { digest?: unknown }).digest === "string";
+  if (!Array.isArray(v) || !v.every(ok))
+    throw new SlimwheelError("input", `${what}: manifests must be a list of descriptors with a digest`, {
+      hint: HINT,
+    });
+  return v;
+}
+
 /** The image in an OCI layout held by `store`; `tag` selects a manifest by its ref.name annotation. */
 export function ociLayoutSource(store: BlobStore, ref: string, tag?: string): ImageSource {
   let manifest: Promise<{ digest: string; json: ManifestJson }> | undefined;
   const load = async () => {
     const index = await readJson<IndexJson>(store, "index.json", "the layout's index.json");
-    const all = index.manifests ?? [];
+    const all = descriptors(index.manifests, `${store.where}/index.json`);
     const desc = tag ? all.find((d) => d.annotations?.["org.opencontainers.image.ref.name"] === tag) : all[0];
     if (!desc) {
       const tags = all.map((d) => d.annotations?.["org.opencontainers.image.ref.name"]).filter(Boolean);
@@ -93,11 +105,11 @@ export function ociLayoutSource(store: BlobStore, ref: string, tag?: string): Im
     }
     let digest = desc.digest;
     let json = await readJson<ManifestJson>(store, blobPath(desc.digest, store.where), "the manifest");
-    for (let depth = 0; json.manifests && depth < 4; depth++) {
+    for (let depth = 0; json.manifests !== undefined && depth < 4; depth++) {
       const arch = goArch[process.arch] ?? process.arch;
+      const listed = descriptors(json.manifests, `the image index ${digest} in ${store.where}`);
       const pick =
-        json.manifests.find((m) => m.platform?.architecture === arch && m.platform?.os === "linux") ??
-        json.manifests[0];
+        listed.find((m) => m.platform?.architecture === arch && m.platform?.os === "linux") ?? listed[0];
       if (!pick)
         throw new SlimwheelError("input", `an image index in ${store.where} is empty`, { hint: HINT });
       digest = pick.digest;

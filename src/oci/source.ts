@@ -67,21 +67,35 @@ export interface ImageSource {
   config(): Promise<ImageConfigJson>;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+const strings = (v: unknown): string[] | undefined =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : undefined;
+const text = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+/** The config's fields slimwheel shows; a config written by someone else may hold anything, so each is checked. */
 export function configSummary(c: ImageConfigJson): ImageSummary["config"] {
+  const cfg: Record<string, unknown> = isRecord(c.config) ? c.config : {};
+  const labels = isRecord(cfg.Labels)
+    ? Object.fromEntries(Object.entries(cfg.Labels).filter(([, v]) => typeof v === "string"))
+    : {};
   return {
-    user: c.config?.User || undefined,
-    env: c.config?.Env ?? [],
-    cmd: c.config?.Cmd ?? undefined,
-    entrypoint: c.config?.Entrypoint ?? undefined,
-    labels: c.config?.Labels ?? {},
-    architecture: c.architecture || undefined,
-    os: c.os || undefined,
+    user: text(cfg.User),
+    env: strings(cfg.Env) ?? [],
+    cmd: strings(cfg.Cmd),
+    entrypoint: strings(cfg.Entrypoint),
+    labels: labels as Record<string, string>,
+    architecture: text(c.architecture),
+    os: text(c.os),
   };
 }
 
 /** created_by of each non-empty layer, in order (empty_layer history entries made no layer). */
 export function layerHistory(c: ImageConfigJson): string[] {
-  return (c.history ?? []).filter((h) => !h.empty_layer).map((h) => h.created_by ?? "");
+  const history: unknown[] = Array.isArray(c.history) ? c.history : [];
+  return history
+    .filter((h): h is Record<string, unknown> => isRecord(h) && h.empty_layer !== true)
+    .map((h) => (typeof h.created_by === "string" ? h.created_by : ""));
 }
 
 export function parseJson<T>(text: Buffer | string, what: string, hint: string): T {

@@ -84,6 +84,8 @@ const OPS: readonly MarkerOp[] = ["<=", "<", "!=", "===", "==", ">=", ">", "~="]
 /** A cursor over a string, shared by the requirement and marker parsers. */
 export class Scanner {
   pos = 0;
+  /** Open parentheses around the current position (markers). */
+  depth = 0;
   constructor(
     readonly text: string,
     readonly where: { readonly file?: string; readonly line?: number; readonly column?: number } = {},
@@ -154,12 +156,20 @@ function parseOp(s: Scanner): MarkerOp {
   return s.fail("expected a marker operator (==, !=, <, <=, >, >=, ~=, ===, in, not in)");
 }
 
+/** Parentheses deeper than this are an input error, not a stack overflow (real markers nest 2 or 3). */
+export const MAX_MARKER_DEPTH = 100;
+
 function parseAtom(s: Scanner): Marker {
   s.ws();
   if (s.eat("(")) {
+    if (++s.depth > MAX_MARKER_DEPTH) {
+      s.pos--;
+      s.fail(`marker parentheses nested deeper than ${MAX_MARKER_DEPTH}`);
+    }
     const inner = parseOr(s);
     s.ws();
     if (!s.eat(")")) s.fail("expected ')' in marker");
+    s.depth--;
     return inner;
   }
   const left = parseValue(s);

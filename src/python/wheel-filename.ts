@@ -29,6 +29,9 @@ function invalid(filename: string, why: string): never {
   });
 }
 
+/** Real wheels carry a handful of tags (a manylinux wheel: 2 to 4); 10,000 is far past any. */
+const MAX_TAGS = 10_000;
+
 export function parseWheelFilename(filename: string): WheelFilename {
   if (!filename.endsWith(".whl")) invalid(filename, "it does not end in .whl");
   const parts = filename.slice(0, -4).split("-");
@@ -41,6 +44,9 @@ export function parseWheelFilename(filename: string): WheelFilename {
   if (build !== undefined && !/^\d[A-Za-z0-9_.]*$/.test(build))
     invalid(filename, `build tag "${build}" must start with a digit`);
   const [py, abi, plat] = parts.slice(-3) as [string, string, string];
+  // The compressed tag set expands to the product of its three parts: bound it before expanding.
+  const count = py.split(".").length * abi.split(".").length * plat.split(".").length;
+  if (count > MAX_TAGS) invalid(filename, `its tag set expands to ${count} tags (at most ${MAX_TAGS})`);
   const tags: Tag[] = [];
   for (const i of py.split("."))
     for (const a of abi.split("."))

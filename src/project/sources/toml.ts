@@ -25,13 +25,28 @@ export function parseToml(content: string, path: string): TomlTable {
   }
 }
 
+/** Offsets of the newlines of the last content asked about (readers ask many times about one file). */
+let newlines: { content: string; at: number[] } | undefined;
+
 /** The 1-based line where `needle` first appears in `content` (for pointing at a value). */
 export function lineOf(content: string, needle: string, from = 0): number | undefined {
   const i = content.indexOf(needle, from);
   if (i < 0) return undefined;
-  let line = 1;
-  for (let j = 0; j < i; j++) if (content.charCodeAt(j) === 10) line++;
-  return line;
+  if (newlines?.content !== content) {
+    const at: number[] = [];
+    for (let j = content.indexOf("\n"); j >= 0; j = content.indexOf("\n", j + 1)) at.push(j);
+    newlines = { content, at };
+  }
+  // Lines = 1 + newlines before i (binary search).
+  const at = newlines.at;
+  let lo = 0;
+  let hi = at.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (at[mid]! < i) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo + 1;
 }
 
 export const isTable = (v: unknown): v is TomlTable =>

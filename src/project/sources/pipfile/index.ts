@@ -23,7 +23,11 @@ function pipfileRequirement(name: string, spec: unknown, path: string, content: 
   if (typeof spec === "string") {
     if (spec !== "*") text += spec;
   } else if (isTable(spec)) {
-    if (Array.isArray(spec.extras) && spec.extras.length) text += `[${spec.extras.join(",")}]`;
+    if (spec.extras !== undefined) {
+      if (!Array.isArray(spec.extras) || !spec.extras.every((x) => typeof x === "string"))
+        throw fieldError(path, content, `packages.${name}.extras`, "an array of extra names");
+      if (spec.extras.length) text += `[${spec.extras.join(",")}]`;
+    }
     if (typeof spec.git === "string")
       text += ` @ git+${spec.git}${typeof spec.ref === "string" ? `@${spec.ref}` : ""}`;
     else if (typeof spec.path === "string") text += ` @ file:${spec.path}`;
@@ -33,6 +37,18 @@ function pipfileRequirement(name: string, spec: unknown, path: string, content: 
     throw fieldError(path, content, `packages.${name}`, 'a version string ("*", "==1.0") or a table');
   }
   return { requirement: parseRequirement(text, { file: path, line: at.line ?? 1, column: 1 }), at };
+}
+
+/** The host of a `[[source]] url` (for pip's --trusted-host); an unparseable URL is an input error. */
+function hostOf(url: string, path: string, content: string): string {
+  if (!URL.canParse(url)) {
+    const line = lineOf(content, url);
+    throw new SlimwheelError("input", `[[source]] url "${url}" is not a URL`, {
+      location: line ? `${path}:${line}` : path,
+      hint: 'write the index URL in full, e.g. url = "https://pypi.org/simple"',
+    });
+  }
+  return new URL(url).host;
 }
 
 export function parsePipfile(content: string, path: string): SourceFacts {
@@ -56,7 +72,7 @@ export function parsePipfile(content: string, path: string): SourceFacts {
             findLinks: [],
             trustedHosts: sources
               .filter((s) => s.verify_ssl === false)
-              .flatMap((s) => (typeof s.url === "string" ? [new URL(s.url).host] : [])),
+              .flatMap((s) => (typeof s.url === "string" ? [hostOf(s.url, path, content)] : [])),
             noIndex: false,
           },
         }
@@ -150,7 +166,8 @@ export function parsePipfileLock(content: string, path: string): SourceFacts {
     source: "pipfile-lock",
     file: path,
     locked,
-    lockVersion: String(spec ?? ""),
+    // `pipfile-spec` is a number; anything else (an object whose toString is not a function…) is not a version.
+    lockVersion: typeof spec === "number" || typeof spec === "string" ? String(spec) : "",
     ...(py
       ? {
           python: { kind: "exact" as const, value: py, at: { file: path, line: lineOf(content, "python_") } },

@@ -34,7 +34,13 @@ function dependencyGroups(
   path: string,
 ): Record<string, DeclaredRequirement[]> {
   const out: Record<string, DeclaredRequirement[]> = {};
+  // Each group expanded once, and a requirement reached twice (a group included twice, or through
+  // two paths) listed once: groups including each other twice over (g0 → g1, g1 → g2 …) would
+  // otherwise expand exponentially.
+  const done = new Map<string, DeclaredRequirement[]>();
   const expand = (name: string, chain: string[]): DeclaredRequirement[] => {
+    const known = done.get(name);
+    if (known) return known;
     if (chain.includes(name)) {
       throw new SlimwheelError("input", `dependency-groups include cycle: ${[...chain, name].join(" → ")}`, {
         location: `${path}:${lineOf(content, "[dependency-groups]") ?? 1}`,
@@ -43,14 +49,20 @@ function dependencyGroups(
     const list = table[name];
     if (!Array.isArray(list)) throw fieldError(path, content, `dependency-groups.${name}`, "an array");
     const result: DeclaredRequirement[] = [];
+    const listed = new Set<DeclaredRequirement>();
     for (const item of list) {
       if (typeof item === "string")
         result.push(...requirementsOf([item], `dependency-groups.${name}`, content, path));
       else if (isTable(item) && typeof item["include-group"] === "string") {
-        result.push(...expand(item["include-group"], [...chain, name]));
+        for (const r of expand(item["include-group"], [...chain, name]))
+          if (!listed.has(r)) {
+            listed.add(r);
+            result.push(r);
+          }
       } else
         throw fieldError(path, content, `dependency-groups.${name}`, "strings or {include-group = NAME}");
     }
+    done.set(name, result);
     return result;
   };
   for (const name of Object.keys(table)) out[name] = expand(name, []);

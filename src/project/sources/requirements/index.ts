@@ -148,6 +148,7 @@ export function parse(content: string, path: string): SourceFacts {
   }[] = [];
   const warnings: SourceWarning[] = [];
   const settings = new PipSettings();
+  const physical = content.split(/\r?\n/);
   for (const { text, line } of logicalLines(content)) {
     const at = { file: path, line };
     if (text.startsWith("-")) {
@@ -247,7 +248,7 @@ export function parse(content: string, path: string): SourceFacts {
       directReferences.push(directReference(reqText.split(/\s*;/)[0]!.trim(), false, at));
       continue;
     }
-    const column = content.split(/\r?\n/)[line - 1]?.indexOf(reqText.slice(0, 10)) ?? 0;
+    const column = physical[line - 1]?.indexOf(reqText.slice(0, 10)) ?? 0;
     const requirement = parseRequirement(reqText, { file: path, line, column: Math.max(column, 0) + 1 });
     requirements.push({ requirement, at, hashes: hashes.length ? hashes : undefined });
   }

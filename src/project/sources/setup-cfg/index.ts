@@ -16,7 +16,9 @@ export type Ini = Record<string, Record<string, IniValue>>;
 
 /** configparser-compatible reading (no interpolation). */
 export function parseIni(content: string, path: string): Ini {
-  const out: Ini = {};
+  // Section and key names come from the file ("[__proto__]", "constructor = x"): objects without a
+  // prototype, so a name can neither reach nor change Object.prototype.
+  const out: Ini = Object.create(null);
   let section: Record<string, IniValue> | undefined;
   let key: string | undefined;
   const lines = content.replace(/\r\n?/g, "\n").split("\n");
@@ -33,7 +35,7 @@ export function parseIni(content: string, path: string): Ini {
     }
     const header = /^\[([^\]]+)\]\s*$/.exec(raw);
     if (header) {
-      section = out[header[1]!.trim()] ??= {};
+      section = out[header[1]!.trim()] ??= Object.create(null);
       key = undefined;
       return;
     }

@@ -106,10 +106,11 @@ export function parse(content: string, path: string): SourceFacts {
       root: root ? true : undefined,
     });
   }
+  // Keys are extra and group names from the file ("constructor", "__proto__"): a Map, not `out[k]`.
   const merge = (tables: Record<string, LockEdge[]>[]) => {
-    const out: Record<string, LockEdge[]> = {};
-    for (const t of tables) for (const [k, v] of Object.entries(t)) out[k] = [...(out[k] ?? []), ...v];
-    return out;
+    const out = new Map<string, LockEdge[]>();
+    for (const t of tables) for (const [k, v] of Object.entries(t)) out.set(k, [...(out.get(k) ?? []), ...v]);
+    return Object.fromEntries(out);
   };
   const lockGraph: LockGraph = roots.length
     ? {
