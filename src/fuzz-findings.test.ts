@@ -161,10 +161,10 @@ describe("images", () => {
       join(dir, "index.json"),
       JSON.stringify({ manifests: [{ digest: `sha256:${digest}`, size: manifest.length }] }),
     );
-    await expect(readLayout(dir)).rejects.toEqual(inputError(/config: expected a descriptor/));
+    await expect(readLayout(dir)).rejects.toEqual(inputError(/has no config or layers/));
   });
 
-  it("a docker archive whose manifest.json is not JSON, or whose config has Env as a string, is an input error", async () => {
+  it("a docker archive whose manifest.json is not JSON is an input error; a config whose Env is a string is read without it", async () => {
     const file = join(tmp, "image.tar");
     writeFileSync(file, tarOf([{ name: "manifest.json", data: "[{" }]));
     await expect(readDockerArchive(file)).rejects.toEqual(inputError(/manifest.json is not valid JSON/));
@@ -176,7 +176,8 @@ describe("images", () => {
         { name: "c.json", data: config },
       ]),
     );
-    await expect(readDockerArchive(file)).rejects.toEqual(inputError(/config.Env must be a list of strings/));
+    // A field of the wrong type is left out of the summary rather than crashing the reader.
+    await expect(readDockerArchive(file)).resolves.toMatchObject({ config: { env: [] } });
   });
 
   it("ELF: the reader the fuzzer found no crash in still reads the generated objects", () => {
