@@ -146,10 +146,13 @@ describe("the default strategy on real project shapes", () => {
         "",
       ].join("\n"),
       "site_cfg/__init__.py": "",
+      "site_cfg/urls.py": "urlpatterns = []\n",
       "site_cfg/settings.py": [
         "from pathlib import Path",
         "BASE_DIR = Path(__file__).resolve().parent.parent",
         'SECRET_KEY = "test"',
+        'ALLOWED_HOSTS = ["*"]',
+        'ROOT_URLCONF = "site_cfg.urls"',
         'INSTALLED_APPS = ["django.contrib.staticfiles", "shop"]',
         'STATIC_URL = "static/"',
         'STATIC_ROOT = BASE_DIR / "staticfiles"',
