@@ -1,6 +1,9 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Ajv2019 } from "ajv/dist/2019.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { runCli } from "../cli/testing.js";
@@ -11,6 +14,25 @@ import { committedDockerfileState } from "./dockerfile-files.js";
 const EXAMPLES = new URL("../../examples/", import.meta.url).pathname;
 const FIXTURES = new URL("../project/__fixtures__/projects/", import.meta.url).pathname;
 const dirs: string[] = [];
+
+/** The Compose Specification's schema (test/fixtures/compose-schema/README.md); its draft-04 style `id`s dropped. */
+const SCHEMA = new URL("../../test/fixtures/compose-schema/compose-spec.json", import.meta.url).pathname;
+function stripIds(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stripIds);
+  if (v !== null && typeof v === "object")
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k, x]) => !((k === "id" || k === "$schema") && typeof x === "string"))
+        .map(([k, x]) => [k, stripIds(x)]),
+    );
+  return v;
+}
+const composeSchema = new Ajv2019({ strict: false, allErrors: true, validateFormats: false }).compile(
+  stripIds(JSON.parse(readFileSync(SCHEMA, "utf8"))) as object,
+);
+function schemaErrors(doc: unknown): string {
+  return composeSchema(doc) ? "" : JSON.stringify(composeSchema.errors?.slice(0, 5), null, 1);
+}
 
 async function tmp(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "sw-compose-"));
@@ -34,9 +56,24 @@ interface Compose {
   version?: string;
 }
 
+/** compose.yaml parsed, after checking it against the Compose Specification's schema. */
 async function readCompose(dir: string): Promise<Compose> {
-  return parse(await readFile(join(dir, "compose.yaml"), "utf8"), { merge: true }) as Compose;
+  const doc = parse(await readFile(join(dir, "compose.yaml"), "utf8")) as Compose;
+  expect(schemaErrors(doc)).toBe("");
+  return doc;
 }
+
+describe("the Compose Specification schema", () => {
+  it("is the file the README describes, and rejects what compose rejects (the validation can fail)", () => {
+    expect(createHash("sha256").update(readFileSync(SCHEMA)).digest("hex")).toBe(
+      "56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c",
+    );
+    expect(
+      schemaErrors({ services: { a: { image: "x", depends_on: { b: { condition: "service_done" } } } } }),
+    ).not.toBe("");
+    expect(schemaErrors({ services: { a: { image: "x", env_file: 5 } } })).not.toBe("");
+  });
+});
 
 describe("slimwheel dockerfile --compose", () => {
   it("Django + psycopg2: app, migrate (manage.py migrate) and db (pg_isready, named volume); the app waits for both", async () => {
