@@ -14,6 +14,14 @@
 export type { Context } from "./context.js";
 export type { EngineId, EngineInfo } from "./engines/types.js";
 export { type ErrorCode, ExitCode, isSlimwheelError, SlimwheelError, wrapError } from "./errors.js";
+/** Generate: the files a committed Dockerfile needs, and whether the committed ones are current (dockerfile --check). */
+export {
+  type CommittedFile,
+  type CommittedState,
+  committedDockerfileState,
+  type DockerfileOptions,
+  planDockerfileFiles,
+} from "./generate/dockerfile-files.js";
 /** Inspect: an image's layers, waste and findings, read from any `ImageSource` (streaming). */
 export { type Finding, type FindingId, type InspectReport, inspectImage } from "./inspect/index.js";
 /** Lint: findings in any Dockerfile, each with its place, cost and fix (docs/lint.md). */

@@ -188,4 +188,22 @@ describe("slimwheel dockerfile --compose", () => {
     expect(compose.status).toBe("stale");
     expect(compose.reason).toMatch(/--compose\)/);
   });
+
+  it("--check --compose reports a compose.yaml that was never written", async () => {
+    const dir = await tmp();
+    await cp(join(EXAMPLES, "django-postgres"), dir, { recursive: true });
+    expect((await runCli(["dockerfile", dir])).code).toBe(0);
+    expect((await runCli(["dockerfile", dir, "--check"])).code).toBe(0);
+    const r = await runCli(["dockerfile", dir, "--check", "--compose"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/compose\.yaml: missing/);
+  });
+});
+
+describe("--compose and the directory argument", () => {
+  it("a directory right after --compose is refused with a hint, not taken as a mode silently", async () => {
+    const r = await runCli(["dockerfile", "--compose", "some/dir"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/put DIR first/);
+  });
 });

@@ -294,8 +294,20 @@ export async function committedComposeFiles(
   project: Project,
   fix: string,
   version: string,
+  /** Asked for (`--check --compose`): a missing compose.yaml is then reported, not skipped. */
+  wanted?: ComposeMode,
 ): Promise<CommittedFile[]> {
   const text = await readFile(join(project.dir, COMPOSE_FILE), "utf8").catch(() => undefined);
+  if (text === undefined && wanted)
+    return [
+      {
+        path: join(project.dir, COMPOSE_FILE),
+        rel: COMPOSE_FILE,
+        role: "compose",
+        status: "missing",
+        reason: `not written yet (fix: ${fix} --compose${wanted === "plain" ? "=plain" : ""})`,
+      },
+    ];
   if (text === undefined || !isGenerated(text)) return [];
   const mode = modeOf(text);
   let planned: Awaited<ReturnType<typeof planComposeFiles>>;

@@ -20,7 +20,7 @@ import { type CommittedState, compareFile } from "./compare-file.js";
 
 export type { CommittedFile, CommittedState, FileStatus } from "./compare-file.js";
 
-import { committedComposeFiles } from "./compose.js";
+import { type ComposeMode, committedComposeFiles } from "./compose.js";
 import { computeInputs, type Inputs, isGenerated, stamp } from "./header.js";
 
 export interface DockerfileOptions {
@@ -35,6 +35,8 @@ export interface DockerfileOptions {
   readonly version?: string;
   /** How the project directory is named in the fix command printed (default "."). */
   readonly dirLabel?: string;
+  /** `--check --compose`: compose.yaml is expected (a missing one is stale). */
+  readonly compose?: ComposeMode;
 }
 
 export type FileRole = "dockerfile" | "dockerignore" | "requirements" | "compose" | "env-example";
@@ -158,8 +160,10 @@ export async function writePlannedFiles(files: readonly PlannedFile[]): Promise<
 export async function committedDockerfileState(
   projectDir: string,
   options: DockerfileOptions = {},
+  /** The project, when the caller has already read it with the same options. */
+  project?: Project,
 ): Promise<CommittedState> {
-  const planned = await planDockerfileFiles(projectDir, options);
+  const planned = await planDockerfileFiles(projectDir, options, project);
   const [dockerfile, ...rest] = planned.files;
   const df = dockerfile!;
   const base = { dockerfile: df.path, inputsHash: planned.inputs.hash, fix: planned.fix };
@@ -169,7 +173,12 @@ export async function committedDockerfileState(
   const files = [first];
   for (const f of rest) files.push(await compareFile(f, f.role, planned.inputs));
   files.push(
-    ...(await committedComposeFiles(planned.project, planned.fix, options.version ?? packageVersion())),
+    ...(await committedComposeFiles(
+      planned.project,
+      planned.fix,
+      options.version ?? packageVersion(),
+      options.compose,
+    )),
   );
   return { ...base, state: files.every((f) => f.status === "current") ? "current" : "stale", files };
 }

@@ -30,8 +30,8 @@ function composeMode(v: DockerfileFlags["compose"]): ComposeMode | undefined {
   if (v === undefined || v === false) return undefined;
   if (v === true || v === "auto") return "auto";
   if (v === "plain") return "plain";
-  throw new SlimwheelError("usage", `--compose=${v}: unknown mode`, {
-    hint: "--compose (only when Postgres or Redis is used) or --compose=plain (the app alone)",
+  throw new SlimwheelError("usage", `--compose ${v}: unknown mode (auto or plain)`, {
+    hint: "--compose takes an optional mode, so a directory right after it is read as one: put DIR first (slimwheel dockerfile DIR --compose), or write --compose=plain",
   });
 }
 
@@ -88,6 +88,7 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
         ...(o.output && o.output !== "-" ? { output: resolveDir(ctx.cwd, o.output) } : {}),
         version,
         dirLabel: dir,
+        ...(mode ? { compose: mode } : {}),
       };
 
       if (o.check) {
