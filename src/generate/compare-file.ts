@@ -1,6 +1,6 @@
 /** One generated file compared with what is on disk. */
 import { readFile } from "node:fs/promises";
-import { comparable, type Inputs, isGenerated, stampedHash } from "./header.js";
+import { comparable, type Inputs, isGenerated, stampedHash, stampedOptions } from "./header.js";
 
 export type FileStatus = "current" | "stale" | "missing" | "foreign";
 
@@ -40,11 +40,14 @@ export async function compareFile(
   if (!isGenerated(disk)) return { ...base, status: "foreign", reason: "it has no slimwheel header" };
   if (comparable(disk) === comparable(f.content)) return { ...base, status: "current" };
   const was = stampedHash(disk);
+  const wasOptions = stampedOptions(disk);
   const reason =
     was === undefined
       ? "it carries no inputs hash (written by an older slimwheel)"
-      : was !== inputs.hash
-        ? `its inputs changed: written from ${was}, they are ${inputs.hash} now (${inputs.files.join(", ") || "options"})`
-        : "same inputs, different text: edited by hand, written by another slimwheel, or a change elsewhere in the project (e.g. its start command)";
+      : wasOptions !== undefined && wasOptions !== inputs.options.join(" ")
+        ? `written with other options (${wasOptions || "none"}), checked with (${inputs.options.join(" ") || "none"}): run the check with the options it was written with, or rewrite it`
+        : was !== inputs.hash
+          ? `its inputs changed: written from ${was}, they are ${inputs.hash} now (${inputs.files.join(", ") || "options"})`
+          : "same inputs, different text: edited by hand, written by another slimwheel, or a change elsewhere in the project (e.g. its start command)";
   return { ...base, status: "stale", reason };
 }

@@ -92,6 +92,12 @@ export function stampedHash(content: string): string | undefined {
   return line ? /^[0-9a-f]+/.exec(line.slice(INPUTS_PREFIX.length))?.[0] : undefined;
 }
 
+/** The options words of a generated file's inputs line (`strategy=venv python=3.12`), if any. */
+export function stampedOptions(content: string): string | undefined {
+  const line = content.split(/\r?\n/, 3).find((l) => l.startsWith(INPUTS_PREFIX));
+  return line ? /; ([^)]*)\)$/.exec(line)?.[1] : undefined;
+}
+
 export const isGenerated = (content: string): boolean => content.startsWith(GENERATED_PREFIX);
 
 /**
