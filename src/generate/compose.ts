@@ -106,11 +106,30 @@ async function readAppEnv(project: Project): Promise<string[]> {
     if (text.length > 512 * 1024) continue;
     for (const re of ENV_PATTERNS) for (const m of text.matchAll(re)) names.add(m[1]!);
   }
-  return [...names].filter((n) => !OWN_VARIABLES.has(n) && !n.startsWith("POSTGRES_")).sort();
+  return [...names].filter((n) => !OWN_VARIABLES.has(n)).sort();
 }
 
 const q = (s: string) => JSON.stringify(s);
 const PG_PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env (see .env.example)}";
+
+/** Values compose.yaml gives the app's own variables that name its services (when they exist). */
+function serviceValue(name: string, s: ComposeServices): string | undefined {
+  if (s.postgres) {
+    const pg: Record<string, string> = {
+      POSTGRES_HOST: "db",
+      POSTGRES_PORT: "5432",
+      POSTGRES_USER: "${POSTGRES_USER:-app}",
+      POSTGRES_DB: "${POSTGRES_DB:-app}",
+      POSTGRES_PASSWORD: PG_PASSWORD,
+    };
+    if (pg[name] !== undefined) return pg[name];
+  }
+  if (s.redis) {
+    const redis: Record<string, string> = { REDIS_HOST: "redis", REDIS_PORT: "6379" };
+    if (redis[name] !== undefined) return redis[name];
+  }
+  return undefined;
+}
 
 function databaseUrl(s: ComposeServices): string {
   // dj-database-url reads postgres://; SQLAlchemy picks its driver from the scheme.
@@ -162,13 +181,15 @@ export function renderCompose(
   const env: [string, string][] = [["PORT", q(String(port))]];
   if (s.postgres) env.push(["DATABASE_URL", q(databaseUrl(s))]);
   if (s.redis) env.push(["REDIS_URL", q("redis://redis:6379/0")]);
-  for (const n of s.appEnv) env.push([n, q(`\${${n}:-}`)]);
+  // The app's own variables: a value when they name a service, else passed through without a
+  // value (set from .env or the shell when there, left unset otherwise: the app's defaults apply).
+  for (const n of s.appEnv) env.push([n, serviceValue(n, s) !== undefined ? q(serviceValue(n, s)!) : ""]);
   y.push(
     "",
     "# The app's environment, shared by the app and the one-shot migrate service.",
     "x-app-environment: &app-environment",
   );
-  for (const [k, v] of env) y.push(`  ${k}: ${v}`);
+  for (const [k, v] of env) y.push(v ? `  ${k}: ${v}` : `  ${k}:`);
   y.push("", "services:", "  app:", "    build: .", "    environment: *app-environment");
   if (s.port !== undefined || s.framework)
     y.push("    ports:", `      - ${q(`\${APP_PORT:-${port}}:${port}`)}`);
@@ -243,7 +264,12 @@ export function renderCompose(
     `APP_PORT=${port}`,
   ];
   if (s.postgres) e.push("POSTGRES_USER=app", "POSTGRES_PASSWORD=", "POSTGRES_DB=app");
-  if (s.appEnv.length) e.push("# Read by the app's code:", ...s.appEnv.map((n) => `${n}=`));
+  const own = s.appEnv.filter((n) => serviceValue(n, s) === undefined);
+  if (own.length)
+    e.push(
+      "# Read by the app's code (left unset when not given here: the app's defaults apply):",
+      ...own.map((n) => `${n}=`),
+    );
   return { services: s, compose: `${y.join("\n")}\n`, envExample: `${e.join("\n")}\n` };
 }
 
