@@ -132,7 +132,7 @@ describe("slimwheel dockerfile --compose", () => {
     const env = c.services.app!.environment as Record<string, string>;
     expect(env.REDIS_URL).toBe("redis://redis:6379/0");
     expect(env).toHaveProperty("FLASK_SECRET", null);
-    expect(await readFile(join(dir, ".env.example"), "utf8")).toMatch(/^FLASK_SECRET=$/m);
+    expect(await readFile(join(dir, ".env.example"), "utf8")).toMatch(/^# FLASK_SECRET=$/m);
   });
 
   it("FastAPI + asyncpg + alembic: SQLAlchemy's asyncpg URL and an alembic migrate service", async () => {

@@ -267,8 +267,9 @@ export function renderCompose(
   const own = s.appEnv.filter((n) => serviceValue(n, s) === undefined);
   if (own.length)
     e.push(
-      "# Read by the app's code (left unset when not given here: the app's defaults apply):",
-      ...own.map((n) => `${n}=`),
+      "# Read by the app's code; uncomment to set (an empty NAME= sets an empty string, and unset",
+      "# ones keep the app's defaults):",
+      ...own.map((n) => `# ${n}=`),
     );
   return { services: s, compose: `${y.join("\n")}\n`, envExample: `${e.join("\n")}\n` };
 }
