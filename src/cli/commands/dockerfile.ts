@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { SlimwheelError } from "../../errors.js";
 import { assemblePlan } from "../../pipeline/assemble.js";
+import { type RuntimeKind, resolveRuntime } from "../../pipeline/minimize.js";
 import { DEFAULT_STRATEGY, strategies } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
 import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../render/dockerfile/index.js";
@@ -19,7 +20,13 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
     .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)))
     .option("-o, --output <file>", "where to write the Dockerfile (default: DIR/Dockerfile); - for stdout")
     .option("--force", "overwrite a Dockerfile that slimwheel did not write")
-    .option("--python <X.Y>", "Python version, over what the project declares");
+    .option("--python <X.Y>", "Python version, over what the project declares")
+    .addOption(
+      new Option(
+        "--runtime <kind>",
+        "minimal (default for -s slimwheel): the header says `slimwheel build` cuts the final stage to what the app runs; slim: the runtime image as it is",
+      ).choices(["minimal", "slim"]),
+    );
   addSelectionOptions(cmd)
     .addHelpText(
       "after",
@@ -33,6 +40,7 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
           output?: string;
           force?: boolean;
           python?: string;
+          runtime?: RuntimeKind;
           group: string[];
           extra: string[];
         },
@@ -47,9 +55,19 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
           ctx.sourceDateEpoch !== undefined ? { sourceDateEpoch: ctx.sourceDateEpoch } : {},
         );
         const version = packageVersion();
+        const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime, plan.libc);
+        if (runtime === "minimal" && strategy !== "slimwheel")
+          throw new SlimwheelError(
+            "usage",
+            `--runtime minimal is for the slimwheel strategy, not ${strategy}`,
+            {
+              hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
+            },
+          );
         const text = renderDockerfile(plan, {
           version,
           projectName: project.name,
+          runtime,
         });
         if (o.output === "-") {
           io.stdout(text);
@@ -89,12 +107,12 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
         }
         if (global.json)
           io.stdout(
-            `${JSON.stringify({ strategy, written, runtimePackages: plan.runtimePackages }, null, 2)}\n`,
+            `${JSON.stringify({ strategy, runtime, written, runtimePackages: plan.runtimePackages }, null, 2)}\n`,
           );
         else {
           for (const w of written) io.stdout(`wrote ${w}\n`);
           io.stdout(
-            `strategy: ${strategy}; build it with: slimwheel build ${dir} -t IMAGE (or docker build -f ${target} ${project.dir})\n`,
+            `strategy: ${strategy}, runtime: ${runtime}; build it with: slimwheel build ${dir} -t IMAGE (or docker build -f ${target} ${project.dir})\n`,
           );
         }
       },
