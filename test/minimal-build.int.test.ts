@@ -36,11 +36,12 @@ describe("build --runtime minimal", () => {
           ...testbedSources(tb),
           engine: "buildah",
           tags: [tag],
-          runtime: "minimal",
           smoke: "python smoke.py",
         },
         ctx,
       );
+      // No --runtime: minimal is the slimwheel strategy's default.
+      expect(out.runtime).toBe("minimal");
       expect(out.smoke?.ok).toBe(true);
       expect(out.importTest?.failures).toEqual([]);
       expect(out.boot?.outcome).toBe(boot);
@@ -106,6 +107,23 @@ describe("build --runtime minimal", () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it("plan previews what the minimal runtime keeps of the base image and drops from it, by group with bytes", async () => {
+    const { runCli } = await import("../src/cli/testing.js");
+    const r = await runCli(
+      ["--json", "plan", join(ROOT, "examples", "flask-app"), "--runtime-image", tb.images.runtime.pinned],
+      { env: process.env },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const runtime = JSON.parse(r.stdout).runtime;
+    expect(runtime).toMatchObject({ kind: "minimal", measured: true });
+    const dropped = Object.fromEntries(
+      (runtime.dropped as { group: string; bytes: number }[]).map((d) => [d.group, d.bytes]),
+    );
+    for (const g of ["shell & tools", "package manager", "Python tooling"])
+      expect(dropped[g]).toBeGreaterThan(0);
+    expect(runtime.layers[0].bytes).toBeGreaterThan(10e6);
   });
 
   it("is only for the slimwheel strategy", async () => {
