@@ -44,7 +44,10 @@ describe("build --runtime minimal", () => {
       expect(out.runtime).toBe("minimal");
       expect(out.smoke?.ok).toBe(true);
       expect(out.importTest?.failures).toEqual([]);
-      expect(out.boot?.outcome).toBe(boot);
+      // A command that is not a server passes by exiting 0 or by staying up 3 s (a loaded machine
+      // can make a short one take longer): both are a successful boot.
+      if (boot === "completed") expect(["completed", "running"]).toContain(out.boot?.outcome);
+      else expect(out.boot?.outcome).toBe(boot);
       if (boot === "serving") expect(out.boot?.status).toBeLessThan(600);
       expect(out.closure?.dropped.find((d) => d.group === "shell & tools")?.bytes ?? 0).toBeGreaterThan(0);
       if (example === "django-postgres") expect(out.closure?.packages).toContain("libpq5");
