@@ -1,12 +1,12 @@
 /**
- * Size of the minimal runtime beside today's `slimwheel` image (slim runtime), on the test bed
- * with buildah: builds each example with today's CLI, assembles its minimal image (closure, one
- * layer per role), then prints both sizes, uncompressed (sum of the layer tars) and compressed
- * (each layer gzipped, default level), and the ratio. The issue's goal: minimal ≤ 0.5× the best
- * classic strategy (≈ today's slimwheel image) on flask-app, c-extension and django-postgres,
- * ≤ 0.75× on data-tools.
+ * Size of the minimal runtime beside today's `slimwheel` image on the slim runtime and the
+ * classic strategies, in one run on the test bed with buildah. Every image is built by the CLI
+ * (proofs included: import test, `python smoke.py`, boot), then measured as pushed: uncompressed
+ * (the sum of the layer tars) and compressed (each layer gzipped at the default level). The issue's
+ * goal: minimal ≤ 0.5× the best (smallest) classic strategy, uncompressed, on flask-app,
+ * c-extension and django-postgres, ≤ 0.75× on data-tools. Prints figures; asserts nothing.
  *
- * Usage: npx tsx bench/minimal-size.ts [EXAMPLE...]   (default: flask-app django-postgres)
+ * Usage: npx tsx bench/minimal-size.ts [EXAMPLE...]   (default: all four examples)
  */
 import { createReadStream } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -15,18 +15,14 @@ import { join } from "node:path";
 import { Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
-import { buildMinimalImage } from "../src/minimize/buildah.js";
 import { exec } from "../src/util/exec.js";
 import { buildExampleWithCli } from "../test/helpers/cli-build.js";
 import { readEndpoints } from "../testbed/endpoints.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CMDS: Record<string, string[]> = {
-  "flask-app": ["gunicorn", "app:app"],
-  "django-postgres": ["gunicorn", "mysite.wsgi"],
-  "c-extension": ["python3", "smoke.py"],
-  "data-tools": ["python3", "report.py"],
-};
+const EXAMPLES = ["flask-app", "c-extension", "django-postgres", "data-tools"];
+const GOAL: Record<string, number> = { "data-tools": 0.75 };
+const CLASSIC = ["slim", "slim-apt", "single-layer", "wheels", "venv"];
 
 /** Bytes of a layer as a tar (gunzipped when stored compressed) and gzipped at the default level. */
 async function layerBytes(file: string, gzipped: boolean): Promise<{ raw: number; gz: number }> {
@@ -51,8 +47,14 @@ async function layerBytes(file: string, gzipped: boolean): Promise<{ raw: number
   return { raw, gz };
 }
 
+interface Size {
+  readonly raw: number;
+  readonly gz: number;
+  readonly layers: number;
+}
+
 /** Uncompressed and gzip bytes of an image's layers (pushed to an OCI layout). */
-async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: number }> {
+async function sizes(ref: string): Promise<Size> {
   const dir = await mkdtemp(join(tmpdir(), "minimal-size-"));
   try {
     await exec("buildah", ["push", "--disable-compression", ref, `oci:${dir}`], {
@@ -76,35 +78,62 @@ async function sizes(ref: string): Promise<{ raw: number; gz: number; layers: nu
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-const examples = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["flask-app", "django-postgres"];
+const examples = process.argv.slice(2).length > 0 ? process.argv.slice(2) : EXAMPLES;
 const tb = await readEndpoints();
 await exec("npm", ["run", "--silent", "build"], { cwd: ROOT, env: process.env });
-console.log("example          image      layers  uncompressed  compressed   ratio (uncompr. / compr.)");
+const smoke = ["--smoke", "python3 smoke.py"];
+console.log(`minimal runtime sizes, ${new Date().toISOString().slice(0, 10)}, buildah, test bed`);
+console.log(
+  "example          image            layers  uncompressed  compressed   vs best classic (uncompr. / compr.)",
+);
+const summary: string[] = [];
 for (const ex of examples) {
-  const slim = `localhost/slimwheel-bench/${ex}:slimwheel`;
-  await buildExampleWithCli(tb, ex, slim);
-  const minimal = `localhost/slimwheel-bench/${ex}:minimal`;
-  const closure = await buildMinimalImage(
-    {
-      image: slim,
-      base: tb.images.runtime.pinned,
-      tag: minimal,
-      cmd: CMDS[ex] ?? ["python3"],
-      user: { name: "app", uid: 10001, gid: 10001 },
-    },
-    process.env,
-  );
-  const a = await sizes(slim);
-  const b = await sizes(minimal);
-  const row = (what: string, s: { raw: number; gz: number; layers: number }, ratio = "") =>
+  const measured: { name: string; size: Size; classic: boolean }[] = [];
+  const failed: string[] = [];
+  for (const s of CLASSIC) {
+    const tag = `localhost/slimwheel-bench/${ex}:${s}`;
+    try {
+      await buildExampleWithCli(tb, ex, tag, ["-s", s, ...smoke]);
+      measured.push({ name: s, size: await sizes(tag), classic: true });
+    } catch (e) {
+      // The CLI's own message (e.g. a strategy refusing a compiled project), not exec's exit line.
+      const said = String((e as { details?: string }).details ?? (e as Error).message)
+        .split("\n")
+        .find((l) => /^(error|slimwheel):/i.test(l.trim()));
+      failed.push(`${s}: ${said?.trim() ?? (e as Error).message.split("\n")[0]}`);
+    }
+  }
+  const slimTag = `localhost/slimwheel-bench/${ex}:slimwheel-slim`;
+  await buildExampleWithCli(tb, ex, slimTag, ["--runtime", "slim", ...smoke]);
+  measured.push({ name: "slimwheel/slim", size: await sizes(slimTag), classic: false });
+  const minTag = `localhost/slimwheel-bench/${ex}:minimal`;
+  const doc = (await buildExampleWithCli(tb, ex, minTag, smoke)) as {
+    runtime?: { layers?: { role: string; bytes: number }[]; dropped?: { group: string; bytes: number }[] };
+    boot?: unknown;
+  };
+  measured.push({ name: "slimwheel", size: await sizes(minTag), classic: false });
+  const best = measured.filter((m) => m.classic).sort((a, b) => a.size.raw - b.size.raw)[0];
+  for (const m of measured) {
+    const ratio = best
+      ? `${(m.size.raw / best.size.raw).toFixed(2)}× / ${(m.size.gz / best.size.gz).toFixed(2)}×${m === best ? " (best classic)" : ""}`
+      : "–";
     console.log(
-      `${ex.padEnd(16)} ${what.padEnd(10)} ${String(s.layers).padStart(6)}  ${mb(s.raw).padStart(12)}  ${mb(s.gz).padStart(10)}   ${ratio}`,
+      `${ex.padEnd(16)} ${m.name.padEnd(16)} ${String(m.size.layers).padStart(6)}  ${mb(m.size.raw).padStart(12)}  ${mb(m.size.gz).padStart(10)}   ${ratio}`,
     );
-  row("slimwheel", a);
-  row("minimal", b, `${(b.raw / a.raw).toFixed(2)}× / ${(b.gz / a.gz).toFixed(2)}×`);
-  const layerLine = closure.layers.map((l) => `${l.role} ${mb(l.bytes)}`).join(", ");
-  const dropLine = closure.dropped.map((d) => `${d.group} ${mb(d.bytes)}`).join(", ");
-  console.log(`  kept:    ${layerLine}`);
-  console.log(`  dropped: ${dropLine}`);
-  if (closure.unresolved.length > 0) console.log(`  unresolved: ${JSON.stringify(closure.unresolved)}`);
+  }
+  for (const f of failed) console.log(`  not built: ${f}`);
+  const layers = doc.runtime?.layers ?? [];
+  const dropped = (doc.runtime?.dropped ?? []).filter((d) => d.bytes > 0);
+  console.log(`  minimal kept:    ${layers.map((l) => `${l.role} ${mb(l.bytes)}`).join(", ")}`);
+  console.log(`  minimal dropped: ${dropped.map((d) => `${d.group} ${mb(d.bytes)}`).join(", ")}`);
+  const min = measured.at(-1)!;
+  if (best) {
+    const r = min.size.raw / best.size.raw;
+    const goal = GOAL[ex] ?? 0.5;
+    summary.push(
+      `${ex}: minimal ${mb(min.size.raw)} vs best classic (${best.name}) ${mb(best.size.raw)} = ${r.toFixed(2)}× (goal ≤ ${goal}×: ${r <= goal ? "met" : "MISSED"})`,
+    );
+  }
 }
+console.log("");
+for (const s of summary) console.log(s);

@@ -167,7 +167,8 @@ describe("inspect finds the waste each seed describes, and none of it in the sli
       if (strategy === "slim-apt" && example !== "flask-app")
         expect(r.waste.bytes, at).toBeGreaterThan(10 * 1024 * 1024);
       if (strategy === "venv") expect(ids(r), at).not.toContain("venv-missing-interpreter");
-      if (["slimwheel", "wheels", "venv", "slim"].includes(strategy)) expect(ids(r), at).not.toContain("compiler");
+      if (["slimwheel", "wheels", "venv", "slim"].includes(strategy))
+        expect(ids(r), at).not.toContain("compiler");
     }
   });
 
@@ -205,7 +206,13 @@ describe("a one-line app change", () => {
     const src = join(work, "django-change");
     await cp(join(ROOT, "examples", "django-postgres"), src, { recursive: true });
     const tag = "localhost/slimwheel-e2e/django-change:slimwheel";
-    const opts = { ...testbedSources(tb), strategy: "slimwheel", engine: "buildah" as const, tags: [tag] };
+    const opts = {
+      ...testbedSources(tb),
+      strategy: "slimwheel",
+      runtime: "slim" as const,
+      engine: "buildah" as const,
+      tags: [tag],
+    };
     await buildImage(src, opts, ctx);
     const before = await summarize("buildah", tag);
     const view = join(src, "hello", "views.py");
@@ -230,6 +237,30 @@ describe("a one-line app change", () => {
       ctx,
     );
     expect(who.stdout.trim().split("\n")).toEqual(["app", "10001", "read-only"]);
+  });
+
+  it("rebuilds only the minimal image's app layer (the default runtime): runtime, system and dependency layers keep their digests", async () => {
+    const src = join(work, "django-change-minimal");
+    await cp(join(ROOT, "examples", "django-postgres"), src, { recursive: true });
+    const tag = "localhost/slimwheel-e2e/django-change:minimal";
+    const opts = { ...testbedSources(tb), strategy: "slimwheel", engine: "buildah" as const, tags: [tag] };
+    const first = await buildImage(src, { ...opts, bootTest: false }, ctx);
+    expect(first.runtime).toBe("minimal");
+    const before = await summarize("buildah", tag);
+    const view = join(src, "hello", "views.py");
+    await writeFile(view, `${await readFile(view, "utf8")}\n# a one-line change\n`);
+    await buildImage(src, { ...opts, bootTest: false }, ctx);
+    const after = await summarize("buildah", tag);
+    expect(after.layers.length).toBe(4);
+    const changed = after.layers.map((l, i) => l.diffId !== before.layers[i]!.diffId);
+    expect(changed).toEqual([false, false, false, true]);
+    // The app user cannot write the app's files, in the minimal image too (checked without a shell).
+    const probe = await createEngine("buildah", process.env).run(
+      tag,
+      ["python3", "-c", "import os; print(os.getuid(), os.access('/app/manage.py', os.W_OK))"],
+      ctx,
+    );
+    expect(probe.stdout.trim()).toBe("10001 False");
   });
 });
 

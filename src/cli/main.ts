@@ -2,7 +2,13 @@
 import { run } from "./program.js";
 
 const controller = new AbortController();
-process.once("SIGINT", () => controller.abort(new Error("interrupted")));
+// The first SIGINT/SIGTERM cancels: running programs are stopped, temporary directories, working
+// containers and partial outputs removed, exit 130. A second one exits at once.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.on(signal, () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new Error("interrupted"));
+  });
 
 const code = await run(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),

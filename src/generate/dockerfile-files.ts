@@ -10,7 +10,9 @@
 import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { packageVersion } from "../cli/version.js";
+import { SlimwheelError } from "../errors.js";
 import { assemblePlan } from "../pipeline/assemble.js";
+import { type RuntimeKind, resolveRuntime } from "../pipeline/minimize.js";
 import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
 import type { BuildPlan } from "../plan/types.js";
 import { type Project, readProject } from "../project/read.js";
@@ -25,6 +27,8 @@ import { computeInputs, type Inputs, isGenerated, stamp } from "./header.js";
 
 export interface DockerfileOptions {
   readonly strategy?: string;
+  /** `--runtime`: said in the Dockerfile's header (default: resolveRuntime's). */
+  readonly runtime?: RuntimeKind;
   readonly python?: string;
   readonly groups?: readonly string[];
   readonly extras?: readonly string[];
@@ -55,6 +59,7 @@ export interface DockerfileFiles {
   readonly project: Project;
   readonly plan: BuildPlan;
   readonly strategy: string;
+  readonly runtime: RuntimeKind;
   readonly inputs: Inputs;
   /** The Dockerfile first, then the .dockerignore, then the generated files it COPYs. */
   readonly files: readonly PlannedFile[];
@@ -68,6 +73,7 @@ export function fixCommand(o: DockerfileOptions, strategy: string, extra: readon
   const words = ["slimwheel", "dockerfile", q(o.dirLabel ?? ".")];
   if (o.strategy) words.push("-s", strategy);
   if (o.output && o.output !== "Dockerfile") words.push("-o", q(o.output));
+  if (o.runtime) words.push("--runtime", o.runtime);
   if (o.python) words.push("--python", q(o.python));
   for (const g of o.groups ?? []) words.push("--group", q(g));
   for (const e of o.extras ?? []) words.push("--extra", q(e));
@@ -94,9 +100,15 @@ export async function planDockerfileFiles(
     strategy,
     o.sourceDateEpoch !== undefined ? { sourceDateEpoch: o.sourceDateEpoch } : {},
   );
+  const runtime = resolveRuntime(strategy, o.runtime, p.config.runtime, plan.libc);
+  if (runtime === "minimal" && strategy !== "slimwheel")
+    throw new SlimwheelError("usage", `--runtime minimal is for the slimwheel strategy, not ${strategy}`, {
+      hint: "the classic strategies show what people write by hand; drop --runtime or use -s slimwheel",
+    });
   const version = o.version ?? packageVersion();
   const inputs = await computeInputs(p, {
     strategy,
+    ...(o.runtime ? { extra: [`runtime=${o.runtime}`] } : {}),
     python: o.python,
     groups: o.groups,
     extras: o.extras,
@@ -114,7 +126,7 @@ export async function planDockerfileFiles(
     file(
       target,
       "dockerfile",
-      renderDockerfile(plan, { version, projectName: p.name }),
+      renderDockerfile(plan, { version, projectName: p.name, runtime }),
       `strategy ${strategy}`,
     ),
   ];
@@ -145,7 +157,7 @@ export async function planDockerfileFiles(
     );
   }
   for (const g of plan.generated) files.push(file(join(p.dir, g.path), "requirements", g.content, g.why));
-  return { project: p, plan, strategy, inputs, files, fix: fixCommand(o, strategy) };
+  return { project: p, plan, strategy, runtime, inputs, files, fix: fixCommand(o, strategy) };
 }
 
 /** Writes the files (each through a temporary file and a rename). */

@@ -1,16 +1,28 @@
 /**
- * Assembling and checking a minimal image with buildah (the proof harness of the integration
- * test and of bench/minimal-size.ts, until the OCI writer takes over): mount the base and the
- * built image, compute the closure, write one tree per layer role, `COPY` each as its own layer
- * in a `FROM scratch` Containerfile (`buildah bud --layers`), exec-form CMD, no shell.
+ * Assembling a minimal image: buildah mounts the base and the built image, the closure is
+ * computed, one tree per layer role is written, and slimwheel's own OCI writer turns each tree
+ * into a normalized layer (sorted, root-owned, mtimes clamped) and writes config and manifest
+ * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
+ * tag (`buildah pull oci:`).
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isLoopbackRef } from "../engines/types.js";
+import { writeLayerBlob } from "../oci/blob.js";
+import { assembleImage, writeImage } from "../oci/image-writer.js";
+import { layerFromDirectory } from "../oci/tar-writer.js";
 import { type Env, exec } from "../util/exec.js";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
 import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
+
+/** What each layer holds, for the image's history (`inspect`, `docker history`). */
+const ROLE_SAYS: Record<string, string> = {
+  runtime: "interpreter, stdlib, their libraries, CA certificates, zoneinfo (from the base image alone)",
+  system: "the dependencies' system libraries, passwd/group with the app user, dpkg records, ld.so.cache",
+  dependencies: "every installed distribution's RECORDed files",
+  app: "the app",
+};
 
 const buildahIn =
   (env: Env) =>
@@ -77,40 +89,51 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
     };
     // What the built image says of itself (OCI labels, exposed ports) carries over.
     const built = JSON.parse(await buildah("inspect", "--type", "image", input.image)) as {
-      OCIv1?: { config?: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> } };
+      OCIv1?: {
+        architecture?: string;
+        os?: string;
+        config?: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> };
+      };
     };
-    const labels = Object.entries(built.OCIv1?.config?.Labels ?? {}).filter(
-      ([k]) => !k.startsWith("io.buildah."),
-    );
-    const lines = [
-      "FROM scratch",
-      ...trees.map((t) => `COPY ${t.role}/ /`),
-      ...Object.entries(imageEnv).map(([k, v]) => `ENV ${k}=${JSON.stringify(v)}`),
-      "WORKDIR /app",
-      ...(user ? [`USER ${user.uid}:${user.gid}`] : []),
-      `CMD ${JSON.stringify(input.cmd)}`,
-      ...labels.map(([k, v]) => `LABEL ${k}=${JSON.stringify(v)}`),
-      ...Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}).map((port) => `EXPOSE ${port}`),
-      'LABEL io.slimwheel.runtime="minimal"',
+    const labels: Record<string, string> = Object.fromEntries([
+      ...Object.entries(built.OCIv1?.config?.Labels ?? {}).filter(([k]) => !k.startsWith("io.buildah.")),
+      ["io.slimwheel.runtime", "minimal"],
       ...(input.options?.debugShell
-        ? ['LABEL io.slimwheel.debug-shell="/bin/busybox sh (busybox-static)"']
+        ? [["io.slimwheel.debug-shell", "/bin/busybox sh (busybox-static)"]]
         : []),
-    ];
-    await writeFile(join(work, "layers", "Containerfile"), `${lines.join("\n")}\n`);
-    await buildah(
-      "bud",
-      "--isolation",
-      "chroot",
-      "--layers",
-      // Fixed file and image timestamps: the runtime layer's digest then depends on the base only.
-      "--timestamp",
-      String(input.sourceDateEpoch ?? 0),
-      "-f",
-      join(work, "layers", "Containerfile"),
-      "-t",
-      input.tag,
-      join(work, "layers"),
-    );
+    ]);
+    // slimwheel writes the image itself: one normalized layer per role (sorted entries, root-owned,
+    // mtimes clamped to SOURCE_DATE_EPOCH), so the runtime layer's digest depends on the base only.
+    const epoch = input.sourceDateEpoch ?? 0;
+    const store = join(work, "store");
+    const layers = [];
+    for (const t of trees) {
+      const blob = await writeLayerBlob(await layerFromDirectory(t.dir, { sourceDateEpoch: epoch }), store);
+      layers.push({
+        blob,
+        createdBy: `slimwheel minimal runtime: ${t.role} layer`,
+        comment: ROLE_SAYS[t.role],
+      });
+    }
+    const minimal = await assembleImage({
+      layers,
+      store,
+      created: epoch,
+      config: {
+        cmd: input.cmd,
+        env: Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`),
+        workingDir: "/app",
+        user: user ? `${user.uid}:${user.gid}` : undefined,
+        labels,
+        exposedPorts: Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}),
+        architecture: built.OCIv1?.architecture,
+        os: built.OCIv1?.os,
+      },
+    });
+    const layout = join(work, "image");
+    await writeImage(minimal, { kind: "oci-dir", path: layout }, { refName: "minimal" });
+    const pulled = await buildah("pull", "--quiet", `oci:${layout}:minimal`);
+    await buildah("tag", pulled.split("\n").at(-1)!, input.tag);
     return closure;
   } finally {
     await image.release();

@@ -130,6 +130,9 @@ beforeAll(() => {
   const D = "/usr/local/lib/python3.11/dist-packages";
   put(`${D}/foo/__init__.py`);
   put(`${D}/foo/we,ird.py`);
+  put(`${D}/foo/locale/de/LC_MESSAGES/foo.po`, 'msgid "x"\nmsgstr "y"\n');
+  put(`${D}/foo/locale/de/LC_MESSAGES/foo.mo`, "compiled");
+  put(`${D}/foo/__init__.pyi`, "def f() -> int: ...\n");
   cc(`${D}/foo/_c.cpython-311.so`, "int conf(void); int c(void){return conf();}", [
     "-shared",
     "-fPIC",
@@ -140,7 +143,7 @@ beforeAll(() => {
   put(`${D}/foo-1.0.dist-info/METADATA`, "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n");
   put(
     `${D}/foo-1.0.dist-info/RECORD`,
-    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
+    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/locale/de/LC_MESSAGES/foo.po,,\nfoo/locale/de/LC_MESSAGES/foo.mo,,\nfoo/__init__.pyi,,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
   );
   cc(`${D}/foo/_q.so`, "int q(void); int qq(void){return q();}", [
     "-shared",
@@ -166,6 +169,8 @@ beforeAll(() => {
   put("/etc/hostname", "inside-root\n");
   // Data.
   put("/etc/ssl/certs/ca-certificates.crt", "PEM\n");
+  put("/usr/share/zoneinfo/Europe/Paris", "TZif2");
+  put("/usr/share/zoneinfo/right/Europe/Paris", "TZif2 with leap seconds");
   put("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
   put("/etc/group", "root:x:0:\n");
   put("/usr/lib/os-release", "ID=debian\n");
@@ -225,6 +230,18 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     }
     const stdlibParts = closure.dropped.find((d) => d.group === "stdlib parts")!;
     expect(stdlibParts.files).toBe(3);
+  });
+
+  it("drops what nothing reads at run time: .po catalog sources (the .mo stay), .pyi stubs, right/ zones", () => {
+    const deps = kept("dependencies");
+    const D = "/usr/local/lib/python3.11/dist-packages";
+    expect(deps).toContain(`${D}/foo/locale/de/LC_MESSAGES/foo.mo`);
+    expect(deps).not.toContain(`${D}/foo/locale/de/LC_MESSAGES/foo.po`);
+    expect(deps).not.toContain(`${D}/foo/__init__.pyi`);
+    expect(kept("runtime")).toContain("/usr/share/zoneinfo/Europe/Paris");
+    expect(kept()).not.toContain("/usr/share/zoneinfo/right/Europe/Paris");
+    const po = closure.dropped.find((d) => d.group === "translation sources")!;
+    expect(po.paths).toEqual([`${D}/foo/locale/de/LC_MESSAGES/foo.po`]);
   });
 
   it("keeps RECORDed files (../../bin entries, quoted names) and their ELF closure via ld.so.conf includes", () => {

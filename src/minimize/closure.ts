@@ -31,6 +31,7 @@ export const DROP_GROUPS = [
   "docs",
   "Python tooling",
   "stdlib parts",
+  "translation sources",
   "libraries",
   "other",
 ] as const;
@@ -115,6 +116,14 @@ export interface ClosureOptions {
 
 /** Stdlib top-level entries a server never imports. */
 export const STDLIB_EXCLUDED = ["test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"] as const;
+/**
+ * Files of installed distributions that nothing reads at run time: gettext catalog sources
+ * (`.po` — gettext and Django read the compiled `.mo` beside them) and type stubs (`.pyi`, read
+ * by type checkers only). `--keep` brings them back.
+ */
+export const neverReadAtRunTime = (path: string): boolean => /\.(po|pyi)$/.test(path);
+/** Run-time data directories' parts no program reads unless configured to: the leap-second `right/` zones. */
+const DATA_EXCLUDED = new Set(["/usr/share/zoneinfo/right"]);
 /** Distributions that are build/install tools, kept only when required at run time. */
 export const PYTHON_TOOLING = ["pip", "setuptools", "wheel", "distribute"] as const;
 
@@ -321,7 +330,7 @@ function collectRuntime(fs: RootFs, py: PythonFound): Collector {
   for (const lib of expandGlob(fs, posix.join(py.prefix, "lib", `libpython${py.version}*.so*`))) {
     c.keepPath(lib, "interpreter", "runtime");
   }
-  for (const d of RUNTIME_DATA) c.keepPath(d, "data", "runtime");
+  for (const d of RUNTIME_DATA) c.keepPath(d, "data", "runtime", (p) => DATA_EXCLUDED.has(p));
   c.keepPath("/tmp", "data", "runtime", () => true);
   c.closeElf("runtime");
   return c;
@@ -418,6 +427,7 @@ export function selectDists(dists: readonly Dist[], keepTooling: boolean): Dist[
 
 function classifyDropped(path: string, stdlib: string): DropGroup {
   if (path.startsWith(`${stdlib}/`)) return "stdlib parts";
+  if (/\.po$/.test(path)) return "translation sources";
   if (
     /\/(pip|setuptools|wheel|_distutils_hack|pkg_resources)([-/._]|$)|\/bin\/(pip|easy_install|wheel|pydoc|idle|2to3)/.test(
       path,
@@ -587,7 +597,8 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
     readDists(fs, siteDirs(py, options.siteDirs ?? [])),
     options.keepPythonTooling ?? false,
   );
-  for (const d of dists) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
+  for (const d of dists)
+    for (const f of d.files) if (!neverReadAtRunTime(f)) main.keepPath(f, "distribution", "dependencies");
   main.keepPath(appDir, "app", "app");
   // Loader configuration the built image added (e.g. Debian's BLAS alternatives): the loader
   // and ldconfig read it, so the closure above was resolved with it.

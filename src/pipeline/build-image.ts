@@ -18,7 +18,7 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
-import { minimizeImage, type RuntimeKind } from "./minimize.js";
+import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
 import { buildRequest, buildStages, type StageRequest } from "./stages.js";
@@ -79,7 +79,9 @@ export interface BuildOutcome extends Proof, Published {
   /** All the work of making the image: the artifacts stage and what is read from it, then the build. */
   readonly imageMs: number;
   readonly runtimeNeeds?: RuntimeNeeds;
-  /** With `--runtime minimal`: what the minimal image kept and dropped. */
+  /** The runtime shipped (resolveRuntime: `minimal` by default for the slimwheel strategy). */
+  readonly runtime: RuntimeKind;
+  /** With the minimal runtime: what the image kept and dropped. */
   readonly closure?: Closure;
 }
 
@@ -99,7 +101,8 @@ export async function buildImage(
   const artifactsPlan =
     o.readRuntimeNeeds === false ? undefined : assembleArtifacts(project, strategy, options);
   const early = artifactsPlan ?? assemblePlan(project, strategy, options);
-  checkRequest(early, strategy, o);
+  const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime, early.libc);
+  checkRequest(early, strategy, { ...o, runtime });
   const { engine, info } =
     selected ??
     (await step(ctx.reporter, "engine", "choosing an engine", () => selectEngine(o.engine, ctx.env)));
@@ -111,7 +114,7 @@ export async function buildImage(
     context,
     tags: o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`],
     runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
-    render: { version: o.version, projectName: project.name },
+    render: { version: o.version, projectName: project.name, runtime },
     request: buildRequest(project, o, context.dir, ctx),
   };
   try {
@@ -121,7 +124,7 @@ export async function buildImage(
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
     const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
-    const closure = o.runtime === "minimal" ? await minimizePhase(b, o, ctx) : undefined;
+    const closure = runtime === "minimal" ? await minimizePhase(b, o, ctx) : undefined;
     const imageMs = ctx.now() - started;
     const imageId = closure ? ((await engine.imageId(b.tags[0]!, ctx)) ?? b.tags[0]!) : built.imageId;
     const proof = await proveImage(engine, imageId, proofOptions(b, o, runtimeNeeds, closure), ctx);
@@ -133,6 +136,7 @@ export async function buildImage(
       engine: info,
       imageId,
       tags: b.tags,
+      runtime,
       closure,
       runtimeNeeds,
       ...times,
@@ -169,9 +173,12 @@ function checkRequest(plan: BuildPlan, strategy: string, o: BuildOptions): void 
   if (o.runtime !== "minimal" && (keep.length || o.debugShell))
     throw new SlimwheelError(
       "usage",
-      `${keep.length ? "--keep" : "--debug-shell"} is for --runtime minimal`,
+      `${keep.length ? "--keep" : "--debug-shell"} is for the minimal runtime`,
       {
-        hint: "add --runtime minimal (the slim runtime keeps the whole base image)",
+        hint:
+          strategy === "slimwheel"
+            ? "drop --runtime slim (the slim runtime keeps the whole base image)"
+            : "use -s slimwheel (its default runtime is minimal)",
       },
     );
   const relative = keep.find((k) => !k.startsWith("/"));

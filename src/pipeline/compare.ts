@@ -21,6 +21,7 @@ import { step } from "../reporter/index.js";
 import { assemblePlan } from "./assemble.js";
 import { buildImage, type ImageSources, imageName } from "./build-image.js";
 import { copyFiles } from "./context.js";
+import type { RuntimeKind } from "./minimize.js";
 
 export interface CompareOptions extends ImageSources {
   readonly strategies: readonly string[];
@@ -30,10 +31,14 @@ export interface CompareOptions extends ImageSources {
   readonly smoke?: string;
   readonly version: string;
   readonly keepImages?: boolean;
+  /** The slimwheel strategy's runtimes to measure (default both: minimal beside slim). */
+  readonly runtimes?: readonly RuntimeKind[];
 }
 
 export interface CompareRow {
   readonly strategy: string;
+  /** The runtime the image ships: `minimal` only for the slimwheel strategy. */
+  readonly runtime?: RuntimeKind;
   /** ok: built and passed its smoke test; refused: the strategy cannot build this project (by design); failed: it should have worked. */
   readonly status: "ok" | "refused" | "failed";
   readonly ok: boolean;
@@ -111,9 +116,31 @@ function proofRow(
   return { ok: true, command: "import test", output: `imported ${checked} modules` };
 }
 
+/** What one row builds: a strategy, and for the slimwheel strategy one of its runtimes. */
+interface Candidate {
+  readonly strategy: string;
+  readonly runtime: RuntimeKind;
+}
+
+/** The rows to build: each strategy once, the slimwheel strategy once per runtime asked (minimal first). */
+export function candidates(
+  strategyIds: readonly string[],
+  runtimes: readonly RuntimeKind[] = ["minimal", "slim"],
+): Candidate[] {
+  return strategyIds.flatMap((strategy) =>
+    strategy === "slimwheel"
+      ? runtimes.map((runtime) => ({ strategy, runtime }))
+      : [{ strategy, runtime: "slim" as const }],
+  );
+}
+
+/** A row's name in tables and charts: `slimwheel` (minimal), `slimwheel/slim`, or the strategy. */
+export const rowLabel = (r: Pick<CompareRow, "strategy" | "runtime">): string =>
+  r.strategy === "slimwheel" && r.runtime === "slim" ? "slimwheel/slim" : r.strategy;
+
 async function compareOne(
   project: Project,
-  strategy: string,
+  { strategy, runtime }: Candidate,
   o: CompareOptions,
   engine: { engine: Engine; info: EngineInfo },
   changeFile: string | undefined,
@@ -122,11 +149,12 @@ async function compareOne(
   try {
     assemblePlan(project, strategy); // refuses early (e.g. slim on a compiled project)
   } catch (e) {
-    if (isSlimwheelError(e)) return { strategy, status: "refused", ok: false, error: e.message };
+    if (isSlimwheelError(e)) return { strategy, runtime, status: "refused", ok: false, error: e.message };
     throw e;
   }
-  const work = await mkdtemp(join(tmpdir(), `slimwheel-compare-${strategy}-`));
-  const tag = `localhost/slimwheel-compare/${imageName(project)}:${strategy}`;
+  const label = rowLabel({ strategy, runtime }).replace("/", "-");
+  const work = await mkdtemp(join(tmpdir(), `slimwheel-compare-${label}-`));
+  const tag = `localhost/slimwheel-compare/${imageName(project)}:${label}`;
   try {
     const src = join(work, "src");
     await copyFiles(
@@ -136,10 +164,21 @@ async function compareOne(
     );
     // The cold build proves the image (import test, and the smoke command when given); the
     // rebuilds that only measure the cache do not prove it again.
-    const common = { ...o, strategy, tags: [tag], importTest: false, smoke: undefined };
-    const cold = await buildImage(src, { ...o, strategy, tags: [tag], noCache: true }, ctx, engine);
-    const image = await step(ctx.reporter, `measure-${strategy}`, `${strategy}: measuring the image`, () =>
-      exportAndRead(engine.engine, tag, work, ctx),
+    const common = {
+      ...o,
+      strategy,
+      runtime,
+      tags: [tag],
+      importTest: false,
+      bootTest: false,
+      smoke: undefined,
+    };
+    const cold = await buildImage(src, { ...o, strategy, runtime, tags: [tag], noCache: true }, ctx, engine);
+    const image = await step(
+      ctx.reporter,
+      `measure-${label}`,
+      `${rowLabel({ strategy, runtime })}: measuring the image`,
+      () => exportAndRead(engine.engine, tag, work, ctx),
     );
     const smoke = proofRow(cold, o.smoke);
     let warmMs: number | undefined;
@@ -160,6 +199,7 @@ async function compareOne(
     const after = warm?.layers.map((l) => l.diffId);
     return {
       strategy,
+      runtime,
       status: smoke.ok ? "ok" : "failed",
       ok: smoke.ok,
       coldMs: cold.imageMs,
@@ -189,6 +229,7 @@ async function compareOne(
     if (isSlimwheelError(e) && e.code !== "cancelled") {
       return {
         strategy,
+        runtime,
         status: "failed",
         ok: false,
         error: `${e.message}${e.details ? `\n${e.details.slice(-1500)}` : ""}`,
@@ -230,7 +271,8 @@ export async function compareStrategies(
       message: "no Python file to change: warm rebuilds are not measured",
     });
   const rows: CompareRow[] = [];
-  for (const s of o.strategies) rows.push(await compareOne(project, s, o, engine, changeFile, ctx));
+  for (const c of candidates(o.strategies, o.runtimes))
+    rows.push(await compareOne(project, c, o, engine, changeFile, ctx));
   return {
     schemaVersion: 1,
     project: { name: project.name ?? null, dir: project.dir, python: project.python.version },

@@ -19,6 +19,22 @@ import { exec } from "../util/exec.js";
 
 export type RuntimeKind = "slim" | "minimal";
 
+/**
+ * The runtime a build ships: what was asked (`--runtime`, then `[tool.slimwheel] runtime`), else
+ * `minimal` for the slimwheel strategy on glibc and `slim` for the classic strategies, which show
+ * what people write by hand. `--keep` and `--debug-shell` only make sense with `minimal`.
+ */
+export function resolveRuntime(
+  strategy: string,
+  asked: RuntimeKind | undefined,
+  configured: RuntimeKind | undefined,
+  libc: "glibc" | "musl" = "glibc",
+): RuntimeKind {
+  const chosen = asked ?? configured;
+  if (chosen) return chosen;
+  return strategy === "slimwheel" && libc === "glibc" ? "minimal" : "slim";
+}
+
 /** Replaces the image tagged `tag` by its minimal form; returns what was kept and dropped. */
 export async function minimizeImage(
   engine: Engine,

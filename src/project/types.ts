@@ -100,6 +100,8 @@ export interface SlimwheelConfig {
   readonly dockerignore?: readonly string[];
   /** Paths a minimal runtime keeps besides its closure (`keep = ["/usr/share/misc/magic.mgc"]`). */
   readonly keep?: readonly string[];
+  /** The slimwheel strategy's runtime: `minimal` (default) or `slim`. */
+  readonly runtime?: "minimal" | "slim";
 }
 
 export type SourceId =

@@ -1,5 +1,5 @@
 /** `slimwheel compare` output: a sorted terminal table with ratios against `full`, and an HTML report. */
-import type { CompareReport, CompareRow } from "../pipeline/compare.js";
+import { type CompareReport, type CompareRow, rowLabel } from "../pipeline/compare.js";
 import { barChart as bars, esc, formatBytes, htmlPage } from "./html.js";
 
 export { formatBytes };
@@ -30,7 +30,7 @@ export function formatCompareTable(report: CompareReport): string {
     "waste",
   ];
   const rows = sortedRows(report).map((r) => [
-    r.strategy,
+    rowLabel(r),
     formatBytes(r.compressedBytes),
     formatBytes(r.uncompressedBytes),
     full && r.compressedBytes !== undefined
@@ -57,7 +57,7 @@ export function formatCompareTable(report: CompareReport): string {
   const notes = report.rows.filter((r) => r.error);
   if (notes.length) {
     out.push("");
-    for (const r of notes) out.push(`${r.strategy} ${r.status}: ${r.error!.split("\n")[0]}`);
+    for (const r of notes) out.push(`${rowLabel(r)} ${r.status}: ${r.error!.split("\n")[0]}`);
   }
   return `${out.join("\n")}\n`;
 }
@@ -71,7 +71,7 @@ function barChart(
 ): string {
   const data = rows
     .filter((r) => value(r) !== undefined)
-    .map((r) => ({ label: r.strategy, value: value(r)!, highlight: r.strategy === "slimwheel" }));
+    .map((r) => ({ label: rowLabel(r), value: value(r)!, highlight: r.strategy === "slimwheel" }));
   return bars(title, data, label, color);
 }
 

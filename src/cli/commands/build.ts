@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import { buildImage } from "../../pipeline/build-image.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
+import { runtimeJson, runtimeLines } from "../../report/runtime.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import {
@@ -46,10 +47,8 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .addOption(
       new Option(
         "--runtime <kind>",
-        "slim: the runtime base image as it is; minimal: only what the app runs (slimwheel strategy; with docker, assembled through buildah)",
-      )
-        .choices(["slim", "minimal"])
-        .default("slim"),
+        "minimal (default for -s slimwheel): only what the app runs, proven by the import, smoke and boot tests; slim: the runtime base image as it is (the classic strategies' only runtime)",
+      ).choices(["slim", "minimal"]),
     )
     .option(
       "--keep <path>",
@@ -98,7 +97,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           push: Boolean(o.push),
           output: typeof o.output === "string" ? parseOutput(o.output) : undefined,
           smoke: o.smoke as string | undefined,
-          runtime: o.runtime as "slim" | "minimal",
+          runtime: o.runtime as "slim" | "minimal" | undefined,
           importTest: o.importTest !== false,
           bootTest: o.bootTest !== false,
           keep: o.keep as string[],
@@ -121,21 +120,8 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         smoke: outcome.smoke ?? null,
         boot: outcome.boot ?? null,
         runtime: outcome.closure
-          ? {
-              kind: "minimal",
-              layers: outcome.closure.layers.map((l) => ({
-                role: l.role,
-                bytes: l.bytes,
-                files: l.files.length,
-              })),
-              dropped: outcome.closure.dropped.map((d) => ({
-                group: d.group,
-                bytes: d.bytes,
-                files: d.files,
-              })),
-              packages: outcome.closure.packages,
-            }
-          : { kind: "slim" },
+          ? { kind: "minimal", ...runtimeJson(outcome.closure), packages: outcome.closure.packages }
+          : { kind: outcome.runtime },
         importTest: outcome.importTest
           ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
           : null,
@@ -162,9 +148,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           );
         }
         if (outcome.closure)
-          io.stdout(
-            `  minimal runtime: ${outcome.closure.layers.map((l) => `${l.role} ${(l.bytes / 1e6).toFixed(1)} MB`).join(", ")}; dropped ${(outcome.closure.dropped.reduce((n, d) => n + d.bytes, 0) / 1e6).toFixed(1)} MB\n`,
-          );
+          for (const line of runtimeLines(outcome.closure)) io.stdout(`  minimal runtime: ${line}\n`);
         if (outcome.importTest)
           io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
         if (outcome.smoke) io.stdout("  smoke test: passed\n");

@@ -1,4 +1,4 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { compareStrategies } from "../../pipeline/compare.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { compareHtml, formatCompareTable } from "../../report/compare-report.js";
@@ -28,10 +28,18 @@ export function registerCompare(program: Command, getEnv: GetEnv): void {
       "--smoke <command>",
       "shell command that must succeed in each image (in /app); default: import every installed module",
     )
+    .addOption(
+      new Option(
+        "--runtime <kind>",
+        "the slimwheel strategy's runtime to measure: both (minimal beside slim), minimal or slim",
+      )
+        .choices(["both", "minimal", "slim"])
+        .default("both"),
+    )
     .option("--keep-images", "keep the images built (tagged localhost/slimwheel-compare/NAME:STRATEGY)")
     .addHelpText(
       "after",
-      "\nEach strategy is built twice in a temporary copy of the project: cold (no layer cache), then after a\none-line change to an app source file (warm). Exit 1 when a strategy that should work fails.",
+      "\nEach strategy is built twice in a temporary copy of the project: cold (no layer cache), then after a\none-line change to an app source file (warm). The slimwheel strategy is measured with its minimal\nruntime (row slimwheel) and with the slim one (row slimwheel/slim). Exit 1 when a strategy that should work fails.",
     )
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();
@@ -51,6 +59,7 @@ export function registerCompare(program: Command, getEnv: GetEnv): void {
           python: o.python as string | undefined,
           smoke: o.smoke as string | undefined,
           keepImages: Boolean(o.keepImages),
+          runtimes: o.runtime === "both" ? ["minimal", "slim"] : [o.runtime as "minimal" | "slim"],
           version: packageVersion(),
         },
         ctx,

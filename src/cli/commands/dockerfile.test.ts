@@ -29,3 +29,40 @@ describe("slimwheel dockerfile and the project's own .dockerignore", () => {
     }
   });
 });
+
+describe("slimwheel dockerfile --runtime", () => {
+  const project = async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sw-dockerfile-rt-"));
+    await writeFile(join(dir, "requirements.txt"), "flask==2.2.2\n");
+    await writeFile(join(dir, "app.py"), "import flask\n");
+    return dir;
+  };
+
+  it("says in the header that build cuts the slimwheel image to the minimal runtime (the default)", async () => {
+    const dir = await project();
+    try {
+      const r = await runCli(["--json", "dockerfile", dir]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout).runtime).toBe("minimal");
+      expect(await readFile(join(dir, "Dockerfile"), "utf8")).toContain("# Runtime: minimal.");
+      const slim = await runCli(["dockerfile", dir, "--runtime", "slim", "-o", "-"]);
+      expect(slim.code, slim.stderr).toBe(0);
+      expect(slim.stdout).not.toContain("Runtime: minimal");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses --runtime minimal for a classic strategy, with a hint", async () => {
+    const dir = await project();
+    try {
+      const r = await runCli(["dockerfile", dir, "-s", "venv", "--runtime", "minimal", "-o", "-"]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("--runtime minimal is for the slimwheel strategy, not venv");
+      const classic = await runCli(["dockerfile", dir, "-s", "venv", "-o", "-"]);
+      expect(classic.stdout).not.toContain("Runtime: minimal");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

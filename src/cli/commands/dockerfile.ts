@@ -17,6 +17,7 @@ import { addSelectionOptions, resolveDir, selection } from "./options.js";
 
 interface DockerfileFlags {
   strategy?: string;
+  runtime?: "minimal" | "slim";
   output?: string;
   force?: boolean;
   python?: string;
@@ -49,6 +50,12 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
     )
     .option("--force", "overwrite a Dockerfile (or compose.yaml) that slimwheel did not write")
     .option("--python <X.Y>", "Python version, over what the project declares")
+    .addOption(
+      new Option(
+        "--runtime <kind>",
+        "minimal (default for -s slimwheel): the header says `slimwheel build` cuts the final stage to what the app runs; slim: the runtime image as it is",
+      ).choices(["minimal", "slim"]),
+    )
     .option(
       "--check",
       "write nothing; exit 1 listing each file that is stale against the current inputs (lock, pyproject, options), 0 when all are current",
@@ -81,6 +88,7 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
       const version = packageVersion();
       const options: DockerfileOptions = {
         ...(o.strategy ? { strategy: o.strategy } : {}),
+        ...(o.runtime ? { runtime: o.runtime } : {}),
         ...(o.python ? { python: o.python } : {}),
         ...(sel.groups ? { groups: sel.groups } : {}),
         ...(sel.extras ? { extras: sel.extras } : {}),
@@ -136,12 +144,12 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
       const written = files.map((f) => f.path);
       if (global.json)
         io.stdout(
-          `${JSON.stringify({ strategy: planned.strategy, inputsHash: planned.inputs.hash, written, runtimePackages: planned.plan.runtimePackages }, null, 2)}\n`,
+          `${JSON.stringify({ strategy: planned.strategy, runtime: planned.runtime, inputsHash: planned.inputs.hash, written, runtimePackages: planned.plan.runtimePackages }, null, 2)}\n`,
         );
       else {
         for (const w of written) io.stdout(`wrote ${w}\n`);
         io.stdout(
-          `strategy: ${planned.strategy}; build it with: slimwheel build ${dir} -t IMAGE (or docker build -f ${dockerfile!.path} ${planned.project.dir})\n`,
+          `strategy: ${planned.strategy}, runtime: ${planned.runtime}; build it with: slimwheel build ${dir} -t IMAGE (or docker build -f ${dockerfile!.path} ${planned.project.dir})\n`,
         );
       }
     });

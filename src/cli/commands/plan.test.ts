@@ -24,6 +24,10 @@ describe("slimwheel plan --json", () => {
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
     expect(doc.schemaVersion).toBe(1);
+    expect(doc.runtime).toMatchObject({
+      kind: "minimal",
+      image: expect.stringMatching(/^python:3\.\d+-slim$/),
+    });
   });
 
   it("--group adds a dependency group the default set leaves out", async () => {

@@ -1,7 +1,11 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { type RuntimeKind, resolveRuntime } from "../../pipeline/minimize.js";
+import { previewRuntime } from "../../pipeline/runtime-preview.js";
+import { DEFAULT_STRATEGY } from "../../plan/strategies/index.js";
 import { readProject } from "../../project/read.js";
 import { formatPlan, planDocument } from "../../report/plan.js";
+import { formatRuntime, runtimeDocument } from "../../report/runtime.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { addSelectionOptions, selection } from "./options.js";
@@ -21,7 +25,17 @@ export function registerPlan(program: Command, getEnv: GetEnv): void {
         .choices(["x86_64", "aarch64", "amd64", "arm64"])
         .default("x86_64"),
     )
-    .option("--strict", "exit 1 when there are warnings");
+    .option("--strict", "exit 1 when there are warnings")
+    .addOption(
+      new Option(
+        "--runtime <kind>",
+        "the runtime to preview: minimal (default for the slimwheel strategy) or slim",
+      ).choices(["minimal", "slim"]),
+    )
+    .option(
+      "--runtime-image <ref>",
+      "the base image the minimal runtime is cut from (default: python:X.Y-slim); read from local storage, never pulled",
+    );
   addSelectionOptions(cmd)
     .addHelpText(
       "after",
@@ -33,7 +47,15 @@ requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cf
     .action(
       async (
         dir: string,
-        o: { python?: string; arch: string; strict?: boolean; group: string[]; extra: string[] },
+        o: {
+          python?: string;
+          arch: string;
+          strict?: boolean;
+          group: string[];
+          extra: string[];
+          runtime?: RuntimeKind;
+          runtimeImage?: string;
+        },
       ) => {
         const { ctx, global, io } = getEnv();
         const arch =
@@ -46,12 +68,19 @@ requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cf
             ...selection(o),
           },
         );
-        if (global.json) io.stdout(`${JSON.stringify(planDocument(project), null, 2)}\n`);
+        const strategy = project.config.strategy ?? DEFAULT_STRATEGY;
+        const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime);
+        const image = o.runtimeImage ?? `python:${project.python.version}-slim`;
+        const preview = runtime === "minimal" ? await previewRuntime(image, ctx.env) : undefined;
+        if (global.json)
+          io.stdout(
+            `${JSON.stringify({ ...planDocument(project), runtime: runtimeDocument(runtime, image, preview) }, null, 2)}\n`,
+          );
         else {
           const color = global.color && io.stdoutIsTTY;
-          io.stdout(
-            formatPlan(project, { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) }),
-          );
+          const style = { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) };
+          io.stdout(formatPlan(project, style));
+          io.stdout(formatRuntime(runtime, strategy, image, preview, style));
         }
         if (o.strict && project.warnings.length) throw new ExitWith(1);
       },

@@ -156,6 +156,7 @@ const SLIMWHEEL_KEYS: Record<string, "string" | "strings" | "number" | "boolean"
   groups: "strings",
   extras: "strings",
   keep: "strings",
+  runtime: "string",
 };
 
 function slimwheelConfig(
@@ -180,6 +181,8 @@ function slimwheelConfig(
       type === "strings"
         ? Array.isArray(value) && value.every((v) => typeof v === "string")
         : typeof value === type;
+    if (key === "runtime" && ok && value !== "slim" && value !== "minimal")
+      throw fieldError(path, content, "tool.slimwheel.runtime", '"minimal" or "slim"');
     if (
       !ok ||
       (key === "port" && (!Number.isInteger(value) || (value as number) < 1 || (value as number) > 65535))

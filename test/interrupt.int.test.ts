@@ -1,0 +1,123 @@
+/**
+ * Interruption (issue 13): `slimwheel build --output oci:DIR` of an example, interrupted with
+ * SIGINT (and SIGTERM) at 20 moments spread over a warm build — during the engine build, the
+ * minimal assembly, the proofs, the export. Each time: exit 130, nothing left in the process's
+ * temporary directory, no buildah working container left, no partial output; and the next build
+ * succeeds and reuses the stage cache. The moments come from a seeded generator (printed) so a
+ * failure can be replayed.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exec } from "../src/util/exec.js";
+import { readEndpoints } from "../testbed/endpoints.js";
+
+const ROOT = join(import.meta.dirname, "..");
+const tb = await readEndpoints();
+let work: string;
+
+/** A small seeded generator (mulberry32): the same seed gives the same moments. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const containers = async () =>
+  (await exec("buildah", ["containers", "--quiet"], { env: process.env })).stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+
+/** Runs the CLI's build; sends `signal` after `afterMs` (when given). */
+function build(out: string, temp: string, interrupt?: { afterMs: number; signal: NodeJS.Signals }) {
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, "dist", "cli", "main.js"),
+      "--json",
+      "build",
+      join(ROOT, "examples", "flask-app"),
+      ...["-t", "localhost/slimwheel-interrupt/flask:t", "--engine", "buildah"],
+      ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
+      ...["--index-url", tb.index.url, "--smoke", "python smoke.py", "--output", `oci:${out}`],
+    ],
+    { env: { ...process.env, TMPDIR: temp }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d));
+  child.stderr.on("data", (d: Buffer) => (stderr += d));
+  const started = Date.now();
+  let sentAt: number | undefined;
+  const timer = interrupt
+    ? setTimeout(() => {
+        sentAt = Date.now() - started;
+        child.kill(interrupt.signal);
+      }, interrupt.afterMs)
+    : undefined;
+  return new Promise<{ code: number | null; stdout: string; stderr: string; ms: number; sentAt?: number }>(
+    (resolve) =>
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr, ms: Date.now() - started, sentAt });
+      }),
+  );
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "slimwheel-interrupt-"));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("build interrupted at random moments", () => {
+  it("exits 130, leaves no temporary directory, working container or partial output, and the next build succeeds", async () => {
+    const temp = join(work, "tmp");
+    const out = join(work, "out", "image");
+    await exec("mkdir", ["-p", temp, join(work, "out")], { env: process.env });
+    // A warm build first: its duration bounds the moments.
+    const warm = await build(out, temp);
+    expect(warm.code, warm.stderr).toBe(0);
+    await rm(out, { recursive: true, force: true });
+    const before = await containers();
+    const seed = Number(process.env.SLIMWHEEL_INTERRUPT_SEED ?? Date.now() % 100_000);
+    const next = random(seed);
+    const moments = Array.from({ length: 20 }, (_, i) => ({
+      afterMs: Math.round(300 + next() * Math.max(1000, warm.ms - 800)),
+      signal: (i % 5 === 4 ? "SIGTERM" : "SIGINT") as NodeJS.Signals,
+    }));
+    console.log(`interrupt seed ${seed} (SLIMWHEEL_INTERRUPT_SEED replays it); warm build ${warm.ms} ms`);
+    let interrupted = 0;
+    for (const m of moments) {
+      const r = await build(out, temp, m);
+      const where = `seed ${seed}, ${m.signal} at ${m.afterMs} ms`;
+      if (r.sentAt === undefined) {
+        // The build ended before the moment came: it must have succeeded.
+        expect(r.code, `${where}: ${r.stderr}`).toBe(0);
+        await rm(out, { recursive: true, force: true });
+      } else {
+        interrupted++;
+        expect(r.code, `${where}: ${r.stderr.slice(-2000)}`).toBe(130);
+        expect(r.stderr, where).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/); // no stack trace
+        expect(await readdir(join(work, "out")), `${where}: partial output`).toEqual([]);
+      }
+      expect(await readdir(temp), `${where}: temporary files left`).toEqual([]);
+      expect(await containers(), `${where}: working containers left`).toEqual(before);
+    }
+    expect(interrupted).toBeGreaterThanOrEqual(15);
+    const after = await build(out, temp);
+    expect(after.code, after.stderr).toBe(0);
+    expect(JSON.parse(after.stdout).detected.stageCached).toBe(true);
+    expect((await readdir(out)).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+  });
+});
