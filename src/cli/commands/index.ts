@@ -7,6 +7,7 @@ import { registerInspect } from "./inspect.js";
 import { registerLint } from "./lint.js";
 import { registerPlan } from "./plan.js";
 import { registerPush } from "./push.js";
+import { registerSbom } from "./sbom.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
@@ -20,4 +21,5 @@ export const commands: readonly RegisterCommand[] = [
   registerInspect,
   registerLint,
   registerPush,
+  registerSbom,
 ];
