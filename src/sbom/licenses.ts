@@ -1,7 +1,7 @@
 /**
  * A Python distribution's declared licenses, from its METADATA: PEP 639 `License-Expression` when
- * given; otherwise the `License` field and the `License ::` classifiers, each mapped to an SPDX
- * license id when it names exactly one (the id list is the one CycloneDX's schema accepts,
+ * given; otherwise the `License` field; otherwise the `License ::` classifiers. Each is mapped to
+ * an SPDX license id when it names exactly one (the id list is the one CycloneDX's schema accepts,
  * schema/cyclonedx/spdx.schema.json), else kept as a name.
  */
 import { readFileSync } from "node:fs";
@@ -66,12 +66,15 @@ export function declaredLicenses(d: PythonDistribution): DeclaredLicense[] {
       out.push(l);
     }
   };
+  // The License field, when given, is what the author wrote; the classifiers are a vaguer restatement
+  // of it (`BSD License` beside `BSD-3-Clause`), read only when it is missing.
   if (d.license) {
     const text = d.license.trim();
     const id = spdxLicenseIds().get(text.toLowerCase());
     if (id) add({ kind: "id", id });
     else if (!text.includes("\n")) add({ kind: "name", name: text });
     else add({ kind: "name", name: text.split("\n")[0]!.trim() || "license text", text });
+    return out;
   }
   for (const c of d.licenseClassifiers) {
     const id = CLASSIFIERS[c];

@@ -98,6 +98,13 @@ License: Copyright (c) 2020 Someone
         Permission is hereby granted, free of charge.
 Classifier: License :: Other/Proprietary License
 `;
+const BSDISH_META = `Metadata-Version: 2.1
+Name: bsdish
+Version: 1.0
+Classifier: License :: OSI Approved
+Classifier: License :: OSI Approved :: BSD License
+Classifier: License :: OSI Approved :: MIT License
+`;
 const PIP_META = "Metadata-Version: 2.1\nName: pip\nVersion: 24.0\nLicense: MIT\n";
 
 /** A Debian-like base, a dependencies layer, and a layer that removes one distribution. */
@@ -116,6 +123,7 @@ async function fixtureImage(): Promise<{ layout: string; digest: string }> {
     file(`${SP}/attrs-24.2.0.dist-info/METADATA`, PEP639_META),
     file(`${SP}/odd_pkg-1.0.dist-info/METADATA`, TEXT_LICENSE_META),
     file(`${SP}/pip-24.0.dist-info/METADATA`, PIP_META),
+    file(`${SP}/bsdish-1.0.dist-info/METADATA`, BSDISH_META),
     file(`${VENV}/pip-24.0.dist-info/METADATA`, PIP_META),
     // No METADATA: listed from the directory's name.
     file(`${SP}/bare_dist-2.0.dist-info/RECORD`, "bare/__init__.py,,\n"),
@@ -164,6 +172,7 @@ describe("collectImage", () => {
     expect(c.python.map((d) => `${d.name}@${d.version} ${d.path}`)).toEqual([
       `attrs@24.2.0 /${SP}/attrs-24.2.0.dist-info`,
       `bare_dist@2.0 /${SP}/bare_dist-2.0.dist-info`,
+      `bsdish@1.0 /${SP}/bsdish-1.0.dist-info`,
       `Flask-Login@0.6.3 /${SP}/Flask_Login-0.6.3.dist-info`,
       `odd_pkg@1.0 /${SP}/odd_pkg-1.0.dist-info`,
       `pip@24.0 /${VENV}/pip-24.0.dist-info`,
@@ -255,11 +264,16 @@ describe("CycloneDX 1.6", () => {
     });
     expect(byPurl("pkg:pypi/requests@2.32.3")).toMatchObject({
       hashes: [{ alg: "SHA-256", content: sha(REQUESTS_RECORD) }],
-      // License: names an SPDX id; the Apache classifier does not say which version.
-      licenses: [{ license: { id: "Apache-2.0" } }, { license: { name: "Apache Software License" } }],
+      // License: names an SPDX id; the classifiers are not read beside it.
+      licenses: [{ license: { id: "Apache-2.0" } }],
       evidence: { occurrences: [{ location: `/${SP}/requests-2.32.3.dist-info` }] },
     });
+    // License: UNKNOWN is no license: the classifiers are read.
     expect(byPurl("pkg:pypi/flask-login@0.6.3")).toMatchObject({ licenses: [{ license: { id: "MIT" } }] });
+    // A classifier naming no single license is kept as a name; "OSI Approved" alone is dropped.
+    expect(byPurl("pkg:pypi/bsdish@1.0")).toMatchObject({
+      licenses: [{ license: { name: "BSD License" } }, { license: { id: "MIT" } }],
+    });
     expect(byPurl("pkg:pypi/attrs@24.2.0")).toMatchObject({
       licenses: [{ expression: "MIT OR Apache-2.0" }],
     });
@@ -271,7 +285,6 @@ describe("CycloneDX 1.6", () => {
             text: { content: "Copyright (c) 2020 Someone\n\nPermission is hereby granted, free of charge." },
           },
         },
-        { license: { name: "Other/Proprietary License" } },
       ],
     });
     // The same distribution in two environments: two components, two refs.
@@ -283,7 +296,7 @@ describe("CycloneDX 1.6", () => {
     expect(components.some((x) => x.name === "removed" || x.name === "fake" || x.name === "libssl3")).toBe(
       false,
     );
-    expect(components).toHaveLength(1 + 3 + 7);
+    expect(components).toHaveLength(1 + 3 + 8);
   });
 
   it("a broken BOM fails the schema", async () => {
@@ -334,7 +347,7 @@ describe("SPDX 2.3", () => {
     const pkg = (name: string) => packages.filter((p) => p.name === name);
     expect(pkg("requests")[0]).toMatchObject({
       versionInfo: "2.32.3",
-      licenseDeclared: "Apache-2.0 AND LicenseRef-Apache-Software-License",
+      licenseDeclared: "Apache-2.0",
       checksums: [{ algorithm: "SHA256", checksumValue: sha(REQUESTS_RECORD) }],
       externalRefs: [
         {
@@ -345,6 +358,17 @@ describe("SPDX 2.3", () => {
       ],
     });
     expect(pkg("attrs")[0]!.licenseDeclared).toBe("MIT OR Apache-2.0");
+    // Several declared licenses: all of them; names that are no SPDX id become LicenseRefs with their text.
+    expect(pkg("bsdish")[0]!.licenseDeclared).toBe("LicenseRef-BSD-License AND MIT");
+    expect(pkg("odd_pkg")[0]!.licenseDeclared).toBe("LicenseRef-Copyright-c-2020-Someone");
+    expect(doc.hasExtractedLicensingInfos).toEqual([
+      { licenseId: "LicenseRef-BSD-License", name: "BSD License", extractedText: "BSD License" },
+      {
+        licenseId: "LicenseRef-Copyright-c-2020-Someone",
+        name: "Copyright (c) 2020 Someone",
+        extractedText: "Copyright (c) 2020 Someone\n\nPermission is hereby granted, free of charge.",
+      },
+    ]);
     expect(pkg("bare_dist")[0]!.licenseDeclared).toBe("NOASSERTION");
     expect(pkg("libsqlite3-0")[0]).toMatchObject({
       sourceInfo: "built from the source package sqlite3 3.40.1-2",
@@ -363,7 +387,7 @@ describe("SPDX 2.3", () => {
     expect(spdxSchema()({ ...doc, spdxVersion: undefined })).toBe(false);
     const noRefs = { ...doc, hasExtractedLicensingInfos: [] };
     expect(spdxProblems(noRefs)).toContain(
-      "SPDXRef-pypi-requests-2.32.3: LicenseRef-Apache-Software-License is not in hasExtractedLicensingInfos",
+      "SPDXRef-pypi-bsdish-1.0: LicenseRef-BSD-License is not in hasExtractedLicensingInfos",
     );
     expect(spdxProblems({ ...doc, documentNamespace: "urn:uuid:x#y" })).not.toEqual([]);
   });
