@@ -3,12 +3,15 @@
  * `collectImage` reads the image, `renderSbom` is pure, `writeSbomFor` does both and writes the
  * file atomically: what `slimwheel sbom` runs, and what `build` can call on its output.
  */
-import { isAbsolute, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import { packageVersion } from "../cli/version.js";
 import type { Context } from "../context.js";
 import { SlimwheelError } from "../errors.js";
 import { openAnyImage } from "../inspect/open.js";
+import { type PushedReferrer, pushReferrer } from "../oci/referrer.js";
+import { parseImageRef, RegistryClient, type RegistryOptions } from "../oci/registry.js";
 import type { ImageSource } from "../oci/source.js";
+import type { Descriptor } from "../oci/types.js";
 import { writeAtomic } from "../util/write-atomic.js";
 import { collectImage, type ImageContents } from "./collect.js";
 import { cyclonedxBom, type SbomOptions } from "./cyclonedx.js";
@@ -92,4 +95,26 @@ export async function writeSbomFor(
   const path = isAbsolute(o.out) ? o.out : resolve(ctx.cwd, o.out);
   await writeAtomic(path, text);
   return { path, format, text, contents };
+}
+
+/**
+ * Attaches a written SBOM to an image pushed to `ref` (HOST/REPO[:TAG], the same repository) as an
+ * OCI 1.1 referrer of `subject` (the pushed manifest's descriptor): artifactType
+ * `application/vnd.cyclonedx+json` or `application/spdx+json`. `created`: SOURCE_DATE_EPOCH, so the
+ * referrer's digest is reproducible too.
+ */
+export async function attachSbom(
+  ref: string,
+  subject: Descriptor,
+  sbom: { readonly text: string; readonly format: SbomFormat; readonly path?: string },
+  o: RegistryOptions & { readonly created?: number },
+): Promise<PushedReferrer> {
+  const r = parseImageRef(ref);
+  const client = new RegistryClient(r.registry, o);
+  return pushReferrer(client, r.repository, subject, {
+    bytes: Buffer.from(sbom.text),
+    mediaType: SBOM_MEDIA_TYPES[sbom.format],
+    title: sbom.path ? basename(sbom.path) : sbom.format === "spdx" ? "sbom.spdx.json" : "sbom.cdx.json",
+    created: o.created,
+  });
 }

@@ -6,14 +6,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../cli/testing.js";
 import type { Context } from "../context.js";
 import { writeLayerBlob } from "../oci/blob.js";
-import { assembleImage, writeDockerArchive, writeOciLayout } from "../oci/image-writer.js";
+import { FakeRegistry } from "../oci/fake-registry.testutil.js";
+import { assembleImage, loadLayoutImage, writeDockerArchive, writeOciLayout } from "../oci/image-writer.js";
 import { openImageSource, parseImageRef } from "../oci/ref.js";
+import { pushImage } from "../oci/registry.js";
 import { type LayerEntry, layerTar } from "../oci/tar-writer.js";
 import { silentReporter } from "../reporter/index.js";
 import { collectImage, distributionFromMetadata } from "./collect.js";
 import { cyclonedxBom } from "./cyclonedx.js";
 import { contentUuid, debPurl, pypiPurl } from "./ids.js";
-import { renderSbom, writeSbomFor } from "./index.js";
+import { attachSbom, renderSbom, writeSbomFor } from "./index.js";
 import { cyclonedxProblems, cyclonedxSchema, spdxProblems, spdxSchema } from "./sbom-schema.testutil.js";
 import { spdxDocument } from "./spdx.js";
 
@@ -425,6 +427,41 @@ describe("writeSbomFor and `slimwheel sbom`", () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("does not exist");
     expect(missing.stderr).not.toContain("    at ");
+  });
+});
+
+describe("attachSbom", () => {
+  it("pushes the written SBOM as a referrer of the pushed image", async () => {
+    const reg = await new FakeRegistry().start();
+    try {
+      const o = { env: {}, insecure: true, backoffMs: 1, credentials: async () => undefined };
+      const image = await loadLayoutImage(fixture.layout);
+      await pushImage(image, `${reg.host}/demo/app:1`, o);
+      const written = await writeSbomFor(
+        `oci:${fixture.layout}`,
+        { out: "app.cdx.json" },
+        ctxFor(await tmp("attach"), EPOCH),
+      );
+      const r = await attachSbom(`${reg.host}/demo/app:1`, image.manifest.descriptor, written, {
+        ...o,
+        created: EPOCH,
+      });
+      const stored = JSON.parse(reg.manifests.get("demo/app")!.get(r.digest)!.bytes.toString());
+      expect(stored).toMatchObject({
+        artifactType: "application/vnd.cyclonedx+json",
+        subject: { digest: fixture.digest },
+        layers: [
+          {
+            mediaType: "application/vnd.cyclonedx+json",
+            annotations: { "org.opencontainers.image.title": "app.cdx.json" },
+          },
+        ],
+      });
+      const blob = reg.blobs.get("demo/app")!.get(stored.layers[0].digest)!;
+      expect(blob.toString()).toBe(written.text);
+    } finally {
+      await reg.stop();
+    }
   });
 });
 
