@@ -18,7 +18,7 @@ export interface PythonDistribution {
   /** As METADATA's `Name` writes it. */
   readonly name: string;
   readonly version: string;
-  /** The `*.dist-info` directory, absolute. */
+  /** The `*.dist-info` directory (or `*.egg-info` directory or file), absolute. */
   readonly path: string;
   /** PEP 639 `License-Expression`, when given (then `license` and `classifiers` are not used). */
   readonly licenseExpression?: string;
@@ -77,12 +77,14 @@ export interface CollectedFile {
 }
 
 const DIST_INFO_FILE = /(?:^|\/)(?:site|dist)-packages\/[^/]+\.dist-info\/(?:METADATA|RECORD)$/;
+/** setuptools' older form: a directory with PKG-INFO, or a single file in that format. */
+const EGG_INFO = /(?:^|\/)(?:site|dist)-packages\/[^/]+\.egg-info(?:\/PKG-INFO)?$/;
 const DPKG = /^var\/lib\/dpkg\/(?:status|status\.d\/[^/]+|info\/[^/]+\.md5sums)$/;
 const OS_RELEASE = new Set(["etc/os-release", "usr/lib/os-release"]);
 
 /** Whether `collectImage` keeps the content of the file at `path` (relative, no leading slash). */
 export function wantedFile(path: string): boolean {
-  return OS_RELEASE.has(path) || DPKG.test(path) || DIST_INFO_FILE.test(path);
+  return OS_RELEASE.has(path) || DPKG.test(path) || DIST_INFO_FILE.test(path) || EGG_INFO.test(path);
 }
 
 /** The largest file body kept (a RECORD of a large distribution is a few MiB). */
@@ -179,10 +181,13 @@ export function contentsFromFiles(
   const dirs = new Set(meta.distInfoDirs ?? []);
   for (const path of files.keys())
     if (DIST_INFO_FILE.test(path)) dirs.add(path.slice(0, path.lastIndexOf("/")));
+  // Each distribution's directory (or egg-info file) → its metadata and RECORD.
+  const roots = new Map<string, [CollectedFile | undefined, CollectedFile | undefined]>();
+  for (const dir of dirs) roots.set(dir, [files.get(`${dir}/METADATA`), files.get(`${dir}/RECORD`)]);
+  for (const [path, file] of files)
+    if (EGG_INFO.test(path)) roots.set(path.replace(/\/PKG-INFO$/, ""), [file, undefined]);
   const python: PythonDistribution[] = [];
-  for (const dir of dirs) {
-    const metadata = files.get(`${dir}/METADATA`);
-    const record = files.get(`${dir}/RECORD`);
+  for (const [dir, [metadata, record]] of roots) {
     const d = metadata ? distributionFromMetadata(metadata.text) : undefined;
     const fromName = d?.name && d.version ? undefined : nameFromDistInfo(dir);
     const name = d?.name || fromName?.name;
@@ -361,9 +366,12 @@ export function distributionFromMetadata(text: string): MetadataFields {
   };
 }
 
-/** `NAME-VERSION.dist-info` (the wheel spec escapes `-` in both parts to `_`). */
+/** `NAME-VERSION.dist-info` (the wheel spec escapes `-` in both parts to `_`), `NAME-VERSION[-pyX.Y].egg-info`. */
 function nameFromDistInfo(dir: string): { name: string; version: string } | undefined {
-  const base = dir.slice(dir.lastIndexOf("/") + 1).replace(/\.dist-info$/, "");
+  const base = dir
+    .slice(dir.lastIndexOf("/") + 1)
+    .replace(/\.(dist|egg)-info$/, "")
+    .replace(/-py\d[\d.]*$/, "");
   const dash = base.indexOf("-");
   if (dash <= 0 || dash === base.length - 1) return undefined;
   return { name: base.slice(0, dash), version: base.slice(dash + 1) };

@@ -127,6 +127,15 @@ async function fixtureImage(): Promise<{ layout: string; digest: string }> {
     file(`${SP}/pip-24.0.dist-info/METADATA`, PIP_META),
     file(`${SP}/bsdish-1.0.dist-info/METADATA`, BSDISH_META),
     file(`${VENV}/pip-24.0.dist-info/METADATA`, PIP_META),
+    // setuptools' egg-info, as a directory and as a single file.
+    file(
+      "usr/lib/python3/dist-packages/PyJWT-2.6.0.egg-info/PKG-INFO",
+      "Metadata-Version: 1.1\nName: PyJWT\nVersion: 2.6.0\nLicense: MIT\n",
+    ),
+    file(
+      "usr/lib/python3/dist-packages/distro_info-1.5-py3.11.egg-info",
+      "Metadata-Version: 1.0\nName: distro-info\nVersion: 1.5\n",
+    ),
     // No METADATA: listed from the directory's name.
     file(`${SP}/bare_dist-2.0.dist-info/RECORD`, "bare/__init__.py,,\n"),
     file(`${SP}/removed-1.0.dist-info/METADATA`, "Name: removed\nVersion: 1.0\n"),
@@ -175,10 +184,12 @@ describe("collectImage", () => {
       `attrs@24.2.0 /${SP}/attrs-24.2.0.dist-info`,
       `bare_dist@2.0 /${SP}/bare_dist-2.0.dist-info`,
       `bsdish@1.0 /${SP}/bsdish-1.0.dist-info`,
+      "distro-info@1.5 /usr/lib/python3/dist-packages/distro_info-1.5-py3.11.egg-info",
       `Flask-Login@0.6.3 /${SP}/Flask_Login-0.6.3.dist-info`,
       `odd_pkg@1.0 /${SP}/odd_pkg-1.0.dist-info`,
       `pip@24.0 /${VENV}/pip-24.0.dist-info`,
       `pip@24.0 /${SP}/pip-24.0.dist-info`,
+      "PyJWT@2.6.0 /usr/lib/python3/dist-packages/PyJWT-2.6.0.egg-info",
       `requests@2.32.3 /${SP}/requests-2.32.3.dist-info`,
     ]);
     const requests = c.python.find((d) => d.name === "requests")!;
@@ -233,6 +244,40 @@ describe("collectImage", () => {
     expect(c.python.map((d) => pypiPurl(d))).toEqual(["pkg:pypi/six@1.16.0"]);
     const bom = cyclonedxBom(c, { created: EPOCH, toolVersion: "0.0.0" });
     expect(cyclonedxSchema()(bom), JSON.stringify(cyclonedxSchema().errors)).toBe(true);
+  });
+});
+
+describe("large files", () => {
+  it("reads a dpkg status and a RECORD larger than 64 KiB", async () => {
+    const store = await tmp("big");
+    const status = Array.from(
+      { length: 2000 },
+      (_, i) =>
+        `Package: pkg${i}\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.${i}\nDescription: a package\n the long part of its description\n`,
+    ).join("\n");
+    const record = Array.from(
+      { length: 3000 },
+      (_, i) => `big/module_${i}.py,sha256=${"a".repeat(43)},1234\n`,
+    ).join("");
+    expect(status.length).toBeGreaterThan(64 * 1024);
+    expect(record.length).toBeGreaterThan(64 * 1024);
+    const blob = await writeLayerBlob(
+      layerTar(
+        [
+          file("var/lib/dpkg/status", status),
+          file(`${SP}/big-1.0.dist-info/METADATA`, "Name: big\nVersion: 1.0\n"),
+          file(`${SP}/big-1.0.dist-info/RECORD`, record),
+        ],
+        { sourceDateEpoch: EPOCH },
+      ),
+      store,
+    );
+    const image = await assembleImage({ layers: [{ blob }], config: {}, created: EPOCH, store });
+    const layout = join(await tmp("big-layout"), "big");
+    await writeOciLayout(image, layout);
+    const c = await collect(`oci:${layout}`);
+    expect(c.deb).toHaveLength(2000);
+    expect(c.python[0]!.recordSha256).toBe(sha(record));
   });
 });
 
@@ -298,7 +343,7 @@ describe("CycloneDX 1.6", () => {
     expect(components.some((x) => x.name === "removed" || x.name === "fake" || x.name === "libssl3")).toBe(
       false,
     );
-    expect(components).toHaveLength(1 + 3 + 8);
+    expect(components).toHaveLength(1 + 3 + 10);
   });
 
   it("a broken BOM fails the schema", async () => {
