@@ -56,7 +56,12 @@ export type DeclaredLicense =
 
 /** The distribution's declared licenses: one expression, or a list of ids and names (deduplicated). */
 export function declaredLicenses(d: PythonDistribution): DeclaredLicense[] {
-  if (d.licenseExpression) return [{ kind: "expression", expression: d.licenseExpression }];
+  if (d.licenseExpression) {
+    if (isSpdxExpression(d.licenseExpression))
+      return [{ kind: "expression", expression: d.licenseExpression }];
+    // Not an SPDX expression: kept as what it is, a name.
+    return [{ kind: "name", name: d.licenseExpression }];
+  }
   const out: DeclaredLicense[] = [];
   const seen = new Set<string>();
   const add = (l: DeclaredLicense) => {
@@ -83,4 +88,30 @@ export function declaredLicenses(d: PythonDistribution): DeclaredLicense[] {
     else if (c !== "OSI Approved") add({ kind: "name", name: c.split(" :: ").at(-1)! });
   }
   return out;
+}
+
+/**
+ * Whether `text` has the syntax of an SPDX license expression (SPDX 2.3 annex D): ids (with an
+ * optional `+`), `LicenseRef-`/`DocumentRef-` references, `AND`, `OR`, `WITH` and balanced
+ * parentheses, operands and operators alternating. Ids are not checked against the list.
+ */
+export function isSpdxExpression(text: string): boolean {
+  const tokens = text.match(/\(|\)|[^\s()]+/g) ?? [];
+  let depth = 0;
+  let wantOperand = true;
+  for (const t of tokens) {
+    if (t === "(") {
+      if (!wantOperand) return false;
+      depth++;
+    } else if (t === ")") {
+      if (wantOperand || --depth < 0) return false;
+    } else if (t === "AND" || t === "OR" || t === "WITH") {
+      if (wantOperand) return false;
+      wantOperand = true;
+    } else {
+      if (!wantOperand || !/^(DocumentRef-[A-Za-z0-9.-]+:)?[A-Za-z0-9.-]+\+?$/.test(t)) return false;
+      wantOperand = false;
+    }
+  }
+  return tokens.length > 0 && depth === 0 && !wantOperand;
 }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../cli/testing.js";
 import type { Context } from "../context.js";
@@ -12,10 +13,11 @@ import { openImageSource, parseImageRef } from "../oci/ref.js";
 import { pushImage } from "../oci/registry.js";
 import { type LayerEntry, layerTar } from "../oci/tar-writer.js";
 import { silentReporter } from "../reporter/index.js";
-import { collectImage, distributionFromMetadata } from "./collect.js";
+import { collectImage, contentsFromFiles, distributionFromMetadata } from "./collect.js";
 import { cyclonedxBom } from "./cyclonedx.js";
 import { contentUuid, debPurl, pypiPurl } from "./ids.js";
 import { attachSbom, renderSbom, writeSbomFor } from "./index.js";
+import { isSpdxExpression } from "./licenses.js";
 import { cyclonedxProblems, cyclonedxSchema, spdxProblems, spdxSchema } from "./sbom-schema.testutil.js";
 import { spdxDocument } from "./spdx.js";
 
@@ -514,6 +516,95 @@ describe("pieces", () => {
   it("reads METADATA headers only, continuation lines joined", () => {
     const d = distributionFromMetadata("Name: x\nVersion: 1\nLicense: A\n        B\n\nLicense: body text\n");
     expect(d).toMatchObject({ name: "x", version: "1", license: "A\nB" });
+  });
+
+  it("any file contents give schema-valid documents, never an exception (property)", () => {
+    const text = fc.oneof(
+      fc.string({ maxLength: 200 }),
+      fc
+        .array(
+          fc.tuple(
+            fc.constantFrom(
+              "Package",
+              "Version",
+              "Architecture",
+              "Status",
+              "Source",
+              "Name",
+              "License",
+              "Classifier",
+              "License-Expression",
+              "ID",
+              "VERSION_ID",
+              " cont",
+              "",
+            ),
+            fc.string({ maxLength: 30 }),
+          ),
+          { maxLength: 12 },
+        )
+        .map((fields) => fields.map(([k, v]) => `${k}: ${v}`).join("\n")),
+    );
+    const paths = fc.constantFrom(
+      "etc/os-release",
+      "var/lib/dpkg/status",
+      "var/lib/dpkg/status.d/x",
+      `${SP}/a-1.dist-info/METADATA`,
+      `${SP}/a-1.dist-info/RECORD`,
+      `${SP}/b.egg-info`,
+      `${SP}/-.dist-info/METADATA`,
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(paths, text), { maxLength: 6 }), (entries) => {
+        const files = new Map(entries.map(([p, t]) => [p, { text: t, sha256: sha(t) }]));
+        const c = contentsFromFiles(files, { ref: "oci:x", manifestDigest: `sha256:${"0".repeat(64)}` });
+        const o = { created: EPOCH, toolVersion: "1.2.3" };
+        const bom = cyclonedxBom(c, o);
+        const doc = spdxDocument(c, o);
+        expect(cyclonedxSchema()(bom), JSON.stringify(cyclonedxSchema().errors)).toBe(true);
+        expect(cyclonedxProblems(bom)).toEqual([]);
+        expect(spdxSchema()(doc)).toBe(true);
+        expect(spdxProblems(doc)).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("checks the syntax of a License-Expression; its LicenseRefs are listed in SPDX", () => {
+    for (const ok of [
+      "MIT",
+      "MIT OR Apache-2.0",
+      "(MIT OR Apache-2.0) AND BSD-3-Clause",
+      "GPL-2.0+ WITH Classpath-exception-2.0",
+      "LicenseRef-Proprietary",
+    ])
+      expect(isSpdxExpression(ok), ok).toBe(true);
+    for (const bad of ["", "MIT OR", "AND MIT", "(MIT", "MIT)", "MIT Apache-2.0", "MIT/Apache", "MIT OR ()"])
+      expect(isSpdxExpression(bad), bad).toBe(false);
+    const dist = (licenseExpression: string) => ({
+      name: "p",
+      version: "1",
+      path: "/x",
+      licenseExpression,
+      licenseClassifiers: [],
+    });
+    const contents = {
+      ref: "oci:x",
+      python: [dist("MIT AND LicenseRef-Proprietary"), dist("MIT/Apache")],
+      deb: [],
+    };
+    const doc = spdxDocument(contents, { created: EPOCH, toolVersion: "1" });
+    expect(spdxProblems(doc)).toEqual([]);
+    expect((doc.packages as Record<string, unknown>[]).map((p) => p.licenseDeclared)).toEqual([
+      "NOASSERTION",
+      "MIT AND LicenseRef-Proprietary",
+      "LicenseRef-MIT-Apache",
+    ]);
+    const bom = cyclonedxBom(contents, { created: EPOCH, toolVersion: "1" });
+    expect((bom.components as Record<string, unknown>[]).map((c) => c.licenses)).toEqual([
+      [{ expression: "MIT AND LicenseRef-Proprietary" }],
+      [{ license: { name: "MIT/Apache" } }],
+    ]);
   });
 
   it("UUIDs are version 5 and stable", () => {

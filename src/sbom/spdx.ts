@@ -17,7 +17,17 @@ const idPart = (s: string) => s.replace(/[^A-Za-z0-9.-]+/g, "-");
 function licenseDeclared(d: PythonDistribution, extracted: Map<string, Json>): string {
   const parts: string[] = [];
   for (const l of declaredLicenses(d)) {
-    if (l.kind === "expression") return l.expression;
+    if (l.kind === "expression") {
+      // LicenseRefs of the expression (PEP 639 allows them) are listed, as SPDX requires.
+      for (const [id] of l.expression.matchAll(/(?<![:\w-])LicenseRef-[A-Za-z0-9.-]+/g))
+        if (!extracted.has(id))
+          extracted.set(id, {
+            licenseId: id,
+            name: id,
+            extractedText: `${id}, named by the License-Expression of ${d.name} ${d.version}; its text is in the distribution's license files`,
+          });
+      return l.expression;
+    }
     if (l.kind === "id") parts.push(l.id);
     else {
       const id = `LicenseRef-${idPart(l.name).slice(0, 60)}`;
