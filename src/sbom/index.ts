@@ -68,6 +68,21 @@ export interface WrittenSbom {
 }
 
 /**
+ * Reads the image a reference names (any reference `slimwheel inspect` takes). The SBOM names it by
+ * that reference, not by where it was read from (a registry or engine image is read from a
+ * temporary layout): the same reference gives the same document.
+ */
+export async function readSbomContents(
+  ref: string,
+  ctx: Context,
+  o: { readonly insecure?: boolean } = {},
+): Promise<ImageContents> {
+  const opened = await openAnyImage(ref, ctx, { insecure: o.insecure });
+  const contents = await collectImage(opened.source).finally(opened.close);
+  return { ...contents, ref };
+}
+
+/**
  * Reads `image` (an `ImageSource`, or a reference `slimwheel inspect` takes: oci:DIR,
  * oci-archive:FILE, docker-archive:FILE, docker://…, docker-daemon:…, containers-storage:…) and
  * writes its SBOM to `o.out`. The timestamp is SOURCE_DATE_EPOCH (ctx) when set, else now.
@@ -78,13 +93,8 @@ export async function writeSbomFor(
   ctx: Context,
 ): Promise<WrittenSbom> {
   const format = o.format ?? "cyclonedx";
-  let contents: ImageContents;
-  if (typeof image === "string") {
-    const opened = await openAnyImage(image, ctx, { insecure: o.insecure });
-    contents = await collectImage(opened.source).finally(opened.close);
-  } else {
-    contents = await collectImage(image);
-  }
+  const contents =
+    typeof image === "string" ? await readSbomContents(image, ctx, o) : await collectImage(image);
   const created = ctx.sourceDateEpoch ?? Math.floor(ctx.now() / 1000);
   const text = renderSbom(contents, format, {
     created,

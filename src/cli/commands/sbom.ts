@@ -1,6 +1,12 @@
 import type { Command } from "commander";
-import { INSPECT_REFS, openAnyImage } from "../../inspect/open.js";
-import { collectImage, parseSbomFormat, renderSbom, SBOM_FORMATS, writeSbomFor } from "../../sbom/index.js";
+import { INSPECT_REFS } from "../../inspect/open.js";
+import {
+  parseSbomFormat,
+  readSbomContents,
+  renderSbom,
+  SBOM_FORMATS,
+  writeSbomFor,
+} from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 
@@ -48,8 +54,7 @@ Examples:
             );
           return;
         }
-        const opened = await openAnyImage(refText, ctx, { insecure: o.insecure });
-        const contents = await collectImage(opened.source).finally(opened.close);
+        const contents = await readSbomContents(refText, ctx, { insecure: o.insecure });
         io.stdout(
           renderSbom(contents, format, {
             created: ctx.sourceDateEpoch ?? Math.floor(ctx.now() / 1000),
