@@ -3,14 +3,14 @@ import { createHash } from "node:crypto";
 import { normalizeName } from "../python/pep503.js";
 import type { DebPackage, ImageContents, OsRelease, PythonDistribution } from "./collect.js";
 
-/** Percent-encodes a purl name, version or qualifier value (`:` may stay as it is). */
+/** Percent-encodes a purl name, version or qualifier value (`:` may stay as it is; `/` too in a qualifier value). */
 export const purlEncode = (s: string) => encodeURIComponent(s).replace(/%3A/g, ":");
 
 function qualifiers(q: Record<string, string | undefined>): string {
   const pairs = Object.entries(q)
     .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== "")
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${purlEncode(v)}`);
+    .map(([k, v]) => `${k}=${purlEncode(v).replace(/%2F/g, "/")}`);
   return pairs.length ? `?${pairs.join("&")}` : "";
 }
 
@@ -53,15 +53,19 @@ export function imageName(contents: ImageContents, name?: string): string {
   return last || "image";
 }
 
-/** `pkg:oci/NAME@sha256%3A…?arch=…`, when the manifest digest is known. */
+/**
+ * `pkg:oci/NAME@sha256%3A…?arch=…`, when the manifest digest is known. The purl spec's oci type
+ * names the image by the last part of its repository; a name with slashes (`registry/team/app`)
+ * gives that part and, unless one is given, its whole as `repository_url`.
+ */
 export function ociPurl(contents: ImageContents, name: string, repositoryUrl?: string): string | undefined {
   if (!contents.manifestDigest) return undefined;
-  return `pkg:oci/${purlEncode(name.toLowerCase())}@${encodeURIComponent(contents.manifestDigest)}${qualifiers(
-    {
-      arch: contents.architecture,
-      repository_url: repositoryUrl,
-    },
-  )}`;
+  const last = name.split("/").at(-1) || name;
+  const q = qualifiers({
+    arch: contents.architecture,
+    repository_url: repositoryUrl ?? (name.includes("/") ? name.toLowerCase() : undefined),
+  });
+  return `pkg:oci/${purlEncode(last.toLowerCase())}@${encodeURIComponent(contents.manifestDigest)}${q}`;
 }
 
 /**

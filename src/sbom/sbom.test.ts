@@ -16,7 +16,7 @@ import { silentReporter } from "../reporter/index.js";
 import { collectImage, contentsFromFiles, distributionFromMetadata } from "./collect.js";
 import { cyclonedxBom } from "./cyclonedx.js";
 import { contentUuid, debPurl, pypiPurl } from "./ids.js";
-import { attachSbom, renderSbom, writeSbomFor } from "./index.js";
+import { attachSbom, parseSbomFormat, renderSbom, sbomPathBeside, writeSbomFor } from "./index.js";
 import { isSpdxExpression } from "./licenses.js";
 import { cyclonedxProblems, cyclonedxSchema, spdxProblems, spdxSchema } from "./sbom-schema.testutil.js";
 import { spdxDocument } from "./spdx.js";
@@ -467,6 +467,14 @@ describe("writeSbomFor and `slimwheel sbom`", () => {
     const s = await runCli(["sbom", `oci:${fixture.layout}`, "--format", "spdx"], { cwd, env });
     expect(s.code, s.stderr).toBe(0);
     expect(spdxSchema()(JSON.parse(s.stdout))).toBe(true);
+    const named = await runCli(["sbom", `oci:${fixture.layout}`, "--name", "registry.example/shop"], {
+      cwd,
+      env,
+    });
+    expect(JSON.parse(named.stdout).metadata.component).toMatchObject({
+      name: "registry.example/shop",
+      purl: `pkg:oci/shop@${fixture.digest.replace(":", "%3A")}?arch=amd64&repository_url=registry.example/shop`,
+    });
     const bad = await runCli(["sbom", `oci:${fixture.layout}`, "--format", "swid"], { cwd, env });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('unknown SBOM format "swid"');
@@ -605,6 +613,13 @@ describe("pieces", () => {
       [{ expression: "MIT AND LicenseRef-Proprietary" }],
       [{ license: { name: "MIT/Apache" } }],
     ]);
+  });
+
+  it("names the file beside an output, and parses the format", () => {
+    expect(sbomPathBeside("/out/app.tar", "cyclonedx")).toBe("/out/app.tar.cdx.json");
+    expect(sbomPathBeside("/out/layout/", "spdx")).toBe("/out/layout.spdx.json");
+    expect(parseSbomFormat("spdx")).toBe("spdx");
+    expect(() => parseSbomFormat("CycloneDX")).toThrow(expect.objectContaining({ code: "usage" }));
   });
 
   it("UUIDs are version 5 and stable", () => {
