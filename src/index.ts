@@ -55,3 +55,10 @@ export { type Project, type ReadProjectOptions, readProject } from "./project/re
 /** Render: a plan as a commented Dockerfile and its .dockerignore (pure). */
 export { type RenderOptions, renderDockerfile, renderDockerignore } from "./render/dockerfile/index.js";
 export { type ReportEvent, type Reporter, silentReporter, step, streamReporter } from "./reporter/index.js";
+export {
+  attachSbom,
+  collectImage as collectSbomContents,
+  renderSbom,
+  type SbomFormat,
+  writeSbomFor,
+} from "./sbom/index.js";

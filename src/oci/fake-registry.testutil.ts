@@ -29,6 +29,8 @@ export interface Logged {
 
 export interface FakeRegistryOptions {
   readonly auth?: { readonly scheme: "basic" | "bearer"; readonly user: string; readonly password: string };
+  /** Answer `GET /v2/NAME/referrers/DIGEST` (distribution-spec 1.1); without it, 404 as older registries do. */
+  readonly referrersApi?: boolean;
 }
 
 const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
@@ -231,6 +233,28 @@ export class FakeRegistry {
         "docker-content-digest": digest,
       });
     }
+    m = /^\/v2\/(.+)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(path);
+    if (m && method === "GET" && this.o.referrersApi) {
+      const [, repo, digest] = m as unknown as [string, string, string];
+      if (!this.authorized(req, res, repo, false)) return;
+      const manifests = [];
+      for (const [ref, got] of this.repoManifests(repo)) {
+        if (!ref.startsWith("sha256:")) continue;
+        const j = JSON.parse(got.bytes.toString()) as { subject?: { digest: string }; artifactType?: string };
+        if (j.subject?.digest === digest)
+          manifests.push({
+            mediaType: got.mediaType,
+            digest: ref,
+            size: got.bytes.length,
+            artifactType: j.artifactType,
+          });
+      }
+      res.statusCode = 200;
+      res.setHeader("content-type", "application/vnd.oci.image.index.v1+json");
+      return void res.end(
+        JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests }),
+      );
+    }
     m = /^\/v2\/(.+)\/manifests\/([^/]+)$/.exec(path);
     if (m) {
       const [, repo, ref] = m as unknown as [string, string, string];
@@ -241,10 +265,14 @@ export class FakeRegistry {
         if (ref.startsWith("sha256:") && ref !== digest)
           return this.reply(res, 400, { errors: [{ code: "DIGEST_INVALID" }] });
         const j = JSON.parse(bytes.toString()) as {
-          config: { digest: string };
-          layers: { digest: string }[];
+          config?: { digest: string };
+          layers?: { digest: string }[];
+          manifests?: { digest: string }[];
         };
-        for (const d of [j.config, ...j.layers])
+        for (const d of j.manifests ?? [])
+          if (!this.repoManifests(repo).has(d.digest))
+            return this.reply(res, 400, { errors: [{ code: "MANIFEST_UNKNOWN", message: d.digest }] });
+        for (const d of j.manifests ? [] : [j.config!, ...(j.layers ?? [])])
           if (!this.repoBlobs(repo).has(d.digest))
             return this.reply(res, 400, { errors: [{ code: "MANIFEST_BLOB_UNKNOWN", message: d.digest }] });
         const stored = { bytes, mediaType: String(req.headers["content-type"]) };

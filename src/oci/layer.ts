@@ -39,8 +39,10 @@ export interface AnalyzeOptions {
   /** Also hashes the bytes as stored (the blob digest when the source does not know it). */
   readonly storedHash?: ReturnType<typeof createHash>;
   readonly onEntry?: (entry: LayerEntry, body: Buffer | undefined) => void;
-  /** Which regular files' contents (at most 64 KiB) `onEntry` receives. */
+  /** Which regular files' contents (at most `maxBody` bytes) `onEntry` receives. */
   readonly wantBody?: (path: string, size: number) => boolean;
+  /** The largest body `wantBody` can ask for (default 64 KiB). */
+  readonly maxBody?: number;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -113,7 +115,7 @@ export async function analyzeLayer(
       next();
       return;
     }
-    if (options.onEntry && type === "file" && size <= MAX_BODY && options.wantBody?.(name, size)) {
+    if (options.onEntry && type === "file" && size <= (options.maxBody ?? MAX_BODY) && options.wantBody?.(name, size)) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: unknown) => chunks.push(c as Buffer));
       stream.on("end", () => {

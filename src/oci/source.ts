@@ -112,8 +112,10 @@ export function parseJson<T>(text: Buffer | string, what: string, hint: string):
 export interface ReadImageOptions {
   /** Called for every tar entry of layer `index`, in tar order. */
   readonly onEntry?: (index: number, entry: LayerEntry, body: Buffer | undefined) => void;
-  /** Which regular files' contents (at most 64 KiB) `onEntry` receives. */
+  /** Which regular files' contents (at most `maxBody` bytes) `onEntry` receives. */
   readonly wantBody?: (path: string, size: number) => boolean;
+  /** The largest body `wantBody` can ask for (default 64 KiB). */
+  readonly maxBody?: number;
   /** Called when layer `index` has been read whole (layers are read in order). */
   readonly onLayerEnd?: (index: number) => void;
 }
@@ -140,6 +142,7 @@ export async function readImage(
       storedHash: stored,
       onEntry: options.onEntry ? (e, body) => options.onEntry!(i, e, body) : undefined,
       wantBody: options.wantBody,
+      maxBody: options.maxBody,
     });
     if (gz && l.declaredSize !== undefined && stats.compressedSize !== l.declaredSize) {
       throw new SlimwheelError(

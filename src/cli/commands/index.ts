@@ -8,6 +8,7 @@ import { registerInspect } from "./inspect.js";
 import { registerLint } from "./lint.js";
 import { registerPlan } from "./plan.js";
 import { registerPush } from "./push.js";
+import { registerSbom } from "./sbom.js";
 
 /** Adds one subcommand to the program. Each lives in its own module and is listed here. */
 export type RegisterCommand = (program: Command, getEnv: GetEnv) => void;
@@ -22,4 +23,5 @@ export const commands: readonly RegisterCommand[] = [
   registerLint,
   registerPush,
   registerCi,
+  registerSbom,
 ];
