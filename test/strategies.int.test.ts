@@ -167,7 +167,8 @@ describe("inspect finds the waste each seed describes, and none of it in the sli
       if (strategy === "slim-apt" && example !== "flask-app")
         expect(r.waste.bytes, at).toBeGreaterThan(10 * 1024 * 1024);
       if (strategy === "venv") expect(ids(r), at).not.toContain("venv-missing-interpreter");
-      if (["slimwheel", "wheels", "venv", "slim"].includes(strategy)) expect(ids(r), at).not.toContain("compiler");
+      if (["slimwheel", "wheels", "venv", "slim"].includes(strategy))
+        expect(ids(r), at).not.toContain("compiler");
     }
   });
 
