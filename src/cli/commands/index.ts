@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { GetEnv } from "../program.js";
 import { registerBuild } from "./build.js";
+import { registerCache } from "./cache.js";
 import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerInspect } from "./inspect.js";
@@ -20,4 +21,5 @@ export const commands: readonly RegisterCommand[] = [
   registerInspect,
   registerLint,
   registerPush,
+  registerCache,
 ];
