@@ -114,6 +114,19 @@ describe.skipIf(missing !== undefined)("pushing through a faulty connection to a
       expect(await fileDigest(file!)).toBe(d.digest);
     }
     expect(proxy.log.filter((l) => l.method === "GET" && l.outcome === "dropped")).toHaveLength(1);
+
+    // and the check bites: one byte of the deps layer changed on the way is refused
+    proxy.faults.push({ method: "GET", url: new RegExp(`/blobs/sha256:${deps}$`), kind: "corrupt" });
+    await expect(
+      pullImage(`${proxy.host}/faults/app:1.0`, join(dir, "pulled-bad"), o()),
+    ).rejects.toMatchObject({
+      code: "network",
+      message: expect.stringMatching(
+        new RegExp(
+          `pulling blob sha256:${deps} .*: got \\d+ bytes with digest sha256:(?!${deps})[0-9a-f]{64}, expected`,
+        ),
+      ),
+    });
   });
 
   it("starts a new session when a chunk's answer is lost and its retry is refused", async () => {

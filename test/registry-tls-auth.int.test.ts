@@ -115,7 +115,15 @@ describe.skipIf(missing !== undefined)("push over TLS to a registry with htpassw
       expect(r.stderr).toMatch(
         new RegExp(`registry ${reg.host} requires authentication for team/app \\(HTTP 401`),
       );
-      expect(r.stderr).toContain(`hint: run \`docker login ${reg.host}\``);
+      const file = join(config, "config.json");
+      expect(r.stderr).toContain(
+        config === noCreds
+          ? `; no credentials for ${reg.host} in ${file}\n`
+          : `; the credentials for ${reg.host} in ${file} were refused\n`,
+      );
+      expect(r.stderr).toContain(
+        `hint: run \`docker login ${reg.host}\` (credentials are read from ${file})`,
+      );
       expect(r.stderr).not.toMatch(/\n\s+at /);
       expect(r.stdout).toBe("");
     }

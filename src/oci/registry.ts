@@ -589,14 +589,25 @@ export class RegistryClient {
   private async denied(req: RegistryRequest, res: Response, why?: string): Promise<SlimwheelError> {
     const body = await errorBody(res);
     const what = res.status === 403 ? "denied access to" : "requires authentication for";
+    // which credentials were sent, if any: "none found" and "refused" call for different fixes
+    const config = this.o.credentials
+      ? "the credentials given"
+      : (dockerConfigPath(this.o.env) ?? "~/.docker/config.json");
+    const creds = res.status === 401 && !why ? await this.creds().catch(() => undefined) : undefined;
+    const sent =
+      res.status !== 401 || why
+        ? ""
+        : creds
+          ? `; the credentials for ${this.host} in ${config} were refused`
+          : `; no credentials for ${this.host} in ${config}`;
     return new SlimwheelError(
       "network",
-      `${req.doing}: registry ${this.host} ${what} ${req.repository} (HTTP ${res.status}${body ? `: ${body}` : ""})${why ? `; ${why}` : ""}`,
+      `${req.doing}: registry ${this.host} ${what} ${req.repository} (HTTP ${res.status}${body ? `: ${body}` : ""})${why ? `; ${why}` : ""}${sent}`,
       {
         hint:
           res.status === 403
             ? `the account logged in to ${this.host} may not push or pull ${req.repository}; check its permissions, or run \`docker login ${this.host}\` with another account`
-            : `run \`docker login ${this.host}\` (credentials are read from ~/.docker/config.json)`,
+            : `run \`docker login ${this.host}\` (credentials are read from ${config})`,
       },
     );
   }

@@ -216,9 +216,10 @@ export interface ProxyFault {
   /**
    * `drop`: the connection is destroyed after the request body arrived, before it is forwarded;
    * `drop-after`: the request is forwarded and done by the registry, then the connection is
-   * destroyed before its answer reaches the client (the answer is lost, the effect is not).
+   * destroyed before its answer reaches the client (the answer is lost, the effect is not);
+   * `corrupt`: forwarded, and the answer's body passed on with one byte changed.
    */
-  readonly kind: 500 | "drop" | "drop-after";
+  readonly kind: 500 | "drop" | "drop-after" | "corrupt";
   /** How many matching requests pass untouched first (default 0). */
   skip?: number;
   /** How many matching requests get it (default 1). */
@@ -229,7 +230,7 @@ export interface ProxiedRequest {
   readonly method: string;
   readonly url: string;
   /** The upstream's status, or what the proxy did instead. */
-  readonly outcome: number | "dropped" | "dropped after" | "injected 500";
+  readonly outcome: number | "dropped" | "dropped after" | "corrupted" | "injected 500";
 }
 
 /**
@@ -259,7 +260,7 @@ export class FaultProxy {
           fault = undefined;
         }
         if (fault) fault.times = (fault.times ?? 1) - 1;
-        if (fault && fault.kind !== "drop-after") {
+        if (fault && (fault.kind === "drop" || fault.kind === 500)) {
           if (fault.kind === "drop") {
             this.log.push({ method, url, outcome: "dropped" });
             req.socket.destroy();
@@ -277,6 +278,19 @@ export class FaultProxy {
               this.log.push({ method, url, outcome: "dropped after" });
               ur.resume();
               ur.on("end", () => req.socket.destroy());
+              return;
+            }
+            if (fault?.kind === "corrupt") {
+              const parts: Buffer[] = [];
+              ur.on("data", (c: Buffer) => parts.push(c));
+              ur.on("end", () => {
+                const body = Buffer.concat(parts);
+                const i = body.length >> 1;
+                if (body.length) body[i] = (body[i] ?? 0) ^ 0xff;
+                this.log.push({ method, url, outcome: "corrupted" });
+                res.writeHead(ur.statusCode ?? 502, ur.headers);
+                res.end(body);
+              });
               return;
             }
             this.log.push({ method, url, outcome: ur.statusCode ?? 0 });

@@ -110,7 +110,7 @@ describe("the stage cache's files", () => {
   });
 });
 
-describe("slimwheel cache", () => {
+describe("slimwheel cache", { timeout: 30_000 }, () => {
   it("ls prints each entry with size, age and image state, and the totals", async () => {
     const r = await runCli(["cache", "ls"], { env });
     expect(r.code, r.stderr).toBe(0);
