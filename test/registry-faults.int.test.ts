@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StoredImage } from "../src/oci/image-writer.js";
+import { ociSchema } from "../src/oci/oci-schema.testutil.js";
 import { type BlobReport, pullImage, pushImage } from "../src/oci/registry.js";
 import {
   FaultProxy,
@@ -108,6 +109,14 @@ describe.skipIf(missing !== undefined)("pushing through a faulty connection to a
     proxy.faults.push({ method: "GET", url: new RegExp(`/blobs/sha256:${base}$`), kind: "drop" });
     const pulled = await pullImage(`${proxy.host}/faults/app:1.0`, join(dir, "pulled"), o());
     expect(pulled.manifest.descriptor.digest).toBe(one.manifest.descriptor.digest);
+    // what the registry gave back follows the OCI schemas
+    for (const [schema, doc] of [
+      ["image-manifest-schema.json", JSON.parse(pulled.manifest.bytes.toString("utf8"))],
+      ["config-schema.json", pulled.config.json],
+    ] as const) {
+      const v = ociSchema(schema);
+      expect(v(doc), `${schema}: ${JSON.stringify(v.errors)}`).toBe(true);
+    }
     for (const d of [one.manifestJson.config, ...one.manifestJson.layers]) {
       const file = pulled.blobs.get(d.digest);
       expect(file, d.digest).toBeDefined();
