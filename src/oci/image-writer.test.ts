@@ -232,7 +232,26 @@ describe("assembleImage and the writers", { timeout: 30_000 }, () => {
     expect(c.config?.Cmd).toEqual(["sh"]);
     expect(c.rootfs?.diff_ids).toEqual([...(base.config.json.rootfs?.diff_ids ?? []), extra.diffId]);
     const out = join(await tmp("derived-out"), "img");
-    await writeOciLayout(derived, out);
+    const derivedDigest = await writeOciLayout(derived, out);
+    // the derived image's documents follow the OCI schemas too: an index without ref name, a
+    // manifest of base and own layers, a config with merged env, labels and ports
+    const read = async (p: string) => JSON.parse(await readFile(join(out, p), "utf8"));
+    const derivedIndex = await read("index.json");
+    expect(derivedIndex.manifests).toHaveLength(1);
+    expect(derivedIndex.manifests[0].annotations).toBeUndefined();
+    for (const [schema, doc] of [
+      ["image-index-schema.json", derivedIndex],
+      ["image-manifest-schema.json", await read(`blobs/sha256/${derivedDigest.slice(7)}`)],
+      ["config-schema.json", c],
+      ["content-descriptor.json", derived.manifest.descriptor],
+    ] as const) {
+      const v = ociSchema(schema);
+      expect(v(doc), `${schema}: ${JSON.stringify(v.errors)}`).toBe(true);
+    }
+    // a descriptor with a digest of the wrong form fails the schema
+    expect(
+      ociSchema("content-descriptor.json")({ ...derived.manifest.descriptor, digest: "sha256/abc" }),
+    ).toBe(false);
     const summary = await readLayout(out);
     expect(summary.layers.map((l) => l.createdBy)).toEqual([
       "slimwheel: dependencies",

@@ -11,11 +11,13 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { rootCertificates } from "node:tls";
+import { Agent } from "undici";
 import { SlimwheelError } from "../errors.js";
 import { type Env, exec } from "../util/exec.js";
 import { blobFile, sha256, writeBytesBlob } from "./blob.js";
@@ -276,6 +278,60 @@ export async function credentialsFromDockerConfig(host: string, env: Env): Promi
 }
 
 // ---------------------------------------------------------------------------------------------
+// Trusted certificate authorities
+
+export const DEFAULT_CERTS_DIRS = ["/etc/docker/certs.d", "/etc/containers/certs.d"] as const;
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The PEM certificates in `file`; `origin` says where the file was named, for errors. */
+async function readPem(file: string, origin: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new SlimwheelError("input", `${origin}: cannot read ${file}: ${(e as Error).message}`, {
+      hint: "give a PEM file of the registry's certificate authority",
+      cause: e,
+    });
+  }
+  const certs = text.match(PEM_CERT) ?? [];
+  if (certs.length === 0)
+    throw new SlimwheelError("input", `${origin}: ${file} holds no PEM certificate`, {
+      hint: "give the CA certificate in PEM form (-----BEGIN CERTIFICATE-----), e.g. `openssl x509 -in ca.der -inform der -out ca.pem`",
+    });
+  return certs;
+}
+
+/**
+ * The extra certificate authorities to trust for `host`: `caFiles` (`--ca-cert`), the files of
+ * `SSL_CERT_FILE` and `NODE_EXTRA_CA_CERTS`, and `*.crt` in `CERTS_DIR/HOST[:PORT]/` of each
+ * certs directory (Docker's and podman's per-registry CA convention). Empty: the system's only.
+ */
+export async function extraCertificates(
+  host: string,
+  o: Pick<RegistryOptions, "caFiles" | "certsDirs" | "env">,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const f of o.caFiles ?? []) out.push(...(await readPem(f, "--ca-cert")));
+  for (const name of ["SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"] as const) {
+    const f = o.env[name];
+    if (f) out.push(...(await readPem(f, name)));
+  }
+  for (const root of o.certsDirs ?? DEFAULT_CERTS_DIRS) {
+    const dir = join(root, host);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const n of names.filter((x) => x.endsWith(".crt")).sort())
+      out.push(...(await readPem(join(dir, n), `${root}/${host}`)));
+  }
+  return out;
+}
+
+/** Node's TLS error codes that mean "the certificate is not trusted", not "this is not TLS". */
+const UNTRUSTED =
+  /SELF_SIGNED_CERT|UNABLE_TO_(GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE)|CERT_(HAS_EXPIRED|NOT_YET_VALID|UNTRUSTED|REJECTED)|ERR_TLS_CERT_ALTNAME_INVALID/;
+
+// ---------------------------------------------------------------------------------------------
 // The client
 
 export interface RegistryOptions {
@@ -294,6 +350,13 @@ export interface RegistryOptions {
   readonly chunkSize?: number;
   /** Told about each retry (for progress output). */
   readonly onRetry?: (what: string, attempt: number, reason: string) => void;
+  /** PEM files of certificate authorities to trust besides the system's (`--ca-cert`). */
+  readonly caFiles?: readonly string[];
+  /**
+   * Directories holding `HOST[:PORT]/*.crt` CA certificates per registry, as Docker and podman
+   * keep them (default `/etc/docker/certs.d`, `/etc/containers/certs.d`).
+   */
+  readonly certsDirs?: readonly string[];
 }
 
 export type BlobStatus = "uploaded" | "skipped" | "mounted";
@@ -397,6 +460,13 @@ export function mergeScopes(scopes: readonly string[]): string[] {
   return [...byResource].map(([r, a]) => (a.size ? `${r}:${[...a].join(",")}` : r));
 }
 
+/** An upload session the registry no longer knows or is past: the blob is checked, then uploaded anew. */
+class UploadLost extends Error {
+  constructor(readonly error: SlimwheelError) {
+    super(error.message);
+  }
+}
+
 export class RegistryClient {
   readonly host: string;
   readonly base: string;
@@ -405,6 +475,7 @@ export class RegistryClient {
   private readonly tokens = new Map<string, string>();
   private challenge: Challenge | undefined;
   private credentials: Promise<Credentials | undefined> | undefined;
+  private dispatcher: Promise<Agent | undefined> | undefined;
 
   constructor(host: string, o: RegistryOptions) {
     this.host = host;
@@ -424,8 +495,25 @@ export class RegistryClient {
     return this.credentials;
   }
 
+  /** An agent trusting the extra CAs for this registry, when there are any (else node's default). */
+  private tls(): Promise<Agent | undefined> {
+    this.dispatcher ??= this.o.insecure
+      ? Promise.resolve(undefined)
+      : extraCertificates(this.host, this.o).then((extra) =>
+          extra.length ? new Agent({ connect: { ca: [...rootCertificates, ...extra] } }) : undefined,
+        );
+    return this.dispatcher;
+  }
+
+  /** Closes the connections of a CA-trusting agent (node's default agent needs no closing). */
+  async close(): Promise<void> {
+    const d = await this.dispatcher?.catch(() => undefined);
+    await d?.close();
+  }
+
   /** One request with retries on 5xx, 429 and dropped connections. */
   private async attempt(req: RegistryRequest, auth: string | undefined): Promise<Response> {
+    const dispatcher = await this.tls();
     const attempts = Math.max(1, this.o.attempts ?? 5);
     const base = this.o.backoffMs ?? 500;
     const max = this.o.maxBackoffMs ?? 30_000;
@@ -439,6 +527,8 @@ export class RegistryClient {
           body: req.body ? new Uint8Array(req.body) : undefined,
           redirect: "follow",
           signal: this.o.signal,
+          // node's fetch is undici 6: it takes an undici Agent as its dispatcher
+          ...(dispatcher ? ({ dispatcher } as object) : {}),
         });
       } catch (e) {
         if (this.o.signal?.aborted)
@@ -453,9 +543,11 @@ export class RegistryClient {
           "network",
           `${req.doing}: cannot reach ${this.host} (${describeError(e)}) after ${n} attempt${n > 1 ? "s" : ""}`,
           {
-            hint: /SSL|TLS|EPROTO|certificate|wrong version/i.test(describeError(e))
-              ? `${this.host} may speak plain HTTP: pass --insecure for a local registry`
-              : `check that the registry at ${this.base} is running and reachable`,
+            hint: UNTRUSTED.test(describeError(e))
+              ? `${this.host}'s TLS certificate is not signed by a CA this machine trusts: pass --ca-cert FILE with the registry's CA certificate (or put it in /etc/docker/certs.d/${this.host}/ca.crt)`
+              : /SSL|TLS|EPROTO|certificate|wrong version/i.test(describeError(e))
+                ? `${this.host} may speak plain HTTP: pass --insecure for a local registry`
+                : `check that the registry at ${this.base} is running and reachable`,
             cause: e,
           },
         );
@@ -497,14 +589,25 @@ export class RegistryClient {
   private async denied(req: RegistryRequest, res: Response, why?: string): Promise<SlimwheelError> {
     const body = await errorBody(res);
     const what = res.status === 403 ? "denied access to" : "requires authentication for";
+    // which credentials were sent, if any: "none found" and "refused" call for different fixes
+    const config = this.o.credentials
+      ? "the credentials given"
+      : (dockerConfigPath(this.o.env) ?? "~/.docker/config.json");
+    const creds = res.status === 401 && !why ? await this.creds().catch(() => undefined) : undefined;
+    const sent =
+      res.status !== 401 || why
+        ? ""
+        : creds
+          ? `; the credentials for ${this.host} in ${config} were refused`
+          : `; no credentials for ${this.host} in ${config}`;
     return new SlimwheelError(
       "network",
-      `${req.doing}: registry ${this.host} ${what} ${req.repository} (HTTP ${res.status}${body ? `: ${body}` : ""})${why ? `; ${why}` : ""}`,
+      `${req.doing}: registry ${this.host} ${what} ${req.repository} (HTTP ${res.status}${body ? `: ${body}` : ""})${why ? `; ${why}` : ""}${sent}`,
       {
         hint:
           res.status === 403
             ? `the account logged in to ${this.host} may not push or pull ${req.repository}; check its permissions, or run \`docker login ${this.host}\` with another account`
-            : `run \`docker login ${this.host}\` (credentials are read from ~/.docker/config.json)`,
+            : `run \`docker login ${this.host}\` (credentials are read from ${config})`,
       },
     );
   }
@@ -610,6 +713,28 @@ export class RegistryClient {
   /** Pushes one blob from `file`: skipped when present, mounted from `mountFrom` when it can be. */
   async pushBlob(repo: string, d: Descriptor, file: string, mountFrom?: string): Promise<BlobStatus> {
     if (await this.hasBlob(repo, d.digest)) return "skipped";
+    const attempts = Math.max(1, this.o.attempts ?? 5);
+    for (let n = 1; ; n++) {
+      try {
+        return await this.uploadOnce(repo, d, file, mountFrom);
+      } catch (e) {
+        if (!(e instanceof UploadLost) || n >= attempts) throw e instanceof UploadLost ? e.error : e;
+        // The answer to a PATCH or PUT can be lost after the registry acted on it: a retry then
+        // meets a finished or moved-on session (404, 416). Ask whether the blob arrived; if not,
+        // start a new upload session.
+        if (await this.hasBlob(repo, d.digest)) return "uploaded";
+        this.o.onRetry?.(e.error.message, n, "the upload session was lost, starting a new one");
+      }
+    }
+  }
+
+  /** One upload session of blob `d`: POST (or mount), then PATCH chunks and a PUT, or one PUT. */
+  private async uploadOnce(
+    repo: string,
+    d: Descriptor,
+    file: string,
+    mountFrom?: string,
+  ): Promise<BlobStatus> {
     const scopes = this.scopes(repo, true, mountFrom);
     const doing = `pushing blob ${d.digest} to ${this.host}/${repo}`;
     const start = this.url(`/v2/${repo}/blobs/uploads/`);
@@ -626,9 +751,12 @@ export class RegistryClient {
       headers: {},
     };
     const res = await this.send(post);
-    await res.body?.cancel().catch(() => undefined);
-    if (res.status === 201 && mountFrom) return "mounted";
+    if (res.status === 201 && mountFrom) {
+      await res.body?.cancel().catch(() => undefined);
+      return "mounted";
+    }
     if (res.status !== 202) throw await this.fail(post, res);
+    await res.body?.cancel().catch(() => undefined);
     let location = this.location(res, post);
     const chunk = this.o.chunkSize ?? 16 * 1024 * 1024;
     const fh = await open(file, "r");
@@ -651,8 +779,8 @@ export class RegistryClient {
             },
           };
           const r = await this.send(patch);
+          if (r.status !== 202) throw await this.sessionFailed(patch, r);
           await r.body?.cancel().catch(() => undefined);
-          if (r.status !== 202) throw await this.fail(patch, r);
           location = this.location(r, patch);
         }
         location.searchParams.set("digest", d.digest);
@@ -665,8 +793,8 @@ export class RegistryClient {
           headers: {},
         };
         const r = await this.send(put);
+        if (r.status !== 201) throw await this.sessionFailed(put, r);
         await r.body?.cancel().catch(() => undefined);
-        if (r.status !== 201) throw await this.fail(put, r);
       } else {
         const buf = Buffer.alloc(d.size);
         await fh.read(buf, 0, d.size, 0);
@@ -681,13 +809,19 @@ export class RegistryClient {
           headers: { "content-type": "application/octet-stream" },
         };
         const r = await this.send(put);
+        if (r.status !== 201) throw await this.sessionFailed(put, r);
         await r.body?.cancel().catch(() => undefined);
-        if (r.status !== 201) throw await this.fail(put, r);
       }
     } finally {
       await fh.close();
     }
     return "uploaded";
+  }
+
+  /** A failed PATCH or PUT of an upload session: 404 and 416 mean the session is gone or moved on. */
+  private async sessionFailed(req: RegistryRequest, res: Response): Promise<Error> {
+    const error = await this.fail(req, res);
+    return res.status === 404 || res.status === 416 ? new UploadLost(error) : error;
   }
 
   private location(res: Response, req: RegistryRequest): URL {
@@ -846,24 +980,39 @@ export async function pushImage(image: StoredImage, ref: string, o: PushOptions)
         hint: "push by tag, or name the image's own digest",
       },
     );
-  const client = new RegistryClient(r.registry, o);
-  const blobs: BlobReport[] = [];
-  const seen = new Set<string>();
-  for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
-    if (seen.has(d.digest)) continue;
-    seen.add(d.digest);
-    const file = image.blobs.get(d.digest);
-    if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
-    const status = await client.pushBlob(r.repository, d, file, o.mountFrom);
-    const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
-    blobs.push(report);
-    o.onBlob?.(report);
+  return withClient(r.registry, o, async (client) => {
+    const blobs: BlobReport[] = [];
+    const seen = new Set<string>();
+    for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
+      if (seen.has(d.digest)) continue;
+      seen.add(d.digest);
+      const file = image.blobs.get(d.digest);
+      if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
+      const status = await client.pushBlob(r.repository, d, file, o.mountFrom);
+      const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
+      blobs.push(report);
+      o.onBlob?.(report);
+    }
+    const mediaType = image.manifestJson.mediaType ?? image.manifest.descriptor.mediaType;
+    const tag = r.tag ?? (r.digest ? undefined : "latest");
+    if (tag) await client.putManifest(r.repository, tag, image.manifest.bytes, mediaType);
+    await client.putManifest(r.repository, digest, image.manifest.bytes, mediaType);
+    return { ref: formatRef({ ...r, tag, digest: undefined }), digest, blobs };
+  });
+}
+
+/** Runs `f` with a client of `host`, closing its connections after. */
+async function withClient<T>(
+  host: string,
+  o: RegistryOptions,
+  f: (c: RegistryClient) => Promise<T>,
+): Promise<T> {
+  const client = new RegistryClient(host, o);
+  try {
+    return await f(client);
+  } finally {
+    await client.close();
   }
-  const mediaType = image.manifestJson.mediaType ?? image.manifest.descriptor.mediaType;
-  const tag = r.tag ?? (r.digest ? undefined : "latest");
-  if (tag) await client.putManifest(r.repository, tag, image.manifest.bytes, mediaType);
-  await client.putManifest(r.repository, digest, image.manifest.bytes, mediaType);
-  return { ref: formatRef({ ...r, tag, digest: undefined }), digest, blobs };
 }
 
 /**
@@ -873,31 +1022,32 @@ export async function pushImage(image: StoredImage, ref: string, o: PushOptions)
  */
 export async function pullImage(ref: string, store: string, o: RegistryOptions): Promise<StoredImage> {
   const r = parseImageRef(ref);
-  const client = new RegistryClient(r.registry, o);
-  let m = await client.getManifest(r.repository, r.digest ?? r.tag ?? "latest");
-  let json = JSON.parse(m.bytes.toString("utf8")) as ManifestJson & { manifests?: Descriptor[] };
-  if (json.manifests) {
-    const pick =
-      json.manifests.find((x) => x.platform?.os === "linux" && x.platform.architecture === "amd64") ??
-      json.manifests[0];
-    if (!pick) throw new SlimwheelError("not-found", `${ref} is an index without manifests`);
-    m = await client.getManifest(r.repository, pick.digest);
-    json = JSON.parse(m.bytes.toString("utf8")) as typeof json;
-  }
-  if (!json.config || !Array.isArray(json.layers))
-    throw new SlimwheelError("network", `${ref}: the manifest has no config or layers (${m.mediaType})`);
-  await writeBytesBlob(m.bytes, m.mediaType, store);
-  const blobs = new Map<string, string>();
-  for (const d of [json.config, ...json.layers])
-    if (!blobs.has(d.digest)) blobs.set(d.digest, await client.getBlob(r.repository, d, store));
-  const configBytes = await readFile(blobs.get(json.config.digest)!);
-  return {
-    manifest: {
-      bytes: m.bytes,
-      descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
-    },
-    manifestJson: json,
-    config: { bytes: configBytes, json: JSON.parse(configBytes.toString("utf8")) as ImageConfigJson },
-    blobs,
-  };
+  return withClient(r.registry, o, async (client) => {
+    let m = await client.getManifest(r.repository, r.digest ?? r.tag ?? "latest");
+    let json = JSON.parse(m.bytes.toString("utf8")) as ManifestJson & { manifests?: Descriptor[] };
+    if (json.manifests) {
+      const pick =
+        json.manifests.find((x) => x.platform?.os === "linux" && x.platform.architecture === "amd64") ??
+        json.manifests[0];
+      if (!pick) throw new SlimwheelError("not-found", `${ref} is an index without manifests`);
+      m = await client.getManifest(r.repository, pick.digest);
+      json = JSON.parse(m.bytes.toString("utf8")) as typeof json;
+    }
+    if (!json.config || !Array.isArray(json.layers))
+      throw new SlimwheelError("network", `${ref}: the manifest has no config or layers (${m.mediaType})`);
+    await writeBytesBlob(m.bytes, m.mediaType, store);
+    const blobs = new Map<string, string>();
+    for (const d of [json.config, ...json.layers])
+      if (!blobs.has(d.digest)) blobs.set(d.digest, await client.getBlob(r.repository, d, store));
+    const configBytes = await readFile(blobs.get(json.config.digest)!);
+    return {
+      manifest: {
+        bytes: m.bytes,
+        descriptor: { mediaType: m.mediaType, digest: m.digest, size: m.bytes.length },
+      },
+      manifestJson: json,
+      config: { bytes: configBytes, json: JSON.parse(configBytes.toString("utf8")) as ImageConfigJson },
+      blobs,
+    };
+  });
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { GetEnv } from "../program.js";
 import { registerBuild } from "./build.js";
+import { registerCache } from "./cache.js";
 import { registerCi } from "./ci.js";
 import { registerCompare } from "./compare.js";
 import { registerDockerfile } from "./dockerfile.js";
@@ -24,4 +25,5 @@ export const commands: readonly RegisterCommand[] = [
   registerPush,
   registerCi,
   registerSbom,
+  registerCache,
 ];

@@ -25,6 +25,11 @@ export function registerPush(program: Command, getEnv: GetEnv): void {
     .argument("<ref>", "where to push: HOST[:PORT]/NAME[:TAG]")
     .option("--insecure", "plain HTTP (for a registry on this machine without TLS)")
     .option(
+      "--ca-cert <file>",
+      "trust this PEM certificate authority for the registry's TLS certificate (repeatable)",
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
+    .option(
       "--mount-from <repo>",
       "mount blobs from this repository of the same registry instead of uploading",
     )
@@ -32,36 +37,51 @@ export function registerPush(program: Command, getEnv: GetEnv): void {
       "after",
       `
 Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG): auths, credHelpers, credsStore.
+A registry with a private CA: --ca-cert FILE, or FILE in /etc/docker/certs.d/HOST[:PORT]/ca.crt
+(or /etc/containers/certs.d/HOST[:PORT]/*.crt), or SSL_CERT_FILE / NODE_EXTRA_CA_CERTS naming a
+PEM file; these are trusted besides the system's CAs.
 --json prints {ref, digest, blobs: [{digest, size, mediaType, status}]}, status being
 uploaded, skipped (the registry had it) or mounted.`,
     )
-    .action(async (source: string, ref: string, o: { insecure?: boolean; mountFrom?: string }) => {
-      const { ctx, global, io } = getEnv();
-      const { dir, ref: name } = parseSource(source, ctx.cwd);
-      const target = parseImageRef(ref);
-      if (o.insecure && !isLoopbackHost(target.registry))
-        ctx.reporter.emit({
-          type: "log",
-          level: "warn",
-          message: `--insecure sends to ${target.registry} over plain HTTP`,
-        });
-      const image = await loadLayoutImage(dir, name);
-      const result = await step(ctx.reporter, "push", `pushing ${ref}`, () =>
-        pushImage(image, ref, {
-          env: ctx.env,
-          insecure: o.insecure ?? false,
-          signal: ctx.signal,
-          mountFrom: o.mountFrom,
-          onBlob: (b) =>
-            ctx.reporter.emit({ type: "step-progress", id: "push", detail: `${b.status} ${b.digest}` }),
-          onRetry: (what, n, why) =>
-            ctx.reporter.emit({ type: "log", level: "warn", message: `${what}: ${why}, retrying (${n})` }),
-        }),
-      );
-      if (global.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
-      else {
-        for (const b of result.blobs) io.stdout(`${b.status.padEnd(8)} ${b.digest} (${b.size} bytes)\n`);
-        io.stdout(`pushed ${result.ref}@${result.digest}\n`);
-      }
-    });
+    .action(
+      async (
+        source: string,
+        ref: string,
+        o: { insecure?: boolean; mountFrom?: string; caCert?: string[] },
+      ) => {
+        const { ctx, global, io } = getEnv();
+        const { dir, ref: name } = parseSource(source, ctx.cwd);
+        const caFiles = (o.caCert ?? []).map((f) => resolveDir(ctx.cwd, f));
+        if (o.insecure && caFiles.length)
+          throw new SlimwheelError("usage", "--ca-cert and --insecure contradict each other", {
+            hint: "--insecure is plain HTTP (no TLS at all); drop one of them",
+          });
+        const target = parseImageRef(ref);
+        if (o.insecure && !isLoopbackHost(target.registry))
+          ctx.reporter.emit({
+            type: "log",
+            level: "warn",
+            message: `--insecure sends to ${target.registry} over plain HTTP`,
+          });
+        const image = await loadLayoutImage(dir, name);
+        const result = await step(ctx.reporter, "push", `pushing ${ref}`, () =>
+          pushImage(image, ref, {
+            env: ctx.env,
+            insecure: o.insecure ?? false,
+            signal: ctx.signal,
+            mountFrom: o.mountFrom,
+            caFiles,
+            onBlob: (b) =>
+              ctx.reporter.emit({ type: "step-progress", id: "push", detail: `${b.status} ${b.digest}` }),
+            onRetry: (what, n, why) =>
+              ctx.reporter.emit({ type: "log", level: "warn", message: `${what}: ${why}, retrying (${n})` }),
+          }),
+        );
+        if (global.json) io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+        else {
+          for (const b of result.blobs) io.stdout(`${b.status.padEnd(8)} ${b.digest} (${b.size} bytes)\n`);
+          io.stdout(`pushed ${result.ref}@${result.digest}\n`);
+        }
+      },
+    );
 }

@@ -1,0 +1,145 @@
+import type { Command } from "commander";
+import { createEngine, ENGINE_IDS, type Engine, type EngineId } from "../../engines/index.js";
+import {
+  type CacheEntry,
+  cacheListing,
+  checkImages,
+  formatBytes,
+  formatCacheListing,
+  listingJson,
+  listStageCache,
+  parseDuration,
+  removeEntryFiles,
+  removeEntryImages,
+  selectForPrune,
+} from "../../pipeline/cache-admin.js";
+import { stageCacheDir } from "../../pipeline/stage-cache.js";
+import type { CommandEnv, GetEnv } from "../program.js";
+import { addEngineOption, engineOf } from "./options.js";
+
+/** The engine asked for, else the first available; none available: undefined (files only). */
+async function cacheEngine(
+  requested: EngineId | undefined,
+  env: CommandEnv["ctx"]["env"],
+): Promise<Engine | undefined> {
+  for (const id of requested ? [requested] : ENGINE_IDS) {
+    const engine = createEngine(id, env);
+    if ((await engine.detect()).available) return engine;
+  }
+  return undefined;
+}
+
+async function load(e: CommandEnv, o: Record<string, unknown>) {
+  const dir = stageCacheDir(e.ctx.env as NodeJS.ProcessEnv);
+  const requested = engineOf(o);
+  const engine = await cacheEngine(requested, e.ctx.env);
+  if (requested && !engine)
+    e.ctx.reporter.emit({
+      type: "log",
+      level: "warn",
+      message: `engine ${requested} is not available: the images of the entries are not checked`,
+    });
+  let entries = await listStageCache(dir);
+  if (engine) entries = await checkImages(entries, engine, e.ctx);
+  return { dir, engine, entries };
+}
+
+export function registerCache(program: Command, getEnv: GetEnv): void {
+  const cache = program
+    .command("cache")
+    .description("list or remove what slimwheel keeps between builds (the stage cache and its engine images)")
+    .addHelpText(
+      "after",
+      `
+The stage cache: one entry per built artifacts stage (the wheels), in
+$XDG_CACHE_HOME/slimwheel/stages (default ~/.cache/slimwheel/stages), each naming the engine image
+that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
+    );
+
+  addEngineOption(
+    cache
+      .command("ls")
+      .description("list the cache's entries with size, age and whether their image is still there; totals")
+      .option("--older-than <dur>", "only entries last written longer ago than DUR (e.g. 7d, 12h)"),
+  ).action(async (o: { olderThan?: string; engine?: string }) => {
+    const e = getEnv();
+    const min = o.olderThan === undefined ? undefined : parseDuration(o.olderThan);
+    const { dir, engine, entries } = await load(e, o);
+    const now = e.ctx.now();
+    const shown = min === undefined ? entries : entries.filter((x) => now - x.modifiedMs > min);
+    const listing = cacheListing(dir, engine?.id ?? null, shown);
+    e.io.stdout(
+      e.global.json
+        ? `${JSON.stringify(listingJson(listing, now), null, 2)}\n`
+        : formatCacheListing(listing, now),
+    );
+  });
+
+  addEngineOption(
+    cache
+      .command("prune")
+      .description(
+        "remove cache entries and their engine images: by default the garbage (unreadable entries, entries whose image is gone, stale temp files)",
+      )
+      .option("--older-than <dur>", "also entries last written longer ago than DUR (e.g. 7d, 12h, 1d12h)")
+      .option("--all", "every entry")
+      .option("--dry-run", "say what would be removed, remove nothing"),
+  ).action(async (o: { olderThan?: string; all?: boolean; dryRun?: boolean; engine?: string }) => {
+    const e = getEnv();
+    const olderThanMs = o.olderThan === undefined ? undefined : parseDuration(o.olderThan);
+    const { dir, engine, entries } = await load(e, o);
+    const now = e.ctx.now();
+    const chosen = selectForPrune(entries, { all: o.all, olderThanMs, now });
+    let removedImages: string[] = [];
+    const leftImages = engine ? [] : chosen.filter((x) => x.ref).map((x) => x.ref!);
+    if (!o.dryRun) {
+      if (engine) removedImages = await removeEntryImages(chosen, engine, e.ctx);
+      await removeEntryFiles(chosen);
+    }
+    const freed = chosen.reduce((n, x) => n + x.bytes, 0);
+    if (leftImages.length && !o.dryRun)
+      e.ctx.reporter.emit({
+        type: "log",
+        level: "warn",
+        message: `no container engine found: the entries' images are left in the engine's storage (${leftImages.join(", ")}); remove them with \`docker rmi\`, \`buildah rmi\` or \`podman rmi\``,
+      });
+    if (e.global.json) {
+      e.io.stdout(
+        `${JSON.stringify(
+          {
+            dir,
+            engine: engine?.id ?? null,
+            dryRun: o.dryRun ?? false,
+            removed: (
+              listingJson(cacheListing(dir, engine?.id ?? null, chosen), now) as { entries: unknown[] }
+            ).entries,
+            removedImages,
+            imagesLeft: leftImages,
+            freedBytes: freed,
+            kept: entries.length - chosen.length,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return;
+    }
+    const verb = o.dryRun ? "would remove" : "removed";
+    for (const x of chosen) e.io.stdout(`${verb} ${describe(x, o.dryRun ?? false)}\n`);
+    e.io.stdout(
+      `${verb} ${chosen.length} entr${chosen.length === 1 ? "y" : "ies"} (${formatBytes(freed)} on disk)` +
+        `${removedImages.length ? ` and ${removedImages.length} image${removedImages.length === 1 ? "" : "s"}` : ""}` +
+        `; kept ${entries.length - chosen.length}\n`,
+    );
+  });
+}
+
+function describe(x: CacheEntry, dryRun: boolean): string {
+  const what =
+    x.kind === "stage"
+      ? `entry ${x.key}`
+      : x.kind === "temp"
+        ? `leftover temp file of ${x.key}`
+        : `unreadable entry ${x.key}`;
+  return `${what}${x.ref ? ` (${x.ref}${x.image === "present" ? (dryRun ? ", and its image" : ", image removed") : x.image === "missing" ? ", image already gone" : ""})` : ""}`;
+}
