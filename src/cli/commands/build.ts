@@ -1,5 +1,8 @@
 import { type Command, Option } from "commander";
-import { buildImage } from "../../pipeline/build-image.js";
+import type { Context } from "../../context.js";
+import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
+import { step } from "../../reporter/index.js";
+import { type SbomFormat, sbomPathBeside, writeSbomFor } from "../../sbom/index.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { runtimeJson, runtimeLines } from "../../report/runtime.js";
@@ -60,6 +63,15 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       "--debug-shell",
       "minimal runtime: keep busybox (busybox-static) as a debug shell; not for production",
     )
+    .addOption(
+      new Option(
+        "--sbom <format>",
+        "the SBOM written beside --output (OUT.cdx.json or OUT.spdx.json): cyclonedx (1.6), spdx (2.3) or none",
+      )
+        .choices(["cyclonedx", "spdx", "none"])
+        .default("cyclonedx"),
+    )
+    .option("--sbom-file <file>", "write the SBOM here (also without --output: read from the engine's image)")
     .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
     .option("--no-import-test", "skip importing every installed module in the final image")
     .option(
@@ -136,6 +148,8 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
             }
           : null,
       };
+      const sbom = await writeBuildSbom(outcome, o, ctx);
+      Object.assign(doc, { sbom: sbom ?? null });
       if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
       else {
         io.stdout(
@@ -155,6 +169,10 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         if (outcome.boot) io.stdout(`  boot test: ${bootLine(outcome.boot)}\n`);
         for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
+        if (sbom)
+          io.stdout(
+            `wrote SBOM (${sbom.format}) ${sbom.path}: ${sbom.distributions} Python distributions, ${sbom.packages} OS packages\n`,
+          );
       }
     });
 }
@@ -165,4 +183,36 @@ function bootLine(b: BootResult): string {
   if (b.outcome === "serving") return `answered HTTP ${b.status} on port ${b.port} after ${secs}`;
   if (b.outcome === "completed") return `ran to completion (exit 0) in ${secs}`;
   return `still running after ${secs}`;
+}
+
+/** The image a build wrote or holds, as a reference `sbom`/`inspect` read. */
+function imageRefOf(outcome: BuildOutcome): string {
+  const out = outcome.output;
+  if (out) return `${out.kind === "oci-dir" ? "oci" : out.kind}:${out.path}`;
+  return `${outcome.engine.id === "docker" ? "docker-daemon" : "containers-storage"}:${outcome.tags[0]}`;
+}
+
+/**
+ * The SBOM of the built image (docs/sbom.md): beside `--output` (OUT.cdx.json / OUT.spdx.json),
+ * or at `--sbom-file`; none without either (nothing is written into the project).
+ */
+async function writeBuildSbom(outcome: BuildOutcome, o: Record<string, unknown>, ctx: Context) {
+  const format = o.sbom as SbomFormat | "none";
+  if (format === "none") return undefined;
+  const file =
+    typeof o.sbomFile === "string"
+      ? resolveDir(ctx.cwd, o.sbomFile)
+      : outcome.output
+        ? sbomPathBeside(outcome.output.path, format)
+        : undefined;
+  if (!file) return undefined;
+  const written = await step(ctx.reporter, "sbom", `writing the SBOM (${format})`, () =>
+    writeSbomFor(imageRefOf(outcome), { format, out: file, name: outcome.tags[0] }, ctx),
+  );
+  return {
+    format,
+    path: written.path,
+    distributions: written.contents.python.length,
+    packages: written.contents.deb.length,
+  };
 }
