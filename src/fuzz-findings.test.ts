@@ -88,13 +88,13 @@ describe("project files", () => {
     for (let i = 0; i < 40; i++)
       groups += `g${i} = [{include-group = "g${i + 1}"}, {include-group = "g${i + 1}"}]\n`;
     groups += 'g40 = ["flask", "click"]\n';
-    const t0 = performance.now();
     const facts = parsePyproject(`[dependency-groups]\n${groups}`, "pyproject.toml");
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(facts.groups?.g0?.map((r) => r.requirement.name)).toEqual(["flask", "click"]);
   });
 });
 
+// No timing assertion here (figures belong to bench/fuzz.ts): the inputs that once took seconds
+// are refused by their size before any work, which the messages show; the test timeout guards hangs.
 describe("Python specs", () => {
   it("markers: nesting deeper than 100 parentheses is an input error, not a stack overflow", () => {
     expect(() => parseMarker(`${"(".repeat(20_000)}os_name == "posix"${")".repeat(20_000)}`)).toThrow(
@@ -117,19 +117,15 @@ describe("Python specs", () => {
 
   it("PEP 440: a specifier of thousands of clauses is refused at once (the library took seconds over it)", () => {
     const spec = `>=1.0${",<2".repeat(2000)}`;
-    const t0 = performance.now();
     expect(isValidSpecifier(spec)).toBe(false);
     expect(() => satisfies("1.0", spec)).toThrow(/2001 clauses \(at most 64\)/);
     expect(() => maxSatisfying(["1.0"], spec)).toThrow(SlimwheelError);
-    expect(performance.now() - t0).toBeLessThan(100);
     expect(isValidSpecifier(`>=1.0${",!=1.5".repeat(20)}`)).toBe(true);
   });
 
   it("wheel names: a tag set expanding past 10,000 tags is refused before it is expanded", () => {
     const name = `a-1-${"p.".repeat(300)}p-${"a.".repeat(300)}a-${"x.".repeat(300)}x.whl`;
-    const t0 = performance.now();
     expect(() => parseWheelFilename(name)).toThrow(/expands to 27270901 tags/);
-    expect(performance.now() - t0).toBeLessThan(1000);
     expect(parseWheelFilename("six-1.16.0-py2.py3-none-any.whl").tags).toHaveLength(2);
   });
 });

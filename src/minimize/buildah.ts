@@ -3,7 +3,7 @@
  * computed, one tree per layer role is written, and slimwheel's own OCI writer turns each tree
  * into a normalized layer (sorted, root-owned, mtimes clamped) and writes config and manifest
  * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
- * tag (`buildah pull oci:`).
+ * tag (`buildah pull docker-archive:`).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -130,9 +130,11 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
         os: built.OCIv1?.os,
       },
     });
-    const layout = join(work, "image");
-    await writeImage(minimal, { kind: "oci-dir", path: layout }, { refName: "minimal" });
-    const pulled = await buildah("pull", "--quiet", `oci:${layout}:minimal`);
+    // A docker archive names its image (RepoTags): buildah takes that name, where an OCI layout's
+    // image would be named after its directory's path.
+    const archive = join(work, "image.tar");
+    await writeImage(minimal, { kind: "docker-archive", path: archive, tag: input.tag });
+    const pulled = await buildah("pull", "--quiet", `docker-archive:${archive}`);
     await buildah("tag", pulled.split("\n").at(-1)!, input.tag);
     return closure;
   } finally {
