@@ -7,12 +7,14 @@
  * failure can be replayed.
  */
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createEngine } from "../src/engines/index.js";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
+import { testContext } from "./helpers/testbed-context.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const tb = await readEndpoints();
@@ -105,6 +107,7 @@ describe("build interrupted at random moments", () => {
         // The build ended before the moment came: it must have succeeded.
         expect(r.code, `${where}: ${r.stderr}`).toBe(0);
         await rm(out, { recursive: true, force: true });
+        await rm(`${out}.cdx.json`, { force: true });
       } else {
         interrupted++;
         expect(r.code, `${where}: ${r.stderr.slice(-2000)}`).toBe(130);
@@ -119,5 +122,26 @@ describe("build interrupted at random moments", () => {
     expect(after.code, after.stderr).toBe(0);
     expect(JSON.parse(after.stdout).detected.stageCached).toBe(true);
     expect((await readdir(out)).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+    // The SBOM beside the output lists every distribution Python sees in the image, and the
+    // Debian packages of its dpkg records.
+    const bom = JSON.parse(await readFile(`${out}.cdx.json`, "utf8")) as {
+      components: { name: string; purl?: string }[];
+    };
+    const pypi = bom.components
+      .filter((c) => c.purl?.startsWith("pkg:pypi/"))
+      .map((c) => c.name.toLowerCase())
+      .sort();
+    const seen = await createEngine("buildah", process.env).run(
+      "localhost/slimwheel-interrupt/flask:t",
+      [
+        "python3",
+        "-c",
+        "import importlib.metadata as m; print('\\n'.join(sorted({d.metadata['Name'].lower() for d in m.distributions()})))",
+      ],
+      testContext(),
+    );
+    expect(pypi).toEqual([...new Set(seen.stdout.trim().split("\n"))].sort());
+    expect(pypi).toContain("flask");
+    expect(bom.components.some((c) => c.purl?.startsWith("pkg:deb/debian/libc6@"))).toBe(true);
   });
 });
