@@ -10,6 +10,7 @@ import { GENERATED_MARKER, renderDockerfile, renderDockerignore } from "../../re
 import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 import { addSelectionOptions, resolveDir, selection } from "./options.js";
 
 export function registerDockerfile(program: Command, getEnv: GetEnv): void {
@@ -31,6 +32,15 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
     .addHelpText(
       "after",
       `\nStrategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (default)" : ""}\n${s.summary.replace(/(.{1,92})(\s|$)/g, "      $1\n")}`).join("")}`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel dockerfile", "write ./Dockerfile (and .dockerignore) for the project here"],
+        ["slimwheel dockerfile examples/flask-app -o -", "print it instead of writing it"],
+        ["slimwheel dockerfile -s venv -o Dockerfile.venv", "a classic strategy, to another file"],
+        ["slimwheel dockerfile --force", "overwrite a Dockerfile slimwheel did not write"],
+      ]),
     )
     .action(
       async (

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { GetEnv } from "../program.js";
 import { registerBuild } from "./build.js";
 import { registerCompare } from "./compare.js";
+import { registerCompletion } from "./completion.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerInspect } from "./inspect.js";
 import { registerLint } from "./lint.js";
@@ -20,4 +21,5 @@ export const commands: readonly RegisterCommand[] = [
   registerInspect,
   registerLint,
   registerPush,
+  registerCompletion,
 ];

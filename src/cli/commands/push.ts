@@ -4,6 +4,7 @@ import { loadLayoutImage } from "../../oci/image-writer.js";
 import { isLoopbackHost, parseImageRef, pushImage } from "../../oci/registry.js";
 import { step } from "../../reporter/index.js";
 import type { GetEnv } from "../program.js";
+import { examples } from "./examples.js";
 import { resolveDir } from "./options.js";
 
 /** `oci:DIR[:REF]` → the layout directory and the ref name of the image in it. */
@@ -34,6 +35,20 @@ export function registerPush(program: Command, getEnv: GetEnv): void {
 Credentials come from ~/.docker/config.json (or $DOCKER_CONFIG): auths, credHelpers, credsStore.
 --json prints {ref, digest, blobs: [{digest, size, mediaType, status}]}, status being
 uploaded, skipped (the registry had it) or mounted.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel push oci:out/myapp 127.0.0.1:5000/myapp:1", "push an OCI layout to a registry"],
+        [
+          "slimwheel push oci:out/myapp registry.local/team/myapp:1 --mount-from team/base",
+          "mount the blobs the registry has in another repository",
+        ],
+        [
+          "slimwheel push oci:out/myapp 127.0.0.1:5000/myapp:1 --json",
+          "list each blob as uploaded, skipped or mounted",
+        ],
+      ]),
     )
     .action(async (source: string, ref: string, o: { insecure?: boolean; mountFrom?: string }) => {
       const { ctx, global, io } = getEnv();
