@@ -15,6 +15,16 @@ const sh = (shell: string, args: string[]) => {
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
+const quietIO = (): CliIO => ({
+  stdout: () => {},
+  stderr: () => {},
+  env: {},
+  cwd: "/",
+  stderrIsTTY: false,
+  stdoutIsTTY: false,
+  signal: new AbortController().signal,
+});
+
 let dir: string;
 const scripts: Record<string, string> = {};
 beforeAll(async () => {
@@ -57,16 +67,10 @@ describe("slimwheel completion", () => {
 
     it("completes commands, options, option choices and argument choices", () => {
       expect(bashComplete(scripts.bash!, ["slimwheel", "b"])).toEqual(["build"]);
-      expect(bashComplete(scripts.bash!, ["slimwheel", ""])).toEqual([
-        "plan",
-        "dockerfile",
-        "build",
-        "compare",
-        "inspect",
-        "lint",
-        "push",
-        "completion",
-      ]);
+      // every registered command, in registry order (commands added later come for free)
+      const names = buildProgram(quietIO()).commands.map((c) => c.name());
+      expect(names).toEqual(expect.arrayContaining(["plan", "dockerfile", "build", "lint", "completion"]));
+      expect(bashComplete(scripts.bash!, ["slimwheel", ""])).toEqual(names);
       expect(bashComplete(scripts.bash!, ["slimwheel", "--json", "c"])).toEqual(["compare", "completion"]);
       expect(bashComplete(scripts.bash!, ["slimwheel", "build", "--engine", ""])).toEqual([
         "docker",
@@ -91,16 +95,7 @@ describe("slimwheel completion", () => {
     });
 
     it("is generated from the program: a new command and option appear without editing the generator", () => {
-      const io: CliIO = {
-        stdout: () => {},
-        stderr: () => {},
-        env: {},
-        cwd: "/",
-        stderrIsTTY: false,
-        stdoutIsTTY: false,
-        signal: new AbortController().signal,
-      };
-      const program = buildProgram(io);
+      const program = buildProgram(quietIO());
       program
         .command("frobnicate")
         .description("a command added later")
