@@ -13,5 +13,8 @@ export interface GlobalOptions {
   readonly json: boolean;
   readonly quiet: boolean;
   readonly verbose: boolean;
+  /** Color on stderr (progress, errors). */
   readonly color: boolean;
+  /** Color on stdout (what a command prints); FORCE_COLOR colors it even when piped. */
+  readonly stdoutColor: boolean;
 }

@@ -9,14 +9,37 @@ import { packageVersion } from "./version.js";
 
 export const REPORT_URL = "https://github.com/slimwheel/slimwheel/issues";
 
+/**
+ * FORCE_COLOR as node and chalk read it (force-color.org): `0` or `false` turn colors off; any
+ * other non-empty value (`1`, `2`, `3`, `true`) turns them on even when the output is not a
+ * terminal. Unset or empty: undefined (the terminal decides).
+ */
+export function forceColor(env: CliIO["env"]): boolean | undefined {
+  const v = env.FORCE_COLOR?.trim();
+  if (v === undefined || v === "") return undefined;
+  return !/^(0|false)$/i.test(v);
+}
+
+/**
+ * Whether to color a stream: `--no-color` always wins; then FORCE_COLOR (over NO_COLOR, as in
+ * node); then NO_COLOR; else only on a terminal whose TERM is not `dumb`.
+ */
+export function colorFor(flag: boolean, env: CliIO["env"], isTTY: boolean): boolean {
+  if (!flag) return false;
+  const forced = forceColor(env);
+  if (forced !== undefined) return forced;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  return isTTY && env.TERM !== "dumb";
+}
+
 function globalOptions(program: Command, io: CliIO): GlobalOptions {
   const o = program.opts<{ json?: boolean; quiet?: boolean; verbose?: boolean; color?: boolean }>();
-  const noColorEnv = io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== "";
   return {
     json: o.json ?? false,
     quiet: o.quiet ?? false,
     verbose: o.verbose ?? false,
-    color: (o.color ?? true) && !noColorEnv && io.stderrIsTTY && io.env.TERM !== "dumb",
+    color: colorFor(o.color ?? true, io.env, io.stderrIsTTY),
+    stdoutColor: colorFor(o.color ?? true, io.env, io.stdoutIsTTY),
   };
 }
 
@@ -77,6 +100,7 @@ Exit codes:
 
 Environment:
   NO_COLOR            disable colors
+  FORCE_COLOR         1/2/3/true: color even when not on a terminal; 0/false: no colors
   SOURCE_DATE_EPOCH   timestamp used in outputs, for reproducible results`,
     );
 

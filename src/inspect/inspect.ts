@@ -76,6 +76,12 @@ export interface InspectReport {
   readonly findings: readonly Finding[];
 }
 
+/**
+ * Reads an image layer by layer (streaming, never a whole layer in memory) and reports per layer
+ * the instruction, sizes and files; the waste (bytes later overwritten or deleted); Python and
+ * system findings with bytes and a fix; an efficiency score. Open the source with
+ * `openImageSource(parseImageRef(text, cwd))`.
+ */
 export async function inspectImage(source: ImageSource): Promise<InspectReport> {
   // Each layer's entry headers are kept only until the layer is applied.
   const fs = new Squash();

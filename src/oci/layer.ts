@@ -115,7 +115,12 @@ export async function analyzeLayer(
       next();
       return;
     }
-    if (options.onEntry && type === "file" && size <= (options.maxBody ?? MAX_BODY) && options.wantBody?.(name, size)) {
+    if (
+      options.onEntry &&
+      type === "file" &&
+      size <= (options.maxBody ?? MAX_BODY) &&
+      options.wantBody?.(name, size)
+    ) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: unknown) => chunks.push(c as Buffer));
       stream.on("end", () => {

@@ -27,6 +27,11 @@ const KINDS: readonly ImageRefKind[] = ["oci", "oci-archive", "docker-archive"];
 const USAGE =
   "write oci:DIR[:tag], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG] (a registry), docker-daemon:IMAGE or containers-storage:IMAGE";
 
+/**
+ * Parses an image reference as `slimwheel inspect` takes it: `oci:DIR[:tag]`, `oci-archive:FILE`,
+ * `docker-archive:FILE`, `docker://HOST/REPO[:TAG]`, `docker-daemon:IMAGE`,
+ * `containers-storage:IMAGE`; paths are resolved against `cwd`.
+ */
 export function parseImageRef(text: string, cwd: string): ImageRef {
   const colon = text.indexOf(":");
   const kind = text.slice(0, colon) as ImageRefKind;

@@ -242,6 +242,11 @@ async function compareOne(
   }
 }
 
+/**
+ * Builds each strategy of `o.strategies` cold, then warm after a one-line app change in a
+ * temporary copy of the project, and measures each image: sizes, layers, build times, layers
+ * rebuilt, the smoke result, bytes of compilers and headers. Needs a container engine.
+ */
 export async function compareStrategies(
   dir: string,
   o: CompareOptions,

@@ -66,14 +66,33 @@ export function runtimeEnv(p: Project, appUser = false): Step {
   };
 }
 
+/**
+ * The health check of a web server: any HTTP answer on PORT (even a 404 or a 500: the process
+ * is alive and serving) is healthy; no answer within 3 s, or a refused connection, is not.
+ * Python's http.client, which never raises on a status code, so no curl or wget is needed in
+ * the image (slim and minimal images have neither).
+ */
+export const healthcheckCommand = (port: number): string[] => [
+  "python3",
+  "-c",
+  `import http.client, os; c = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT', '${port}')), timeout=3); c.request('GET', '/'); c.getresponse()`,
+];
+
 export function startSteps(p: Project): Step[] {
   const steps: Step[] = [];
   if (p.start?.port)
-    steps.push({
-      kind: "expose",
-      why: "documents the port the server listens on (PORT)",
-      port: p.start.port,
-    });
+    steps.push(
+      {
+        kind: "expose",
+        why: "documents the port the server listens on (PORT)",
+        port: p.start.port,
+      },
+      {
+        kind: "healthcheck",
+        why: "healthy while the server answers HTTP on PORT, whatever the status; with the image's own Python, no curl needed (docker keeps it; OCI-format images, e.g. buildah's and podman's default, have no health check field)",
+        command: healthcheckCommand(p.start.port),
+      },
+    );
   if (p.start)
     steps.push({
       kind: "cmd",

@@ -30,6 +30,8 @@ export type Step =
   | { readonly kind: "user"; readonly why: string; readonly user: string }
   | { readonly kind: "label"; readonly why: string; readonly labels: Readonly<Record<string, string>> }
   | { readonly kind: "expose"; readonly why: string; readonly port: number }
+  /** `HEALTHCHECK CMD [...]`: an exec-form command the engine runs in the container now and then. */
+  | { readonly kind: "healthcheck"; readonly why: string; readonly command: readonly string[] }
   /** A shell command runs as `sh -c "exec …"` so that `${PORT}` expands and signals reach the server. */
   | { readonly kind: "cmd"; readonly why: string; readonly command: string; readonly shell: boolean };
 

@@ -74,6 +74,15 @@ export interface ReadProjectOptions {
   readonly extras?: readonly string[];
 }
 
+/**
+ * Reads what a Python project directory declares: Python version, the dependency set and the
+ * file it comes from, start command and port, frameworks, build context and warnings — each fact
+ * with its reason. Pure reading: nothing is written or run. Bad project files throw a
+ * `SlimwheelError` with code `input` naming the file and line.
+ *
+ * @param dirArg - the project directory (absolute, or relative to the process's working directory)
+ * @param options - the target architecture, a Python version over what the project declares, the optional groups and extras to install
+ */
 export async function readProject(dirArg: string, options: ReadProjectOptions = {}): Promise<Project> {
   const dir = resolve(dirArg);
   const st = await lstat(dir).catch(() => undefined);

@@ -1,13 +1,14 @@
 import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
 import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
-import { step } from "../../reporter/index.js";
-import { type SbomFormat, sbomPathBeside, writeSbomFor } from "../../sbom/index.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { runtimeJson, runtimeLines } from "../../report/runtime.js";
+import { step } from "../../reporter/index.js";
+import { type SbomFormat, sbomPathBeside, writeSbomFor } from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 import {
   addEngineOption,
   addImageSourceOptions,
@@ -89,6 +90,21 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       [],
     )
     .addHelpText("after", strategyHelp())
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel build -t myapp:dev", "build the project here with the first engine found"],
+        ["slimwheel build examples/flask-app -t registry.local/flask:1 --push", "build and push"],
+        [
+          "slimwheel build -t myapp --engine buildah --output oci:out/myapp",
+          "with buildah, also written as an OCI layout",
+        ],
+        [
+          "slimwheel build -t myapp --runtime slim --smoke 'python -c \"import app\"'",
+          "the slim runtime, with a smoke test",
+        ],
+      ]),
+    )
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();
       const root = resolveDir(ctx.cwd, dir);

@@ -6,6 +6,7 @@ import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 import { addEngineOption, addImageSourceOptions, engineOf, imageSources, resolveDir } from "./options.js";
 
 const DEFAULT = ["full", "slim", "slim-apt", "single-layer", "wheels", "venv", "slimwheel"];
@@ -40,6 +41,17 @@ export function registerCompare(program: Command, getEnv: GetEnv): void {
     .addHelpText(
       "after",
       "\nEach strategy is built twice in a temporary copy of the project: cold (no layer cache), then after a\none-line change to an app source file (warm). The slimwheel strategy is measured with its minimal\nruntime (row slimwheel) and with the slim one (row slimwheel/slim). Exit 1 when a strategy that should work fails.",
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel compare", "every default strategy of the project here, cold and warm"],
+        [
+          "slimwheel compare examples/flask-app --strategies slim,venv,slimwheel --html report.html",
+          "three strategies, with an HTML report",
+        ],
+        ["slimwheel compare --json > compare.json", "the measurements as JSON"],
+      ]),
     )
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();

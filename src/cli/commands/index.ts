@@ -4,6 +4,7 @@ import { registerBuild } from "./build.js";
 import { registerCache } from "./cache.js";
 import { registerCi } from "./ci.js";
 import { registerCompare } from "./compare.js";
+import { registerCompletion } from "./completion.js";
 import { registerDockerfile } from "./dockerfile.js";
 import { registerInspect } from "./inspect.js";
 import { registerLint } from "./lint.js";
@@ -26,4 +27,5 @@ export const commands: readonly RegisterCommand[] = [
   registerCi,
   registerSbom,
   registerCache,
+  registerCompletion,
 ];

@@ -5,6 +5,7 @@ import { INSPECT_REFS, openAnyImage } from "../../inspect/open.js";
 import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
+import { examples } from "./examples.js";
 import { resolveDir } from "./options.js";
 
 export function registerInspect(program: Command, getEnv: GetEnv): void {
@@ -21,6 +22,17 @@ export function registerInspect(program: Command, getEnv: GetEnv): void {
     .addHelpText(
       "after",
       `\nFinding ids: ${FINDING_IDS.join(", ")}.\nLayers are streamed (never held in memory). Exit 1 when a --fail-on rule matches.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel inspect docker-daemon:myapp:dev", "an image of the local docker engine"],
+        ["slimwheel inspect oci:out/myapp --html inspect.html", "an OCI layout, with an HTML report"],
+        [
+          "slimwheel inspect docker://127.0.0.1:5000/myapp:1 --fail-on 'waste>50MB,root,compiler'",
+          "in CI: exit 1 on waste over 50 MB, root or a compiler",
+        ],
+      ]),
     )
     .action(async (refText: string, o: { html?: string; failOn?: string; insecure?: boolean }) => {
       const { ctx, global, io } = getEnv();

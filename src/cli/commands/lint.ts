@@ -7,6 +7,7 @@ import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 import { resolveDir } from "./options.js";
 
 export function registerLint(program: Command, getEnv: GetEnv): void {
@@ -33,6 +34,14 @@ export function registerLint(program: Command, getEnv: GetEnv): void {
       "after",
       `\nRules (docs/lint.md):\n${rules.map((r) => `  ${r.id.padEnd(26)}${r.severity.padEnd(8)} ${r.title}`).join("\n")}\n\nIgnore a rule on the next instruction with a comment line \`# slimwheel-ignore RULE[,RULE]\`, in the\nwhole file with \`# slimwheel-ignore-file RULE\`, or in pyproject.toml next to the Dockerfile:\n[tool.slimwheel.lint] ignore = ["RULE"].\nExit codes: 0 nothing at or above --severity, 1 findings at or above it, 2 bad input.\n`,
     )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel lint", "lint ./Dockerfile"],
+        ["slimwheel lint docker/Dockerfile.prod --severity error", "exit 1 only on errors"],
+        ["slimwheel lint --format sarif -o lint.sarif", "SARIF for code scanning"],
+      ]),
+    )
     .action(async (dockerfile: string, o: { severity: Severity; format?: string; output?: string }) => {
       const { ctx, global, io } = getEnv();
       const path = resolveDir(ctx.cwd, dockerfile);
@@ -44,7 +53,7 @@ export function registerLint(program: Command, getEnv: GetEnv): void {
           ? `${JSON.stringify(toSarif([result], packageVersion()), null, 2)}\n`
           : format === "json"
             ? `${JSON.stringify(toJson([result], failed, o.severity), null, 2)}\n`
-            : formatText([result], { color: global.color && io.stdoutIsTTY });
+            : formatText([result], { color: global.stdoutColor && !o.output });
       if (o.output) {
         const target = resolveDir(ctx.cwd, o.output);
         await writeAtomic(target, text);

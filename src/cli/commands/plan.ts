@@ -8,6 +8,7 @@ import { formatPlan, planDocument } from "../../report/plan.js";
 import { formatRuntime, runtimeDocument } from "../../report/runtime.js";
 import type { GetEnv } from "../program.js";
 import { ExitWith } from "../program.js";
+import { examples } from "./examples.js";
 import { addSelectionOptions, selection } from "./options.js";
 
 const ansi = (code: string, on: boolean) => (s: string) => (on ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -44,6 +45,18 @@ Dependency sources, first found wins: pylock.toml, uv.lock, poetry.lock, Pipfile
 requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cfg, setup.py.
 --json prints a document following schema/plan.schema.json (schemaVersion 1).`,
     )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel plan", "what slimwheel detects in the current directory, and why"],
+        [
+          "slimwheel plan examples/flask-app --python 3.12",
+          "another directory, as if it declared Python 3.12",
+        ],
+        ["slimwheel plan --json | jq .dependencies", "the plan as JSON (schema/plan.schema.json)"],
+        ["slimwheel plan --strict", "in CI: exit 1 when there is a warning"],
+      ]),
+    )
     .action(
       async (
         dir: string,
@@ -77,7 +90,7 @@ requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cf
             `${JSON.stringify({ ...planDocument(project), runtime: runtimeDocument(runtime, image, preview) }, null, 2)}\n`,
           );
         else {
-          const color = global.color && io.stdoutIsTTY;
+          const color = global.stdoutColor;
           const style = { bold: ansi("1", color), dim: ansi("2", color), yellow: ansi("33", color) };
           io.stdout(formatPlan(project, style));
           io.stdout(formatRuntime(runtime, strategy, image, preview, style));

@@ -4,6 +4,7 @@ import { loadLayoutImage } from "../../oci/image-writer.js";
 import { isLoopbackHost, parseImageRef, pushImage } from "../../oci/registry.js";
 import { step } from "../../reporter/index.js";
 import type { GetEnv } from "../program.js";
+import { examples } from "./examples.js";
 import { resolveDir } from "./options.js";
 
 /** `oci:DIR[:REF]` → the layout directory and the ref name of the image in it. */
@@ -42,6 +43,20 @@ A registry with a private CA: --ca-cert FILE, or FILE in /etc/docker/certs.d/HOS
 PEM file; these are trusted besides the system's CAs.
 --json prints {ref, digest, blobs: [{digest, size, mediaType, status}]}, status being
 uploaded, skipped (the registry had it) or mounted.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel push oci:out/myapp 127.0.0.1:5000/myapp:1", "push an OCI layout to a registry"],
+        [
+          "slimwheel push oci:out/myapp registry.local/team/myapp:1 --mount-from team/base",
+          "mount the blobs the registry has in another repository",
+        ],
+        [
+          "slimwheel push oci:out/myapp 127.0.0.1:5000/myapp:1 --json",
+          "list each blob as uploaded, skipped or mounted",
+        ],
+      ]),
     )
     .action(
       async (

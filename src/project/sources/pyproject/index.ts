@@ -143,7 +143,8 @@ function poetryDeps(
   return out;
 }
 
-const SLIMWHEEL_KEYS: Record<string, "string" | "strings" | "number" | "boolean"> = {
+/** The keys of `[tool.slimwheel]` and their types; schema/slimwheel-config.schema.json follows it (a unit test checks). */
+export const SLIMWHEEL_KEYS: Record<string, "string" | "strings" | "number" | "boolean"> = {
   python: "string",
   strategy: "string",
   command: "string",

@@ -83,6 +83,11 @@ LABEL org.opencontainers.image.title="django-postgres" \
 # documents the port the server listens on (PORT)
 EXPOSE 8000
 
+# healthy while the server answers HTTP on PORT, whatever the status; with the image's own Python,
+# no curl needed (docker keeps it; OCI-format images, e.g. buildah's and podman's default, have no
+# health check field)
+HEALTHCHECK CMD ["python3", "-c", "import http.client, os; c = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT', '8000')), timeout=3); c.request('GET', '/'); c.getresponse()"]
+
 # start command: Django: WSGI_APPLICATION = "mysite.wsgi.application" in mysite/settings.py, served
 # by gunicorn (a dependency)
 CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} mysite.wsgi"]

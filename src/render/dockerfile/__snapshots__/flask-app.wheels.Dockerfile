@@ -66,5 +66,10 @@ LABEL org.opencontainers.image.title="flask-app" \
 # documents the port the server listens on (PORT)
 EXPOSE 8000
 
+# healthy while the server answers HTTP on PORT, whatever the status; with the image's own Python,
+# no curl needed (docker keeps it; OCI-format images, e.g. buildah's and podman's default, have no
+# health check field)
+HEALTHCHECK CMD ["python3", "-c", "import http.client, os; c = http.client.HTTPConnection('127.0.0.1', int(os.environ.get('PORT', '8000')), timeout=3); c.request('GET', '/'); c.getresponse()"]
+
 # start command: the `web:` process in Procfile
 CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} app:app"]
