@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ExitCode, SlimwheelError } from "../errors.js";
 import type { CliIO } from "./io.js";
-import { reportError } from "./program.js";
+import { reportError, run } from "./program.js";
 import { runCli } from "./testing.js";
 
 const version = (
@@ -104,5 +104,26 @@ describe("reportError", () => {
     const verbose = captureIO();
     reportError(new TypeError("x is undefined"), verbose, { json: false, verbose: true });
     expect(verbose.err.join("")).toMatch(/\n\s+at /);
+  });
+});
+
+describe("after an interruption", () => {
+  it("reports whatever failed next as the interruption: exit 130, no other error", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("interrupted"));
+    let stderr = "";
+    const code = await run(["plan", "/nonexistent/slimwheel-project"], {
+      stdout: () => undefined,
+      stderr: (t) => {
+        stderr += t;
+      },
+      env: {},
+      cwd: "/",
+      stderrIsTTY: false,
+      stdoutIsTTY: false,
+      signal: controller.signal,
+    });
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/^error: interrupted\nwhile: /);
   });
 });

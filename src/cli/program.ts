@@ -201,6 +201,17 @@ export async function run(argv: readonly string[], rawIo: CliIO): Promise<number
       );
     }
     if (e instanceof ExitWith) return e.code;
+    // Once interrupted, whatever failed next failed because of it (a program stopped mid-step, a
+    // proof whose container was killed): report the interruption, exit 130.
+    if (rawIo.signal?.aborted && !(isSlimwheelError(e) && e.code === "cancelled"))
+      return reportError(
+        new SlimwheelError("cancelled", "interrupted", {
+          details: e instanceof Error ? `while: ${e.message.split("\n")[0]}` : undefined,
+          cause: e,
+        }),
+        io,
+        env?.global ?? rawGlobal,
+      );
     return reportError(e, io, env?.global ?? rawGlobal);
   }
 }
