@@ -270,7 +270,8 @@ export function findIssues(fs: Squash, user: string | undefined): FindingsResult
     if (cache)
       add(cache[2] === "pip" ? "pip-cache" : cache[2] === "uv" ? "uv-cache" : "poetry-cache", path, size);
     // The interpreter's own bundled wheels (what `python -m venv` installs pip from) are not stored twice.
-    if (e.type === "file" && base.endsWith(".whl") && !BUNDLED_WHEELS.test(path)) add("wheel-files", path, size);
+    if (e.type === "file" && base.endsWith(".whl") && !BUNDLED_WHEELS.test(path))
+      add("wheel-files", path, size);
     if (base.endsWith(".py")) {
       const set = pyByDir.get(dir) ?? new Set<string>();
       pyByDir.set(dir, set);
@@ -287,7 +288,8 @@ export function findIssues(fs: Squash, user: string | undefined): FindingsResult
       const rest = path.slice(site[0].length).split("/");
       if (rest.slice(0, -1).some((c) => c === "tests" || c === "test"))
         add("tests-in-site-packages", path, size);
-      if (rest.slice(0, -1).some((c) => c === "docs" || c === "doc")) add("docs-in-site-packages", path, size);
+      if (rest.slice(0, -1).some((c) => c === "docs" || c === "doc"))
+        add("docs-in-site-packages", path, size);
     }
     if (e.type === "file" && /-linux-gnu\.so$/.test(base)) gnuSo.push([path, e]);
     if (

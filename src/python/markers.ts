@@ -81,6 +81,24 @@ export function linuxTarget(python: string, machine: "x86_64" | "aarch64" = "x86
 
 const OPS: readonly MarkerOp[] = ["<=", "<", "!=", "===", "==", ">=", ">", "~="];
 
+/** A value quoted in a message, cut to `max` characters. */
+export const clip = (value: string, max = 40): string =>
+  value.length > max ? `${value.slice(0, max)}…` : value;
+
+/** Characters of context shown on each side of an error's position. */
+const EXCERPT = 60;
+
+/**
+ * The text around `pos` with a caret under it: at most EXCERPT characters on each side (a 10 MB
+ * line must not become a 10 MB error message), `…` where it was cut.
+ */
+export function excerpt(text: string, pos: number): string {
+  const from = Math.max(0, pos - EXCERPT);
+  const to = Math.min(text.length, pos + EXCERPT);
+  const head = from > 0 ? "…" : "";
+  return `  ${head}${text.slice(from, to)}${to < text.length ? "…" : ""}\n  ${" ".repeat(head.length + pos - from)}^`;
+}
+
 /** A cursor over a string, shared by the requirement and marker parsers. */
 export class Scanner {
   pos = 0;
@@ -123,7 +141,7 @@ export class Scanner {
     throw new SlimwheelError("input", message, {
       location,
       hint: hint ?? "see PEP 508 for the requirement syntax",
-      details: `  ${this.text}\n  ${" ".repeat(this.pos)}^`,
+      details: excerpt(this.text, this.pos),
     });
   }
 }
@@ -143,7 +161,7 @@ function parseValue(s: Scanner): MarkerValue {
   if (!name) s.fail("expected a marker variable or a quoted string");
   if (!(MARKER_VARIABLES as readonly string[]).includes(name)) {
     s.pos -= name.length;
-    s.fail(`unknown marker variable "${name}"`, `known variables: ${MARKER_VARIABLES.join(", ")}`);
+    s.fail(`unknown marker variable "${clip(name)}"`, `known variables: ${MARKER_VARIABLES.join(", ")}`);
   }
   return { kind: "var", name: name as MarkerVariable };
 }
