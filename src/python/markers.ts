@@ -4,6 +4,7 @@
  * variables `extras` and `dependency_groups` (`"dev" in dependency_groups`).
  */
 import { SlimwheelError } from "../errors.js";
+import { maskKeepingColumns } from "../util/mask.js";
 import { isValidVersion, satisfies } from "./pep440.js";
 import { normalizeName } from "./pep503.js";
 
@@ -133,6 +134,10 @@ export class Scanner {
     this.pos += r[0].length;
     return r[0];
   }
+  /** The text with URL passwords masked (same length): what messages may quote. */
+  get quotable(): string {
+    return maskKeepingColumns(this.text);
+  }
   fail(message: string, hint?: string): never {
     const column = (this.where.column ?? 1) + this.pos;
     const location = this.where.file
@@ -141,7 +146,7 @@ export class Scanner {
     throw new SlimwheelError("input", message, {
       location,
       hint: hint ?? "see PEP 508 for the requirement syntax",
-      details: excerpt(this.text, this.pos),
+      details: excerpt(maskKeepingColumns(this.text), this.pos),
     });
   }
 }

@@ -122,7 +122,7 @@ export function parseRequirement(text: string, where: Scanner["where"] = {}): Re
     marker = parseOr(s);
     s.ws();
   }
-  if (!s.done) s.fail(`unexpected "${s.text.slice(s.pos, s.pos + 20)}"`);
+  if (!s.done) s.fail(`unexpected "${s.quotable.slice(s.pos, s.pos + 20)}"`);
   return {
     name,
     key: normalizeName(name),
