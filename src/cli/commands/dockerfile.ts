@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Command, Option } from "commander";
 import { SlimwheelError } from "../../errors.js";
@@ -56,7 +56,15 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
           return;
         }
         const target = o.output ? resolveDir(ctx.cwd, o.output) : join(project.dir, "Dockerfile");
-        const existing = await readFile(target, "utf8").catch(() => undefined);
+        // Only a regular file is read back (a FIFO there would block the read forever).
+        const existingKind = await stat(target).catch(() => undefined);
+        if (existingKind && !existingKind.isFile() && !existingKind.isDirectory())
+          throw new SlimwheelError("usage", `${target} exists and is not a regular file`, {
+            hint: "pass -o with the path of a file to write",
+          });
+        const existing = existingKind?.isFile()
+          ? await readFile(target, "utf8").catch(() => undefined)
+          : undefined;
         if (existing !== undefined && !existing.startsWith(GENERATED_MARKER) && !o.force) {
           throw new SlimwheelError("usage", `${target} exists and was not written by slimwheel`, {
             hint: "pass --force to overwrite it, or -o to write elsewhere",
