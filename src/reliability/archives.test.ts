@@ -152,12 +152,20 @@ describe("hostile wheels", () => {
 
 /** A gzip layer of one file of `size` zeros, made of repeated gzip members (no big buffer). */
 function* bombLayer(size: number): Generator<Buffer> {
+  // A ustar header (POSIX.1-1988): name, mode, ids, size and mtime in octal, then the checksum.
   const header = Buffer.alloc(512);
-  const p = pack();
-  p.entry({ name: "zeros", size }, () => undefined).end();
-  // tar-stream writes the 512-byte header first: take it from the pack's first chunk.
-  const chunk = p.read() as Buffer | null;
-  (chunk ?? header).copy(header, 0, 0, 512);
+  header.write("zeros", 0);
+  header.write("0000644\0", 100);
+  header.write("0000000\0", 108);
+  header.write("0000000\0", 116);
+  header.write(`${size.toString(8).padStart(11, "0")}\0`, 124);
+  header.write("00000000000\0", 136);
+  header.write("        ", 148);
+  header.write("0", 156);
+  header.write("ustar\0" + "00", 257);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
   yield gzipSync(header);
   const block = 16 * 1024 * 1024;
   const member = gzipSync(Buffer.alloc(block), { level: 9 });
