@@ -6,7 +6,7 @@
  * argument, the target platform, the engine, the base image's local ID and the bytes of every file
  * the stages copy from the context, so it changes whenever the engine's own layer cache would miss.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import {
   lstat,
   mkdir,
@@ -15,6 +15,7 @@ import {
   readlink,
   realpath,
   rename,
+  rm,
   stat,
   writeFile,
 } from "node:fs/promises";
@@ -147,10 +148,19 @@ export async function readStageCache(dir: string, key: string): Promise<StageCac
   }
 }
 
-/** Writes the entry atomically (temp file, then rename). */
+/**
+ * Writes the entry atomically: a temporary file of its own (process id and a random suffix, so
+ * two builds — in two processes or one — never write the same one), then a rename over the entry.
+ * A reader sees the old entry or the new one, never part of one; on failure the temporary file goes.
+ */
 export async function writeStageCache(dir: string, key: string, entry: StageCacheEntry): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${key}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(entry));
-  await rename(tmp, join(dir, `${key}.json`));
+  const tmp = join(dir, `.${key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, JSON.stringify(entry));
+    await rename(tmp, join(dir, `${key}.json`));
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
 }
