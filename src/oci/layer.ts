@@ -94,6 +94,7 @@ export async function analyzeLayer(
   const whiteouts: string[] = [];
   const diff = createHash("sha256");
   const tar = extract();
+  let refused: SlimwheelError | undefined;
   tar.on("entry", (header, stream, next) => {
     const name = header.name.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
     if (
@@ -101,15 +102,23 @@ export async function analyzeLayer(
       (header.type === "link" && (header.linkname ?? "").split("/").includes(".."))
     ) {
       // A path climbing out of the root: no tool writes one, an extractor would write outside its directory.
-      tar.destroy(
-        new SlimwheelError(
-          "input",
-          `layer ${what}: entry "${header.name}"${header.type === "link" ? ` (a hard link to ${header.linkname})` : ""} leaves the root (..)`,
-          {
-            hint: "do not unpack or run this image: a layer entry must stay inside the image's root",
-          },
-        ),
+      // Said once the layer is read: stopping the tar stream here would leave errors unhandled.
+      refused ??= new SlimwheelError(
+        "input",
+        `layer ${what}: entry "${header.name}"${header.type === "link" ? ` (a hard link to ${header.linkname})` : ""} leaves the root (..)`,
+        {
+          hint: "do not unpack or run this image: a layer entry must stay inside the image's root",
+        },
       );
+      stream.on("error", () => undefined);
+      if (header.type === "directory") {
+        // as below: tar-stream never ends a directory entry's stream
+        stream.resume();
+        next();
+        return;
+      }
+      stream.on("end", next);
+      stream.resume();
       return;
     }
     const base = name.split("/").at(-1) ?? "";
@@ -209,6 +218,7 @@ export async function analyzeLayer(
       cause: e,
     });
   }
+  if (refused) throw refused;
   return {
     compressedSize,
     uncompressedSize,
