@@ -1,5 +1,6 @@
 /** One generated file compared with what is on disk. */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
+import { SlimwheelError } from "../errors.js";
 import { comparable, type Inputs, isGenerated, stampedHash, stampedOptions } from "./header.js";
 
 export type FileStatus = "current" | "stale" | "missing" | "foreign";
@@ -35,7 +36,13 @@ export async function compareFile(
   inputs: Inputs,
 ): Promise<CommittedFile> {
   const base = { path: f.path, rel: f.rel, role };
-  const disk = await readFile(f.path, "utf8").catch(() => undefined);
+  // Only a regular file is read back: a FIFO there would block the read forever.
+  const kind = await stat(f.path).catch(() => undefined);
+  if (kind && !kind.isFile())
+    throw new SlimwheelError("usage", `${f.path} exists and is not a regular file`, {
+      hint: "remove it, or pass -o with the path of a file to write",
+    });
+  const disk = kind ? await readFile(f.path, "utf8").catch(() => undefined) : undefined;
   if (disk === undefined) return { ...base, status: "missing", reason: "not written yet" };
   if (!isGenerated(disk)) return { ...base, status: "foreign", reason: "it has no slimwheel header" };
   if (comparable(disk) === comparable(f.content)) return { ...base, status: "current" };

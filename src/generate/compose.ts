@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import type { Project } from "../project/read.js";
+import { readProjectFile } from "../util/safe-read.js";
 import { type CommittedFile, compareFile } from "./compare-file.js";
 import { computeInputs, GENERATED_PREFIX, type Inputs, isGenerated, stamp } from "./header.js";
 
@@ -102,7 +103,7 @@ async function readAppEnv(project: Project): Promise<string[]> {
     .filter((f) => f.endsWith(".py") && f.split("/").length <= 4 && !/(^|\/)(tests?|migrations)\//.test(f))
     .slice(0, 400);
   for (const f of py) {
-    const text = await readFile(join(project.dir, f), "utf8").catch(() => "");
+    const text = (await readProjectFile(project.dir, f).catch(() => undefined)) ?? "";
     if (text.length > 512 * 1024) continue;
     for (const re of ENV_PATTERNS) for (const m of text.matchAll(re)) names.add(m[1]!);
   }

@@ -47,6 +47,16 @@ export interface AnalyzeOptions {
 
 const MAX_BODY = 64 * 1024;
 
+/**
+ * A gzip layer is a decompression bomb when it inflates more than LAYER_MAX_RATIO times its
+ * compressed bytes and past LAYER_BOMB_BYTES (real layers compress 2–5×). Counted on the bytes
+ * actually inflated, as they come: no size in a header is trusted.
+ */
+export const LAYER_MAX_RATIO = 100;
+export const LAYER_BOMB_BYTES = 1024 * 1024 * 1024;
+
+class LayerBomb extends Error {}
+
 function entryType(t: string | null | undefined): LayerEntry["type"] {
   if (t === "file" || t === "contiguous-file") return "file";
   if (t === "directory" || t === "symlink" || t === "link") return t;
@@ -56,7 +66,12 @@ function entryType(t: string | null | undefined): LayerEntry["type"] {
 function counter(onBytes: (n: number) => void, hash?: ReturnType<typeof createHash>): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      onBytes(chunk.length);
+      try {
+        onBytes(chunk.length);
+      } catch (e) {
+        cb(e as Error); // a limit reached: the pipeline stops with it
+        return;
+      }
       hash?.update(chunk);
       cb(null, chunk);
     },
@@ -81,8 +96,33 @@ export async function analyzeLayer(
   const whiteouts: string[] = [];
   const diff = createHash("sha256");
   const tar = extract();
+  let refused: SlimwheelError | undefined;
   tar.on("entry", (header, stream, next) => {
     const name = header.name.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
+    if (
+      name.split("/").includes("..") ||
+      (header.type === "link" && (header.linkname ?? "").split("/").includes(".."))
+    ) {
+      // A path climbing out of the root: no tool writes one, an extractor would write outside its directory.
+      // Said once the layer is read: stopping the tar stream here would leave errors unhandled.
+      refused ??= new SlimwheelError(
+        "input",
+        `layer ${what}: entry "${header.name}"${header.type === "link" ? ` (a hard link to ${header.linkname})` : ""} leaves the root (..)`,
+        {
+          hint: "do not unpack or run this image: a layer entry must stay inside the image's root",
+        },
+      );
+      stream.on("error", () => undefined);
+      if (header.type === "directory") {
+        // as below: tar-stream never ends a directory entry's stream
+        stream.resume();
+        next();
+        return;
+      }
+      stream.on("end", next);
+      stream.resume();
+      return;
+    }
     const base = name.split("/").at(-1) ?? "";
     const type = entryType(header.type);
     const size = type === "file" ? (header.size ?? 0) : 0;
@@ -139,7 +179,13 @@ export async function analyzeLayer(
         source,
         counter((n) => (compressedSize += n), options.storedHash),
         createGunzip(),
-        counter((n) => (uncompressedSize += n), diff),
+        counter((n) => {
+          uncompressedSize += n;
+          if (uncompressedSize > LAYER_BOMB_BYTES && uncompressedSize > LAYER_MAX_RATIO * compressedSize)
+            throw new LayerBomb(
+              `it inflates to more than ${uncompressedSize} bytes from ${compressedSize} (ratio ${Math.round(uncompressedSize / Math.max(compressedSize, 1))}:1, over ${LAYER_MAX_RATIO}:1 past ${LAYER_BOMB_BYTES} bytes): a decompression bomb`,
+            );
+        }, diff),
         tar,
       );
     } else {
@@ -168,11 +214,18 @@ export async function analyzeLayer(
       await gzipped;
     }
   } catch (e) {
+    if (e instanceof SlimwheelError) throw e;
+    if (e instanceof LayerBomb)
+      throw new SlimwheelError("input", `layer ${what}: ${e.message}`, {
+        hint: "do not run this image; it was made to exhaust the disk or memory of whoever unpacks it",
+        cause: e,
+      });
     throw new SlimwheelError("input", `reading layer ${what}: ${(e as Error).message}`, {
       hint: "the layer is corrupt or not a tar archive; export the image again",
       cause: e,
     });
   }
+  if (refused) throw refused;
   return {
     compressedSize,
     uncompressedSize,

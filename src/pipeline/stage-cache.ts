@@ -6,8 +6,19 @@
  * argument, the target platform, the engine, the base image's local ID and the bytes of every file
  * the stages copy from the context, so it changes whenever the engine's own layer cache would miss.
  */
-import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import type { Context } from "../context.js";
@@ -15,6 +26,7 @@ import type { Engine } from "../engines/types.js";
 import { stageClosure } from "../plan/stages.js";
 import type { BuildPlan } from "../plan/types.js";
 import type { Resolution } from "../sysdeps/resolve.js";
+import { isInside } from "../util/safe-read.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
 const FORMAT = 1;
@@ -45,8 +57,27 @@ async function filesUnder(dir: string, root: string, out: string[]): Promise<voi
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) await filesUnder(p, root, out);
-    else if (!/^Dockerfile\.slimwheel/.test(relative(root, p))) out.push(p);
+    else if ((e.isFile() || e.isSymbolicLink()) && !/^Dockerfile\.slimwheel/.test(relative(root, p)))
+      out.push(p);
   }
+}
+
+/**
+ * What a context file contributes to the key: a regular file its bytes; a symlink its target's text,
+ * and the bytes of that target when it is a regular file inside the context (an engine copying the
+ * link by name copies them) — a link out of the context is never followed; anything else (a FIFO
+ * would block the read) nothing.
+ */
+async function fileBytes(contextDir: string, p: string): Promise<Buffer | string | undefined> {
+  const st = await lstat(p).catch(() => undefined);
+  if (st?.isFile()) return readFile(p);
+  if (!st?.isSymbolicLink()) return undefined;
+  const link = `symlink ${await readlink(p)}\0`;
+  const real = await realpath(p).catch(() => undefined);
+  const root = await realpath(contextDir).catch(() => contextDir);
+  if (real === undefined || !isInside(root, real)) return link;
+  const target = await stat(real).catch(() => undefined);
+  return target?.isFile() ? Buffer.concat([Buffer.from(link), await readFile(real)]) : link;
 }
 
 /** Hashes the context files a COPY source names: a file, a directory's files, or (for "." or a glob) all of them. */
@@ -57,14 +88,16 @@ async function hashSources(contextDir: string, sources: readonly string[], h: Re
     if (clean === "." || clean === "" || /[*?[]/.test(clean)) await filesUnder(contextDir, contextDir, files);
     else {
       const p = join(contextDir, clean);
-      const data = await readFile(p).catch(() => undefined);
-      if (data) files.push(p);
-      else await filesUnder(p, contextDir, files);
+      const st = await lstat(p).catch(() => undefined);
+      if (st?.isDirectory()) await filesUnder(p, contextDir, files);
+      else if (st) files.push(p);
     }
   }
   for (const f of [...new Set(files)].sort()) {
+    const data = await fileBytes(contextDir, f);
+    if (data === undefined) continue;
     h.update(`\0file ${relative(contextDir, f)}\0`);
-    h.update(await readFile(f));
+    h.update(data);
   }
 }
 
@@ -115,10 +148,19 @@ export async function readStageCache(dir: string, key: string): Promise<StageCac
   }
 }
 
-/** Writes the entry atomically (temp file, then rename). */
+/**
+ * Writes the entry atomically: a temporary file of its own (process id and a random suffix, so
+ * two builds — in two processes or one — never write the same one), then a rename over the entry.
+ * A reader sees the old entry or the new one, never part of one; on failure the temporary file goes.
+ */
 export async function writeStageCache(dir: string, key: string, entry: StageCacheEntry): Promise<void> {
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${key}.${process.pid}.tmp`);
-  await writeFile(tmp, JSON.stringify(entry));
-  await rename(tmp, join(dir, `${key}.json`));
+  const tmp = join(dir, `.${key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, JSON.stringify(entry));
+    await rename(tmp, join(dir, `${key}.json`));
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
 }

@@ -3,8 +3,11 @@
  * sizes, and the secrets among them — by name and by content (the first SIGNATURE_BYTES of at
  * most SIGNATURE_MAX_FILES files). The matching itself is pure (context-files.ts).
  */
-import { lstat, open, readdir } from "node:fs/promises";
+import { constants, type Dirent } from "node:fs";
+import { lstat, open, readdir, realpath } from "node:fs/promises";
 import { join } from "node:path";
+import { SlimwheelError } from "../errors.js";
+import { isInside } from "../util/safe-read.js";
 import {
   filterContext,
   findSecrets,
@@ -26,17 +29,43 @@ async function listFiles(
 ): Promise<{ path: string; size: number }[]> {
   const out: { path: string; size: number }[] = [];
   const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true });
+    let entries: Dirent[];
+    try {
+      entries = await readdir(join(dir, rel), { withFileTypes: true });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new SlimwheelError(
+        "input",
+        `the directory ${rel || "."} of the project cannot be listed (${code === "EACCES" || code === "EPERM" ? "permission denied" : (code ?? (e as Error).message)})`,
+        {
+          hint: `check its permissions, or leave it out of the build context with a .dockerignore line "${rel}"`,
+          cause: e,
+        },
+      );
+    }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
       if (out.length >= max) return;
       const p = rel ? `${rel}/${e.name}` : e.name;
+      if (/[\r\n]/.test(p) || e.name.includes("\uFFFD")) {
+        // A name with a newline (it would break every list of files, .dockerignore's included) or
+        // one that is not valid UTF-8 (node cannot even name it back to the file system).
+        warnings.push({
+          message: `${JSON.stringify(p)} has a file name with ${/[\r\n]/.test(p) ? "a line break" : "bytes that are not UTF-8"}: slimwheel leaves it out of the build context; rename it`,
+        });
+        continue;
+      }
       if (e.isDirectory()) {
         if (SKIP_DIRS.has(e.name)) out.push({ path: `${p}/`, size: 0 });
         else await walk(p);
       } else if (e.isFile() || e.isSymbolicLink()) {
-        const st = await lstat(join(dir, p));
-        out.push({ path: p, size: st.size });
+        const st = await lstat(join(dir, p)).catch(() => undefined);
+        if (st) out.push({ path: p, size: st.size });
+      } else {
+        // FIFOs, sockets and devices: Docker cannot send them, and reading one would block or never end.
+        warnings.push({
+          message: `${p} is not a regular file (a FIFO, socket or device): left out of the build context`,
+        });
       }
     }
   };
@@ -60,10 +89,16 @@ async function secretsByContent(
     .slice(0, SIGNATURE_MAX_FILES);
   const out: SecretFinding[] = [];
   const buf = Buffer.alloc(SIGNATURE_BYTES);
+  const realRoot = await realpath(dir).catch(() => dir);
   for (const p of candidates) {
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
-      handle = await open(join(dir, p), "r");
+      // Only regular files inside the project: a link out of it is not read, nor a FIFO (it would
+      // block) or a device.
+      const real = await realpath(join(dir, p));
+      if (!isInside(realRoot, real)) continue;
+      handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+      if (!(await handle.stat()).isFile()) continue;
       const { bytesRead } = await handle.read(buf, 0, SIGNATURE_BYTES, 0);
       const what = secretInContent(buf.subarray(0, bytesRead).toString("latin1"));
       if (what) out.push({ path: p, what: `${what}, found in its content` });
@@ -90,7 +125,7 @@ export async function readBuildContext(
   maxFiles: number,
   warnings: ProjectWarning[],
 ): Promise<BuildContext> {
-  const dockerignoreText = await readText(join(dir, ".dockerignore"));
+  const dockerignoreText = await readText(dir, ".dockerignore");
   const listed = await listFiles(dir, maxFiles, warnings);
   const sizes = new Map(listed.map((f) => [f.path, f.size]));
   const kept = filterContext(

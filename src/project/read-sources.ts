@@ -4,9 +4,9 @@
  * includes read and resolved (includes leaving the project are refused by the resolver, naming
  * file:line).
  */
-import { readFile } from "node:fs/promises";
-import { join, posix } from "node:path";
-import { wrapError } from "../errors.js";
+import { posix } from "node:path";
+import { isSlimwheelError, SlimwheelError } from "../errors.js";
+import { readProjectFile } from "../util/safe-read.js";
 import { sourceFormats } from "./sources/index.js";
 import {
   escapesProject,
@@ -15,15 +15,13 @@ import {
 } from "./sources/requirements/index.js";
 import type { SourceFacts, SourceFormat } from "./types.js";
 
-/** A file's text, or undefined when it does not exist (or is a directory). */
-export async function readText(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT" || (e as NodeJS.ErrnoException).code === "EISDIR")
-      return undefined;
-    throw wrapError(e, `reading ${path}`);
-  }
+/**
+ * The text of the project file `rel`, or undefined when it does not exist (or is a directory). A
+ * symlink leaving the project, a FIFO, a device or an oversized file is a SlimwheelError naming it
+ * (util/safe-read.ts): nothing outside the project is read.
+ */
+export function readText(dir: string, rel: string): Promise<string | undefined> {
+  return readProjectFile(dir, rel);
 }
 
 const includeTarget = (from: string, rel: string) => posix.normalize(posix.join(posix.dirname(from), rel));
@@ -42,7 +40,21 @@ async function readRequirements(
     for (const inc of format.parse(texts.get(p)!, p).includes ?? []) {
       const target = includeTarget(p, inc.path);
       if (texts.has(target) || escapesProject(target, inc.path)) continue; // the resolver names the line
-      const t = await readText(join(dir, target));
+      let t: string | undefined;
+      try {
+        t = await readText(dir, target);
+      } catch (e) {
+        if (!isSlimwheelError(e)) throw e;
+        throw new SlimwheelError(
+          e.code,
+          `${e.message} (${inc.kind === "constraints" ? "-c" : "-r"} ${inc.path})`,
+          {
+            location: `${p}:${inc.at.line ?? 0}`,
+            hint: e.hint,
+            cause: e,
+          },
+        );
+      }
       if (t !== undefined) {
         texts.set(target, t);
         pending.push(target);
@@ -68,7 +80,7 @@ export async function readSources(dir: string): Promise<ReadSources> {
   let requirementsSet: ResolvedRequirements | undefined;
   for (const format of sourceFormats) {
     for (const file of format.files) {
-      const content = await readText(join(dir, file));
+      const content = await readText(dir, file);
       if (content === undefined) continue;
       if (format.role === "requirements") {
         requirementsSet = await readRequirements(dir, format, file, content);

@@ -7,15 +7,16 @@
  * (build-context.ts), detect the start command (start-command.ts).
  */
 import { lstat } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { SlimwheelError } from "../errors.js";
+import { resolve } from "node:path";
+import { isSlimwheelError, SlimwheelError } from "../errors.js";
 import { linuxTarget } from "../python/markers.js";
+import { readProjectFile } from "../util/safe-read.js";
 import { readBuildContext } from "./build-context.js";
 import type { SecretFinding } from "./context-files.js";
 import { chooseDependencies, type DependencySet } from "./dependency-set.js";
 import type { LockSelection } from "./lock-graph.js";
 import { choosePython, type PythonChoice } from "./python-version.js";
-import { readSources, readText } from "./read-sources.js";
+import { readSources } from "./read-sources.js";
 import {
   type BuildStep,
   detectBuildSteps,
@@ -141,7 +142,14 @@ export async function readProject(dirArg: string, options: ReadProjectOptions = 
   // 5. Start command and frameworks.
   const textCache = new Map<string, string | undefined>();
   for (const f of files.filter((p) => p === "Procfile" || (p.endsWith(".py") && p.split("/").length <= 3))) {
-    if ((sizes.get(f) ?? 0) < 512 * 1024) textCache.set(f, await readText(join(dir, f)));
+    if ((sizes.get(f) ?? 0) >= 512 * 1024) continue;
+    try {
+      textCache.set(f, await readProjectFile(dir, f, { maxBytes: 512 * 1024 }));
+    } catch (e) {
+      // A link out of the project, a FIFO, a device: not read, and said (the rest of the plan stands).
+      if (!isSlimwheelError(e)) throw e;
+      warnings.push({ message: `${e.message}: not read for the start command (${e.hint ?? "fix it"})` });
+    }
   }
   const scripts = Object.assign({}, ...facts.filter((f) => f.scripts).map((f) => f.scripts)) as Record<
     string,

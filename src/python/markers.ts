@@ -4,6 +4,7 @@
  * variables `extras` and `dependency_groups` (`"dev" in dependency_groups`).
  */
 import { SlimwheelError } from "../errors.js";
+import { maskKeepingColumns } from "../util/mask.js";
 import { isValidVersion, satisfies } from "./pep440.js";
 import { normalizeName } from "./pep503.js";
 
@@ -81,6 +82,24 @@ export function linuxTarget(python: string, machine: "x86_64" | "aarch64" = "x86
 
 const OPS: readonly MarkerOp[] = ["<=", "<", "!=", "===", "==", ">=", ">", "~="];
 
+/** A value quoted in a message, cut to `max` characters. */
+export const clip = (value: string, max = 40): string =>
+  value.length > max ? `${value.slice(0, max)}…` : value;
+
+/** Characters of context shown on each side of an error's position. */
+const EXCERPT = 60;
+
+/**
+ * The text around `pos` with a caret under it: at most EXCERPT characters on each side (a 10 MB
+ * line must not become a 10 MB error message), `…` where it was cut.
+ */
+export function excerpt(text: string, pos: number): string {
+  const from = Math.max(0, pos - EXCERPT);
+  const to = Math.min(text.length, pos + EXCERPT);
+  const head = from > 0 ? "…" : "";
+  return `  ${head}${text.slice(from, to)}${to < text.length ? "…" : ""}\n  ${" ".repeat(head.length + pos - from)}^`;
+}
+
 /** A cursor over a string, shared by the requirement and marker parsers. */
 export class Scanner {
   pos = 0;
@@ -115,6 +134,10 @@ export class Scanner {
     this.pos += r[0].length;
     return r[0];
   }
+  /** The text with URL passwords masked (same length): what messages may quote. */
+  get quotable(): string {
+    return maskKeepingColumns(this.text);
+  }
   fail(message: string, hint?: string): never {
     const column = (this.where.column ?? 1) + this.pos;
     const location = this.where.file
@@ -123,7 +146,7 @@ export class Scanner {
     throw new SlimwheelError("input", message, {
       location,
       hint: hint ?? "see PEP 508 for the requirement syntax",
-      details: `  ${this.text}\n  ${" ".repeat(this.pos)}^`,
+      details: excerpt(maskKeepingColumns(this.text), this.pos),
     });
   }
 }
@@ -143,7 +166,7 @@ function parseValue(s: Scanner): MarkerValue {
   if (!name) s.fail("expected a marker variable or a quoted string");
   if (!(MARKER_VARIABLES as readonly string[]).includes(name)) {
     s.pos -= name.length;
-    s.fail(`unknown marker variable "${name}"`, `known variables: ${MARKER_VARIABLES.join(", ")}`);
+    s.fail(`unknown marker variable "${clip(name)}"`, `known variables: ${MARKER_VARIABLES.join(", ")}`);
   }
   return { kind: "var", name: name as MarkerVariable };
 }

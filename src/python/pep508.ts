@@ -3,6 +3,7 @@
  * Parsed exactly (errors carry file:line:column), formatted canonically (format ∘ parse is stable).
  */
 import {
+  clip,
   evaluateMarker,
   formatMarker,
   type Marker,
@@ -45,15 +46,15 @@ function parseClause(s: Scanner): VersionClause {
   const wildcard = version.endsWith(".*");
   if (wildcard && op !== "==" && op !== "!=") {
     s.pos = start;
-    s.fail(`a wildcard version (${version}) is only allowed with == and !=`);
+    s.fail(`a wildcard version (${clip(version)}) is only allowed with == and !=`);
   }
   if (!isValidVersion(wildcard ? version.slice(0, -2) : version)) {
     s.pos = start;
-    s.fail(`"${version}" is not a valid PEP 440 version`, "see PEP 440 for version syntax");
+    s.fail(`"${clip(version)}" is not a valid PEP 440 version`, "see PEP 440 for version syntax");
   }
   if (op === "~=" && !version.includes(".")) {
     s.pos = start;
-    s.fail(`~= needs at least two version components (e.g. ~=${version}.0)`);
+    s.fail(`~= needs at least two version components (e.g. ~=${clip(version)}.0)`);
   }
   return { op, version };
 }
@@ -121,7 +122,7 @@ export function parseRequirement(text: string, where: Scanner["where"] = {}): Re
     marker = parseOr(s);
     s.ws();
   }
-  if (!s.done) s.fail(`unexpected "${s.text.slice(s.pos, s.pos + 20)}"`);
+  if (!s.done) s.fail(`unexpected "${s.quotable.slice(s.pos, s.pos + 20)}"`);
   return {
     name,
     key: normalizeName(name),

@@ -4,7 +4,7 @@
  * found through `$ORIGIN`) and the C library itself.
  */
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, posix } from "node:path";
 import yauzl from "yauzl";
 import { SlimwheelError } from "../errors.js";
 import { parseWheelFilename, type WheelFilename } from "../python/wheel-filename.js";
@@ -32,6 +32,38 @@ const CORE =
 const isLibrary = (name: string) => /\.so(\.\d+)*$/.test(name);
 const MAX_ENTRY = 512 * 1024 * 1024;
 
+/**
+ * A zip entry is a decompression bomb when it inflates more than MAX_RATIO times and past
+ * BOMB_BYTES: real libraries and data in wheels compress 2–10×, a run of zeros 1000×.
+ */
+export const MAX_RATIO = 100;
+export const BOMB_BYTES = 64 * 1024 * 1024;
+
+const unsafeName = (name: string) =>
+  name.startsWith("/") || name.includes("\\") || /^[A-Za-z]:/.test(name) || name.split("/").includes("..");
+
+/** Whether a symlink target, read in the entry at `name`, stays inside the archive's root. */
+const linkStaysInside = (name: string, target: string) => {
+  const to = posix.normalize(posix.join(posix.dirname(name), target));
+  return !target.startsWith("/") && to !== ".." && !to.startsWith("../");
+};
+
+function refuse(path: string, message: string, hint: string): SlimwheelError {
+  return new SlimwheelError("input", `wheel ${path}: ${message}`, { hint });
+}
+
+const bomb = (path: string, name: string, bytes: number, compressed: number) =>
+  refuse(
+    path,
+    `entry "${name}" inflates ${bytes} bytes from ${compressed} (ratio ${Math.round(bytes / Math.max(compressed, 1))}:1, over ${MAX_RATIO}:1 past ${BOMB_BYTES} bytes): a decompression bomb`,
+    "do not install this wheel; rebuild it from its source",
+  );
+
+/**
+ * The ELF-candidate entries of a wheel, read into memory. Refuses (naming the entry) paths that
+ * leave the install directory, symlinks that do, and decompression bombs — by the sizes the zip
+ * declares and, since those can lie, by the bytes actually inflated; no buffer is sized from a header.
+ */
 function readZipLibraries(path: string): Promise<{ name: string; data: Buffer }[]> {
   return new Promise((resolve, reject) => {
     yauzl.open(path, { lazyEntries: true, validateEntrySizes: true }, (err, zip) => {
@@ -44,43 +76,99 @@ function readZipLibraries(path: string): Promise<{ name: string; data: Buffer }[
         return;
       }
       const out: { name: string; data: Buffer }[] = [];
-      zip.on("error", (e: Error) =>
-        reject(new SlimwheelError("input", `reading wheel ${path}: ${e.message}`, { cause: e })),
-      );
-      zip.on("end", () => resolve(out));
+      let failed = false;
+      const fail = (e: unknown) => {
+        if (failed) return;
+        failed = true;
+        zip.close();
+        reject(
+          e instanceof SlimwheelError
+            ? e
+            : new SlimwheelError("input", `reading wheel ${path}: ${(e as Error).message}`, { cause: e }),
+        );
+      };
+      zip.on("error", fail);
+      zip.on("end", () => {
+        if (!failed) resolve(out);
+      });
+      /** An entry's bytes, checked for a bomb as they come; at most `max` kept. */
+      const read = (entry: yauzl.Entry, max: number, then: (data: Buffer) => void) => {
+        zip.openReadStream(entry, (e2, stream) => {
+          if (e2 || !stream) {
+            fail(e2 ?? new Error("no stream"));
+            return;
+          }
+          const chunks: Buffer[] = [];
+          let bytes = 0;
+          stream.on("data", (c: Buffer) => {
+            bytes += c.length;
+            if (bytes > BOMB_BYTES && bytes > MAX_RATIO * Math.max(entry.compressedSize, 1)) {
+              stream.destroy();
+              fail(bomb(path, entry.fileName, bytes, entry.compressedSize));
+              return;
+            }
+            if (bytes <= max) chunks.push(c);
+          });
+          stream.on("error", fail);
+          stream.on("end", () => {
+            if (!failed) then(Buffer.concat(chunks));
+          });
+        });
+      };
       zip.on("entry", (entry: yauzl.Entry) => {
+        if (failed) return;
         const name = entry.fileName;
-        if (name.split("/").includes("..") || name.startsWith("/")) {
-          zip.close();
-          reject(
-            new SlimwheelError("input", `wheel ${path} has an unsafe path "${name}"`, {
-              hint: "a wheel must not write outside its install directory; do not install it",
-            }),
+        if (unsafeName(name)) {
+          fail(
+            refuse(
+              path,
+              `unsafe path "${name}"`,
+              "a wheel must not write outside its install directory; do not install it",
+            ),
           );
+          return;
+        }
+        if (
+          entry.uncompressedSize > BOMB_BYTES &&
+          entry.uncompressedSize > MAX_RATIO * Math.max(entry.compressedSize, 1)
+        ) {
+          fail(bomb(path, name, entry.uncompressedSize, entry.compressedSize));
+          return;
+        }
+        const mode = (entry.externalFileAttributes >>> 16) & 0o170000;
+        if (mode === 0o120000) {
+          read(entry, 4096, (data) => {
+            const target = data.toString("utf8");
+            if (!linkStaysInside(name, target)) {
+              fail(
+                refuse(
+                  path,
+                  `symlink "${name}" points outside the wheel (to ${target})`,
+                  "a wheel must not link outside its install directory; do not install it",
+                ),
+              );
+              return;
+            }
+            zip.readEntry();
+          });
           return;
         }
         if (!isLibrary(name.split("/").at(-1)!) || entry.uncompressedSize > MAX_ENTRY) {
           zip.readEntry();
           return;
         }
-        zip.openReadStream(entry, (e2, stream) => {
-          if (e2 || !stream) {
-            reject(e2);
-            return;
-          }
-          const chunks: Buffer[] = [];
-          stream.on("data", (c: Buffer) => chunks.push(c));
-          stream.on("error", reject);
-          stream.on("end", () => {
-            out.push({ name, data: Buffer.concat(chunks) });
-            zip.readEntry();
-          });
+        read(entry, MAX_ENTRY, (data) => {
+          out.push({ name, data });
+          zip.readEntry();
         });
       });
       zip.readEntry();
     });
   });
 }
+
+/** For tests: the entries `readZipLibraries` keeps. */
+export const readWheelLibraries = readZipLibraries;
 
 async function walk(dir: string, rel = ""): Promise<string[]> {
   const out: string[] = [];

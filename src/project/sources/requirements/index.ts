@@ -378,7 +378,7 @@ export function resolveRequirements(
       if (escapesProject(target, inc.path)) {
         throw new SlimwheelError(
           "input",
-          `${path}:${line}: ${inc.kind === "constraints" ? "-c" : "-r"} ${inc.path} points outside the project directory`,
+          `${inc.kind === "constraints" ? "-c" : "-r"} ${inc.path} points outside the project directory`,
           {
             location: `${path}:${line}`,
             hint: "keep included requirements files inside the project (paths relative to the including file)",
@@ -441,8 +441,10 @@ export function flattenRequirements(resolved: ResolvedRequirements): FlattenedRe
     return r.url;
   };
   // Credentials inside a requirement's URL (`pkg @ https://user:pw@host/…`), replaced the same way.
+  // The lookbehind starts a match only where a scheme's run of letters starts: without it, a long
+  // name (a 10 MB line) was rescanned from each of its letters, quadratic (minutes).
   const cleanUrls = (text: string, variable: string) =>
-    text.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s@/]*@\S*/gi, (u) => clean(u, variable));
+    text.replace(/(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s@/]*@\S*/gi, (u) => clean(u, variable));
   const key = (r: { name: string }) => r.name.toUpperCase().replace(/[^A-Z0-9]+/g, "_");
   const lines: string[] = [];
   const ix = facts.indexes;
