@@ -174,7 +174,11 @@ async function buildahFrom(image: string, ctx: Context, env: Env, insecure: bool
       signal: ctx.signal,
       doing: `creating a container of ${image}`,
     },
-  );
+  ).catch(async (e: unknown) => {
+    // Interrupted (or failed) after buildah created it: removed by its name, the only handle we have.
+    await exec("buildah", ["rm", name], { env, allowFailure: true });
+    throw e;
+  });
   return lastLine(r.stdout);
 }
 
