@@ -52,6 +52,39 @@ async function buildWithStageImages(
   ctx: Context,
   env: Env,
 ): Promise<BuildResult> {
+  // An interrupted `buildah bud` leaves its working containers behind (SIGINT or SIGTERM alike,
+  // buildah 1.28): the ones that appeared during this build are removed when it fails.
+  const before = program === "buildah" ? await budContainers(env) : undefined;
+  try {
+    return await buildStages(program, req, ctx, env);
+  } catch (e) {
+    if (before) {
+      const left = [...(await budContainers(env))].filter((id) => !before.has(id));
+      if (left.length) await exec("buildah", ["rm", ...left], { env, allowFailure: true });
+    }
+    throw e;
+  }
+}
+
+/** Working containers `buildah bud` makes (named IMAGEID-working-container). */
+async function budContainers(env: Env): Promise<Set<string>> {
+  const r = await exec("buildah", ["containers", "--json"], { env, allowFailure: true });
+  try {
+    const list = JSON.parse(r.stdout || "[]") as { id: string; builder: boolean; containername: string }[];
+    return new Set(
+      list.filter((c) => c.builder && /-working-container(-\d+)?$/.test(c.containername)).map((c) => c.id),
+    );
+  } catch {
+    return new Set();
+  }
+}
+
+async function buildStages(
+  program: BuildahPodman,
+  req: BuildRequest,
+  ctx: Context,
+  env: Env,
+): Promise<BuildResult> {
   const started = ctx.now();
   const subcommand = program === "buildah" ? "bud" : "build";
   const text = await readFile(req.dockerfile, "utf8");
@@ -141,7 +174,11 @@ async function buildahFrom(image: string, ctx: Context, env: Env, insecure: bool
       signal: ctx.signal,
       doing: `creating a container of ${image}`,
     },
-  );
+  ).catch(async (e: unknown) => {
+    // Interrupted (or failed) after buildah created it: removed by its name, the only handle we have.
+    await exec("buildah", ["rm", name], { env, allowFailure: true });
+    throw e;
+  });
   return lastLine(r.stdout);
 }
 

@@ -74,7 +74,18 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
           }),
         );
       } else if (err.name === "AbortError") {
-        reject(new SlimwheelError("cancelled", `${doing}: cancelled`, { cause: err }));
+        // Cancelled: the program got SIGTERM. Wait until it is gone (SIGKILL after 10 s), so what
+        // the caller cleans up next is not still being written.
+        const cancelled = () =>
+          reject(new SlimwheelError("cancelled", `${doing}: cancelled`, { cause: err }));
+        if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) cancelled();
+        else {
+          const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+          child.once("exit", () => {
+            clearTimeout(force);
+            cancelled();
+          });
+        }
       } else {
         reject(new SlimwheelError("io", `${doing}: ${err.message}`, { cause: err }));
       }
