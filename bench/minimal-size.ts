@@ -98,10 +98,9 @@ for (const ex of examples) {
       measured.push({ name: s, size: await sizes(tag), classic: true });
     } catch (e) {
       // The CLI's own message (e.g. a strategy refusing a compiled project), not exec's exit line.
-      const said = String((e as { details?: string }).details ?? (e as Error).message)
-        .split("\n")
-        .find((l) => /^(error|slimwheel):/i.test(l.trim()));
-      failed.push(`${s}: ${said?.trim() ?? (e as Error).message.split("\n")[0]}`);
+      // (--json: the CLI's error is a JSON document on stdout, which exec keeps as the details.)
+      const said = /"message": "([^"]*)"/.exec(String((e as { details?: string }).details ?? ""))?.[1];
+      failed.push(`${s}: ${said ?? (e as Error).message.split("\n")[0]}`);
     }
   }
   const slimTag = `localhost/slimwheel-bench/${ex}:slimwheel-slim`;
