@@ -101,6 +101,7 @@ describe("build interrupted at random moments", () => {
     const warm = await build(out, temp);
     expect(warm.code, warm.stderr).toBe(0);
     await rm(out, { recursive: true, force: true });
+    await rm(`${out}.cdx.json`, { force: true });
     const before = await containers();
     const seed = Number(process.env.SLIMWHEEL_INTERRUPT_SEED ?? Date.now() % 100_000);
     const next = random(seed);

@@ -186,7 +186,7 @@ describe("inspect finds the waste each seed describes, and none of it in the sli
     expect(r.waste.bytes).toBeLessThan(3 * 1024 * 1024);
     for (const o of r.waste.top)
       expect(o.path, o.path).toMatch(
-        /^\/(etc\/(passwd|ld\.so\.cache)$|var\/(lib\/(dpkg|apt)|cache\/(debconf|apt))\/)/,
+        /^\/(etc\/(passwd|group|ld\.so\.cache)$|var\/(lib\/(dpkg|apt)|cache\/(debconf|apt))\/)/,
       );
     for (const id of [
       "wheel-files",
