@@ -102,7 +102,7 @@ export interface ClosureOptions {
   readonly appDir?: string;
   /** Extra paths (globs) kept with their ELF closure. */
   readonly keep?: readonly string[];
-  /** Add Debian's busybox (busybox-static) as /bin/busybox + /bin/sh — a labelled debug aid. */
+  /** Keep Debian's busybox (busybox-static, when installed) as /bin/busybox — a labelled debug aid; no /bin/sh link. */
   readonly debugShell?: boolean;
   /** Keep pip, setuptools and wheel even when nothing requires them. */
   readonly keepPythonTooling?: boolean;

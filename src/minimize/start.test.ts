@@ -30,6 +30,13 @@ describe("start commands without a shell", { timeout: 60_000 }, () => {
     expect(run(argv, { PORT: "9001" }).trim()).toBe("['--bind', '0.0.0.0:9001', 'pkg:create()']");
   });
 
+  it("expands a bare $PORT too (the Procfile form), and ${PORT} beside it", () => {
+    const argv = execForm(`${ARGV} --bind 0.0.0.0:$PORT --workers \${WORKERS}`);
+    expect(run(argv, { PORT: "9002", WORKERS: "3" }).trim()).toBe(
+      "['--bind', '0.0.0.0:9002', '--workers', '3']",
+    );
+  });
+
   it("refuses what only a shell can do, with a hint", () => {
     for (const c of ["a | b", "a && b", "a > f", "echo $(date)"]) {
       try {

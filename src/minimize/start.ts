@@ -1,7 +1,7 @@
 /**
  * A start command without a shell, for a minimal image (no /bin/sh): a command that needs no shell
  * becomes exec form by splitting it into words; one that does (`${PORT:-8000}`, quotes) runs through
- * a short Python launcher that expands `${PORT}`/`${PORT:-N}` from the environment, splits the
+ * a short Python launcher that expands `$PORT`, `${PORT}` and `${PORT:-N}` from the environment, splits the
  * command as a POSIX shell would (shlex) and execs it — so the server still honours PORT.
  */
 import { SlimwheelError } from "../errors.js";
@@ -9,7 +9,7 @@ import { SlimwheelError } from "../errors.js";
 /** The launcher's Python: `CMD` is the command template, passed as its first argument. */
 export const LAUNCHER = [
   "import os, re, shlex, sys",
-  "cmd = re.sub(r'\\$\\{(\\w+)(?::-([^}]*))?\\}', lambda m: os.environ.get(m.group(1), m.group(2) or ''), sys.argv[1])",
+  "cmd = re.sub(r'\\$(?:\\{(\\w+)(?::-([^}]*))?\\}|([A-Za-z_]\\w*))', lambda m: os.environ.get(m.group(1) or m.group(3), m.group(2) or ''), sys.argv[1])",
   "argv = shlex.split(cmd)",
   "os.execvp(argv[0], argv)",
 ].join("\n");
