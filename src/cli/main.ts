@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { childTempDir } from "../util/child-tmp.js";
 import { run } from "./program.js";
 
 const controller = new AbortController();
@@ -10,13 +11,15 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
     controller.abort(new Error("interrupted"));
   });
 
+const children = await childTempDir(process.env);
 const code = await run(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
-  env: process.env,
+  env: children.env,
   cwd: process.cwd(),
   stderrIsTTY: Boolean(process.stderr.isTTY),
   stdoutIsTTY: Boolean(process.stdout.isTTY),
   signal: controller.signal,
 });
+await children.remove();
 process.exitCode = code;
