@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
 import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
@@ -164,7 +165,12 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
             }
           : null,
       };
-      const sbom = await writeBuildSbom(outcome, o, ctx);
+      // The output and its SBOM are one result: when the SBOM cannot be written (or the build is
+      // interrupted while it is), the output goes too — nothing half-delivered is left.
+      const sbom = await writeBuildSbom(outcome, o, ctx).catch(async (e: unknown) => {
+        if (outcome.output) await rm(outcome.output.path, { recursive: true, force: true });
+        throw e;
+      });
       Object.assign(doc, { sbom: sbom ?? null });
       if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
       else {
