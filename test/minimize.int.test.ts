@@ -37,7 +37,7 @@ beforeAll(async () => {
     const slim = `localhost/slimwheel-int/minimal-src-${ex}:slimwheel`;
     await buildExampleWithCli(tb, ex, slim);
     const tag = `localhost/slimwheel-int/minimal-${ex}:minimal`;
-    const closure = await buildMinimalImage(
+    const minimal = await buildMinimalImage(
       {
         image: slim,
         base: tb.images.runtime.pinned,
@@ -48,7 +48,8 @@ beforeAll(async () => {
       },
       process.env,
     );
-    built.set(ex, { closure, tag });
+    await minimal.done();
+    built.set(ex, { closure: minimal.closure, tag });
   }
 });
 

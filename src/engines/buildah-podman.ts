@@ -53,12 +53,14 @@ async function buildWithStageImages(
   env: Env,
 ): Promise<BuildResult> {
   // An interrupted `buildah bud` leaves its working containers behind (SIGINT or SIGTERM alike,
-  // buildah 1.28): the ones that appeared during this build are removed when it fails.
+  // buildah 1.28): the ones that appeared during this build are removed when it was cancelled.
+  // Only then: a build that merely failed leaves none (--force-rm), and sweeping after it would
+  // remove the working containers of other builds running at the same time.
   const before = program === "buildah" ? await budContainers(env) : undefined;
   try {
     return await buildStages(program, req, ctx, env);
   } catch (e) {
-    if (before) {
+    if (before && ctx.signal.aborted) {
       const left = [...(await budContainers(env))].filter((id) => !before.has(id));
       if (left.length) await exec("buildah", ["rm", ...left], { env, allowFailure: true });
     }

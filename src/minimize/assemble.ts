@@ -4,10 +4,11 @@
  * `ldconfig -r` over the merged tree (so `ctypes.util.find_library` and the loader's cache match
  * exactly the libraries kept). I/O edge of the module; the closure itself is pure.
  */
-import { chmod, copyFile, cp, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, cp, lstat, mkdir, mkdtemp, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { type Env, exec } from "../util/exec.js";
 import type { Closure, LayerRole } from "./closure.js";
+import { pycSource, retimePyc } from "./pyc.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
 export interface AssembleRoots {
@@ -17,11 +18,17 @@ export interface AssembleRoots {
   readonly base?: string;
 }
 
-/** Writes `<out>/<role>/…` for every layer role; returns the directories in layer order. */
+/**
+ * Writes `<out>/<role>/…` for every layer role; returns the directories in layer order. `epochOf`
+ * gives each layer's SOURCE_DATE_EPOCH (every mtime is clamped to it when the layer is written):
+ * the .pyc files whose source is copied have their recorded mtime moved to it (see ./pyc.ts), so
+ * Python keeps using them.
+ */
 export async function writeLayerTrees(
   closure: Closure,
   roots: AssembleRoots,
   out: string,
+  epochOf: (role: LayerRole) => number = () => 0,
 ): Promise<{ role: LayerRole; dir: string }[]> {
   const tmp = `${out}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -41,6 +48,14 @@ export async function writeLayerTrees(
         await copyFile(join(from, f.path), dest);
         await chmod(dest, f.mode);
       }
+    }
+    const epoch = epochOf(layer.role);
+    for (const f of layer.files) {
+      const src = f.kind === "file" ? pycSource(f.path) : undefined;
+      if (!src) continue;
+      const st = await lstat(join(from, src)).catch(() => undefined);
+      if (st?.isFile())
+        await retimePyc(join(dir, f.path), { mtimeSeconds: st.mtimeMs / 1000, size: st.size }, epoch);
     }
     for (const g of layer.generated) {
       const dest = join(dir, g.path);

@@ -5,16 +5,16 @@
  * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
  * tag (`buildah pull docker-archive:`).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { copyFile, cp, link, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { isLoopbackRef } from "../engines/types.js";
-import { writeLayerBlob } from "../oci/blob.js";
-import { assembleImage, writeImage } from "../oci/image-writer.js";
+import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
+import { assembleImage, type ImageConfigInput, type StoredImage, writeImage } from "../oci/image-writer.js";
 import { layerFromDirectory } from "../oci/tar-writer.js";
 import { type Env, exec } from "../util/exec.js";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
-import { type Closure, type ClosureOptions, computeClosure } from "./closure.js";
+import { type Closure, type ClosureOptions, computeClosure, type LayerRole } from "./closure.js";
 
 /** What each layer holds, for the image's history (`inspect`, `docker history`). */
 const ROLE_SAYS: Record<string, string> = {
@@ -39,8 +39,41 @@ export interface MinimalImageInput {
   readonly user?: { name: string; uid: number; gid: number };
   readonly env?: Readonly<Record<string, string>>;
   readonly options?: ClosureOptions;
-  /** Seconds since the epoch for every file and the image (default 0). */
+  /** Seconds since the epoch for the app layer's files and the image (default 0). */
   readonly sourceDateEpoch?: number;
+  /**
+   * The layer cache: the lower layers' blobs are written to its blob store, and their merged tree
+   * (the image without the app) to `rootfs` — what a code-only rebuild reuses (src/pipeline/layer-cache.ts).
+   */
+  readonly cache?: { readonly store: string; readonly rootfs?: string };
+}
+
+/**
+ * The mtime every file of the lower layers (runtime, system, dependencies) gets: a constant, so
+ * their digests depend on their content alone — the same base gives the same runtime layer in
+ * every project and at every commit. The app layer and the image take SOURCE_DATE_EPOCH.
+ */
+export const LOWER_LAYER_EPOCH = 0;
+
+/** What the minimal assembly wrote: the closure, and the image's parts (layers in order, config). */
+export interface MinimalImage {
+  readonly closure: Closure;
+  readonly layers: readonly {
+    role: LayerRole;
+    blob: LayerBlob;
+    createdBy: string;
+    comment?: string;
+    /** The blob store holding it, when not the image's own. */
+    store?: string;
+  }[];
+  readonly config: ImageConfigInput;
+  /** The app layer's tree (under `app/`), compared with the context by the layer cache; removed after `done`. */
+  readonly appTree: string;
+  /** The config digest (the image ID). */
+  readonly imageId: string;
+  /** The written image (its blobs on disk until `done`): what --output and --push write. */
+  readonly image: StoredImage;
+  readonly done: () => Promise<void>;
 }
 
 /** Mounts an image's root read-only-by-convention; returns the path and a release function. */
@@ -63,11 +96,12 @@ export async function mountImage(
   };
 }
 
-export async function buildMinimalImage(input: MinimalImageInput, env: Env): Promise<Closure> {
+export async function buildMinimalImage(input: MinimalImageInput, env: Env): Promise<MinimalImage> {
   const buildah = buildahIn(env);
   const image = await mountImage(input.image, env);
   const base = await mountImage(input.base, env);
   const work = await mkdtemp(join(tmpdir(), "slimwheel-minimal-"));
+  let keepWork = false;
   try {
     const user = input.user;
     const closure = computeClosure(image.root, {
@@ -75,10 +109,13 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       baseRoot: base.root,
       user,
     });
+    const epoch = input.sourceDateEpoch ?? 0;
+    const epochOf = (role: LayerRole) => (role === "app" ? epoch : LOWER_LAYER_EPOCH);
     const trees = await writeLayerTrees(
       closure,
       { image: image.root, base: base.root },
       join(work, "layers"),
+      epochOf,
     );
     await writeLdSoCache(trees, base.root, env, "system");
     const imageEnv = {
@@ -104,43 +141,98 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
     ]);
     // slimwheel writes the image itself: one normalized layer per role (sorted entries, root-owned,
     // mtimes clamped to SOURCE_DATE_EPOCH), so the runtime layer's digest depends on the base only.
-    const epoch = input.sourceDateEpoch ?? 0;
-    const store = join(work, "store");
+    const store = input.cache?.store ?? join(work, "store");
     const layers = [];
     for (const t of trees) {
-      const blob = await writeLayerBlob(await layerFromDirectory(t.dir, { sourceDateEpoch: epoch }), store);
+      const tar = await layerFromDirectory(t.dir, { sourceDateEpoch: epochOf(t.role) });
+      // The app layer changes with every code change: it stays out of the cache's blob store.
+      const blob = await writeLayerBlob(tar, t.role === "app" ? join(work, "store") : store);
       layers.push({
+        role: t.role,
         blob,
+        store: t.role === "app" ? undefined : store,
         createdBy: `slimwheel minimal runtime: ${t.role} layer`,
         comment: ROLE_SAYS[t.role],
       });
     }
-    const minimal = await assembleImage({
-      layers,
-      store,
-      created: epoch,
-      config: {
-        cmd: input.cmd,
-        env: Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`),
-        workingDir: "/app",
-        user: user ? `${user.uid}:${user.gid}` : undefined,
-        labels,
-        exposedPorts: Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}),
-        architecture: built.OCIv1?.architecture,
-        os: built.OCIv1?.os,
-      },
-    });
+    const config: ImageConfigInput = {
+      cmd: input.cmd,
+      env: Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`),
+      workingDir: "/app",
+      user: user ? `${user.uid}:${user.gid}` : undefined,
+      labels,
+      exposedPorts: Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}),
+      architecture: built.OCIv1?.architecture,
+      os: built.OCIv1?.os,
+    };
+    const minimal = await assembleMinimal(layers, config, epoch, join(work, "store"));
     // A docker archive names its image (RepoTags): buildah takes that name, where an OCI layout's
     // image would be named after its directory's path.
     const archive = join(work, "image.tar");
     await writeImage(minimal, { kind: "docker-archive", path: archive, tag: input.tag });
     const pulled = await buildah("pull", "--quiet", `docker-archive:${archive}`);
     await buildah("tag", pulled.split("\n").at(-1)!, input.tag);
-    return closure;
+    if (input.cache?.rootfs)
+      await writeRootfs(
+        trees.filter((t) => t.role !== "app"),
+        input.cache.rootfs,
+      );
+    keepWork = true;
+    return {
+      closure,
+      layers,
+      config,
+      appTree: trees.find((t) => t.role === "app")!.dir,
+      imageId: minimal.manifestJson.config.digest,
+      image: minimal,
+      done: () => rm(work, { recursive: true, force: true }),
+    };
   } finally {
     await image.release();
     await base.release();
-    await rm(work, { recursive: true, force: true });
+    if (!keepWork) await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The image of `layers` (in order, FROM scratch) with `config`, its config and manifest written to
+ * `store`; the layers' blobs are linked there from wherever they are.
+ */
+export async function assembleMinimal(
+  layers: readonly { blob: LayerBlob; createdBy: string; comment?: string; store?: string }[],
+  config: ImageConfigInput,
+  created: number,
+  store: string,
+): Promise<StoredImage> {
+  for (const l of layers) {
+    if (!l.store || l.store === store) continue;
+    const to = blobFile(store, l.blob.digest);
+    await mkdir(dirname(to), { recursive: true });
+    await link(blobFile(l.store, l.blob.digest), to).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code === "EEXIST") return;
+      if (e.code === "EXDEV" || e.code === "EPERM") await copyFile(blobFile(l.store!, l.blob.digest), to);
+      else throw e;
+    });
+  }
+  return assembleImage({ layers: [...layers], store, created, config });
+}
+
+/**
+ * The lower layers' trees merged into `dest` (written beside it, then renamed): the image without
+ * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
+ */
+async function writeRootfs(trees: readonly { dir: string }[], dest: string): Promise<void> {
+  const tmp = `${dest}.tmp-${process.pid}`;
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  try {
+    for (const t of trees) await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
+    for (const d of ["app", "dev", "proc", "tmp"]) await mkdir(join(tmp, d), { recursive: true });
+    await rm(dest, { recursive: true, force: true });
+    await rename(tmp, dest);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    throw e;
   }
 }
 

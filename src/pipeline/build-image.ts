@@ -2,10 +2,14 @@
  * `slimwheel build`, the pipeline as one sequence of named phases (docs/architecture.md):
  * read project → detect runtime needs → assemble plan → render → build (engine) → prove → publish.
  */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { type BuildResult, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
+import type { MinimalImage } from "../minimize/buildah.js";
 import type { Closure } from "../minimize/index.js";
 import { execForm } from "../minimize/start.js";
 import type { StrategyOptions } from "../plan/options.js";
@@ -18,10 +22,22 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
+import {
+  assembleFromCache,
+  cachedImageRunner,
+  type LayerStatus,
+  notCalled,
+  type PushedImage,
+  publishStored,
+  rememberLayers,
+  reusableImportTest,
+  usableEntry,
+} from "./fast-build.js";
+import { type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
 import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
-import { buildRequest, buildStages, type StageRequest } from "./stages.js";
+import { buildArgsFor, buildRequest, buildStages, credentialArgsFrom, type StageRequest } from "./stages.js";
 
 /** Where the images and packages come from (never PyPI or Docker Hub in tests: the test bed). */
 export interface ImageSources {
@@ -66,9 +82,19 @@ export interface BuildOptions extends ImageSources {
   readonly runtime?: RuntimeKind;
   /** Leave these runtime packages out even when needed (to see the import test fail). */
   readonly excludeRuntimePackages?: readonly string[];
+  /** Use the layer cache for a code-only rebuild (default true; `--no-cache` turns it off too). */
+  readonly layerCache?: boolean;
 }
 
 export interface BuildOutcome extends Proof, Published {
+  /** The final image's layers and whether each was built or reused from the layer cache (minimal runtime). */
+  readonly layers?: readonly LayerStatus[];
+  /** The layer cache: its key for this build, whether it served it, and why not. */
+  readonly layerCache?: { readonly key?: string; readonly hit: boolean; readonly why?: string };
+  /** Proofs whose result was reused (their inputs did not change), e.g. `import test`. */
+  readonly reusedProofs?: readonly string[];
+  /** Pushed references; with the minimal runtime, each blob's fate. */
+  readonly pushed: readonly PushedImage[];
   readonly project: Project;
   readonly plan: BuildPlan;
   readonly engine: EngineInfo;
@@ -103,20 +129,40 @@ export async function buildImage(
   const early = artifactsPlan ?? assemblePlan(project, strategy, options);
   const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime, early.libc);
   checkRequest(early, strategy, { ...o, runtime });
-  const { engine, info } =
-    selected ??
-    (await step(ctx.reporter, "engine", "choosing an engine", () => selectEngine(o.engine, ctx.env)));
+  const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
+  let chosen = selected;
+  const engineNow = async () =>
+    (chosen ??= await step(ctx.reporter, "engine", "choosing an engine", () =>
+      selectEngine(o.engine, ctx.env),
+    ));
+  const cache =
+    runtime === "minimal" && artifactsPlan && o.layerCache !== false && !o.noCache && !o.squash
+      ? await layerCacheLookup(
+          project,
+          strategy,
+          [artifactsPlan, assemblePlan(project, strategy, options)],
+          o,
+          ctx,
+          engineNow,
+        )
+      : undefined;
+  if (cache?.entry && cache.key) {
+    const fast = await fastBuild(project, cache.key, cache.entry, tags, o, ctx, engineNow);
+    if (fast) return fast;
+  }
+  const { engine, info } = await engineNow();
   const context = await prepareContext(project, early, o.version);
   const b: Build = {
     project,
     strategy,
     engine,
     context,
-    tags: o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`],
+    tags,
     runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
     render: { version: o.version, projectName: project.name, runtime },
     request: buildRequest(project, o, context.dir, ctx),
   };
+  let minimal: MinimalImage | undefined;
   try {
     const started = ctx.now();
     const runtimeNeeds = artifactsPlan && (await detectPhase(b, artifactsPlan, ctx));
@@ -124,11 +170,28 @@ export async function buildImage(
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
     const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
-    const closure = runtime === "minimal" ? await minimizePhase(b, o, ctx) : undefined;
+    const dirs = layerCacheDirs(ctx.env);
+    const cacheTo = cache?.key ? { store: dirs.store, rootfs: join(dirs.rootfs, cache.key) } : undefined;
+    minimal = runtime === "minimal" ? await minimizePhase(b, o, ctx, cacheTo) : undefined;
+    const closure = minimal?.closure;
     const imageMs = ctx.now() - started;
-    const imageId = closure ? ((await engine.imageId(b.tags[0]!, ctx)) ?? b.tags[0]!) : built.imageId;
-    const proof = await proveImage(engine, imageId, proofOptions(b, o, runtimeNeeds, closure), ctx);
-    const published = await publishImage(engine, b.tags, o, ctx);
+    const imageId = minimal ? minimal.imageId : built.imageId;
+    const proof = await proveImage(
+      engine,
+      b.tags[0]!,
+      proofOptions(project, b.tags, o, runtimeNeeds, closure),
+      ctx,
+    );
+    if (minimal && cache?.key)
+      await rememberLayers(
+        dirs,
+        cache.key,
+        { info, minimal, runtimeNeeds, importTest: proof.importTest, project, plan },
+        ctx,
+      );
+    const published = minimal
+      ? await publishStored(minimal.image, b.tags, { ...o, sourceDateEpoch: ctx.sourceDateEpoch }, ctx)
+      : await publishImage(engine, b.tags, o, ctx);
     const times = { buildMs: built.durationMs, imageMs };
     return {
       project,
@@ -139,12 +202,125 @@ export async function buildImage(
       runtime,
       closure,
       runtimeNeeds,
+      layers: minimal?.layers.map((l) => ({
+        role: l.role,
+        digest: l.blob.digest,
+        size: l.blob.size,
+        status: "built" as const,
+      })),
+      layerCache: cache ? { key: cache.key, hit: false, why: cache.why } : undefined,
       ...times,
       ...proof,
-      ...published,
+      pushed: published.pushed,
+      output: published.output,
     };
   } finally {
+    await minimal?.done();
     await context.cleanup();
+  }
+}
+
+/** The layer cache's key for this build and its entry when a code-only rebuild can use it (else why not). */
+async function layerCacheLookup(
+  project: Project,
+  strategy: string,
+  plans: readonly BuildPlan[],
+  o: BuildOptions,
+  ctx: Context,
+  engineNow: () => Promise<{ engine: Engine }>,
+): Promise<{ key?: string; entry?: LayerCacheEntry; why?: string }> {
+  const key = await lowerKey(
+    project,
+    {
+      version: o.version,
+      strategy,
+      engine: o.engine ?? "auto",
+      platform: o.platform,
+      buildArgs: { ...buildArgsFor(project, o), ...credentialArgsFrom(project, ctx.env) },
+      plans,
+      runtime: {
+        keep: [...(project.config.keep ?? []), ...(o.keep ?? [])],
+        debugShell: o.debugShell ?? false,
+        excludeRuntimePackages: o.excludeRuntimePackages ?? [],
+      },
+    },
+    async (ref) => (await engineNow()).engine.imageId(ref, ctx),
+  );
+  if (!key) return { why: "the plan's app is not the final stage's last COPY . /app/" };
+  const found = await usableEntry({ project, plan: plans.at(-1)!, key, dirs: layerCacheDirs(ctx.env) });
+  if ("why" in found) {
+    ctx.reporter.emit({
+      type: "log",
+      level: "info",
+      message: `layer cache: ${found.why}; building with the engine`,
+    });
+    return { key, why: found.why };
+  }
+  return { key, entry: found.entry };
+}
+
+/**
+ * A code-only rebuild from the layer cache: the app layer and the config written, the image
+ * assembled, proved in the cached tree, and published — no engine unless the image is loaded into one.
+ */
+async function fastBuild(
+  project: Project,
+  key: string,
+  entry: LayerCacheEntry,
+  tags: readonly string[],
+  o: BuildOptions,
+  ctx: Context,
+  engineNow: () => Promise<{ engine: Engine }>,
+): Promise<BuildOutcome | undefined> {
+  const dirs = layerCacheDirs(ctx.env);
+  const plan = entry.plan;
+  const work = await mkdtemp(join(tmpdir(), "slimwheel-fast-"));
+  try {
+    const started = ctx.now();
+    const epoch = ctx.sourceDateEpoch ?? 0;
+    const assembled = await step(
+      ctx.reporter,
+      "assemble",
+      "writing the app layer (other layers: layer cache)",
+      () => assembleFromCache({ project, plan, key, dirs, tags, sourceDateEpoch: epoch }, entry, work),
+    );
+    const imageMs = ctx.now() - started;
+    const reusedImportTest = reusableImportTest(entry, assembled.appFiles);
+    const proofs = proofOptions(project, tags, o, entry.runtimeNeeds, entry.closure);
+    const proof = await proveImage(
+      cachedImageRunner(entry, dirs, assembled.appDir),
+      tags[0]!,
+      { ...proofs, reusedImportTest },
+      ctx,
+    );
+    const published = await publishStored(
+      assembled.image,
+      tags,
+      { ...o, sourceDateEpoch: epoch },
+      ctx,
+      async () => (await engineNow()).engine,
+      work,
+    );
+    return {
+      project,
+      plan,
+      engine: notCalled(entry),
+      imageId: assembled.image.manifestJson.config.digest,
+      tags,
+      runtime: "minimal",
+      closure: entry.closure,
+      runtimeNeeds: entry.runtimeNeeds,
+      layers: assembled.layers,
+      layerCache: { key, hit: true },
+      reusedProofs: reusedImportTest && o.importTest !== false ? ["import test"] : [],
+      buildMs: 0,
+      imageMs,
+      ...proof,
+      pushed: published.pushed,
+      output: published.output,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -223,7 +399,12 @@ function buildPhase(
 }
 
 /** Minimize (`--runtime minimal`): the image replaced by its closure, under the same tag. */
-function minimizePhase(b: Build, o: BuildOptions, ctx: Context): Promise<Closure> {
+function minimizePhase(
+  b: Build,
+  o: BuildOptions,
+  ctx: Context,
+  cache: { store: string; rootfs: string } | undefined,
+): Promise<MinimalImage> {
   return step(ctx.reporter, "minimize", "minimal runtime: keeping only what the app runs", () =>
     minimizeImage(
       b.engine,
@@ -234,6 +415,7 @@ function minimizePhase(b: Build, o: BuildOptions, ctx: Context): Promise<Closure
         sourceDateEpoch: ctx.sourceDateEpoch,
         keep: [...(b.project.config.keep ?? []), ...(o.keep ?? [])],
         debugShell: o.debugShell,
+        cache,
       },
       ctx,
     ),
@@ -241,7 +423,8 @@ function minimizePhase(b: Build, o: BuildOptions, ctx: Context): Promise<Closure
 }
 
 function proofOptions(
-  b: Build,
+  project: Project,
+  tags: readonly string[],
   o: BuildOptions,
   runtimeNeeds: RuntimeNeeds | undefined,
   closure: Closure | undefined,
@@ -250,11 +433,11 @@ function proofOptions(
     importTest: o.importTest,
     noShell: closure !== undefined,
     keepHint: closure !== undefined,
-    boot: o.bootTest === false ? undefined : bootOptions(b.project, closure !== undefined),
+    boot: o.bootTest === false ? undefined : bootOptions(project, closure !== undefined),
     smoke: o.smoke,
-    builderImage: o.builderImage ?? `python:${b.project.python.version}`,
+    builderImage: o.builderImage ?? `python:${project.python.version}`,
     packageOf: runtimeNeeds?.resolution.packageOf ?? {},
-    name: b.tags[0]!,
+    name: tags[0]!,
   };
 }
 

@@ -10,8 +10,7 @@ import { join } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
-import { buildMinimalImage } from "../minimize/buildah.js";
-import type { Closure } from "../minimize/index.js";
+import { buildMinimalImage, type MinimalImage } from "../minimize/buildah.js";
 import { execForm } from "../minimize/start.js";
 import { APP_UID } from "../plan/options.js";
 import type { Project } from "../project/read.js";
@@ -48,11 +47,13 @@ export async function minimizeImage(
     /** Paths to keep besides the closure (--keep and [tool.slimwheel] keep). */
     readonly keep?: readonly string[];
     readonly debugShell?: boolean;
+    /** The layer cache's blob store and rootfs directory (see layer-cache.ts). */
+    readonly cache?: { readonly store: string; readonly rootfs?: string };
   },
   ctx: Context,
-): Promise<Closure> {
+): Promise<MinimalImage> {
   if (engine.id === "docker") return minimizeThroughBuildah(engine, project, o, ctx);
-  const closure = await buildMinimalImage(
+  const built = await buildMinimalImage(
     {
       image: o.image ?? o.tag,
       base: o.baseImage,
@@ -62,9 +63,11 @@ export async function minimizeImage(
       env: project.start?.port ? { PORT: String(project.start.port) } : {},
       sourceDateEpoch: o.sourceDateEpoch,
       options: { keep: o.keep, debugShell: o.debugShell },
+      cache: o.cache,
     },
     ctx.env,
   );
+  const closure = built.closure;
   if (closure.unresolved.length) {
     const u = closure.unresolved[0]!;
     throw new SlimwheelError(
@@ -89,7 +92,7 @@ export async function minimizeImage(
       level: "info",
       message: `minimal: dropped ${mb(d.bytes)} of ${d.group} (${d.files} files)`,
     });
-  return closure;
+  return built;
 }
 
 /**
@@ -102,7 +105,7 @@ async function minimizeThroughBuildah(
   project: Project,
   o: Parameters<typeof minimizeImage>[2],
   ctx: Context,
-): Promise<Closure> {
+): Promise<MinimalImage> {
   const work = await mkdtemp(join(tmpdir(), "slimwheel-handoff-"));
   const buildah = (doing: string, ...args: string[]) =>
     exec("buildah", args, {
@@ -120,7 +123,7 @@ async function minimizeThroughBuildah(
     const image = pulled.stdout.trim().split("\n").at(-1)!;
     handoffImage = image;
     const buildahEngine = { ...engine, id: "buildah" as const };
-    const closure = await minimizeImage(
+    const minimized = await minimizeImage(
       buildahEngine,
       project,
       { ...o, image: image ?? o.tag, tag: minimal },
@@ -129,7 +132,7 @@ async function minimizeThroughBuildah(
     const out = join(work, "minimal.tar");
     await buildah(`writing ${minimal}`, "push", "--quiet", minimal, `docker-archive:${out}:${o.tag}`);
     await engine.loadArchive(out, ctx);
-    return closure;
+    return minimized;
   } finally {
     await exec("buildah", ["rmi", "--force", minimal, handoffImage ?? minimal], {
       env: ctx.env,

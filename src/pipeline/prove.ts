@@ -7,6 +7,10 @@ import { createServer } from "node:net";
 import type { Context } from "../context.js";
 import { lastMeaningfulLines } from "../engines/output.js";
 import type { Engine } from "../engines/types.js";
+
+/** What the proofs need of an engine: running a command in the image. */
+export type Runner = Pick<Engine, "run">;
+
 import { SlimwheelError } from "../errors.js";
 import { execForm } from "../minimize/start.js";
 import { APP_DIR } from "../plan/options.js";
@@ -55,6 +59,8 @@ export interface ProveOptions {
   readonly boot?: BootOptions;
   /** The --keep line a file missing from a minimal image would need (set for minimal images). */
   readonly keepHint?: boolean;
+  /** The import test's result on an image with the same dependencies (the layer cache): not run again. */
+  readonly reusedImportTest?: ImportTestResult;
 }
 
 export interface BootOptions {
@@ -70,12 +76,13 @@ export interface BootOptions {
 
 /** Runs the proofs; the first one that fails throws, naming what is missing. */
 export async function proveImage(
-  engine: Engine,
+  engine: Runner,
   image: string,
   o: ProveOptions,
   ctx: Context,
 ): Promise<Proof> {
-  const importTest = o.importTest === false ? undefined : await runImportTest(engine, image, o, ctx);
+  const importTest =
+    o.importTest === false ? undefined : (o.reusedImportTest ?? (await runImportTest(engine, image, o, ctx)));
   let smoke: SmokeResult | undefined;
   if (o.smoke) {
     smoke = await smokeTest(engine, image, o.smoke, ctx, o.noShell);
@@ -128,7 +135,7 @@ export function failureHint(output: string, o: Pick<ProveOptions, "keepHint">, f
  * keep running through it or exit 0. The container is stopped and removed afterwards.
  */
 export async function bootTest(
-  engine: Engine,
+  engine: Runner,
   image: string,
   o: BootOptions,
   ctx: Context,
@@ -217,7 +224,7 @@ function freePort(): Promise<number> {
 
 /** Runs the smoke command in the image; a failure is reported, not thrown. */
 export async function smokeTest(
-  engine: Engine,
+  engine: Runner,
   image: string,
   command: string,
   ctx: Context,
@@ -235,7 +242,7 @@ function isPythonFailure(stderr: string): boolean {
 
 /** The import test in the final image; failures name the library and the package that provides it. */
 async function runImportTest(
-  engine: Engine,
+  engine: Runner,
   image: string,
   o: ProveOptions,
   ctx: Context,
@@ -270,7 +277,7 @@ async function runImportTest(
 
 /** The error for failed imports: each failure with the library it could not load and its Debian package. */
 async function diagnoseImportFailures(
-  engine: Engine,
+  engine: Runner,
   image: string,
   result: ImportTestResult,
   o: ProveOptions,

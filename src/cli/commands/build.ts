@@ -152,8 +152,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           ? { kind: "minimal", ...runtimeJson(outcome.closure), packages: outcome.closure.packages }
           : { kind: outcome.runtime },
         importTest: outcome.importTest
-          ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
+          ? {
+              modules: outcome.importTest.checked.length,
+              failures: outcome.importTest.failures,
+              reused: outcome.reusedProofs?.includes("import test") ?? false,
+            }
           : null,
+        layers: outcome.layers ?? null,
+        layerCache: outcome.layerCache ?? null,
         detected: outcome.runtimeNeeds
           ? {
               wheels: outcome.runtimeNeeds.wheels,
@@ -185,11 +191,22 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         }
         if (outcome.closure)
           for (const line of runtimeLines(outcome.closure)) io.stdout(`  minimal runtime: ${line}\n`);
+        if (outcome.layerCache?.hit)
+          io.stdout(
+            "  layer cache: hit — only the app layer and the config were written; no engine was called\n",
+          );
+        else if (outcome.layerCache?.why) io.stdout(`  layer cache: ${outcome.layerCache.why}\n`);
+        for (const l of outcome.layers ?? [])
+          io.stdout(
+            `  layer ${l.role.padEnd(12)} ${l.digest.slice(7, 19)} ${(l.size / 1e6).toFixed(1).padStart(6)} MB ${l.status}\n`,
+          );
         if (outcome.importTest)
-          io.stdout(`  import test: ${outcome.importTest.checked.length} modules import\n`);
+          io.stdout(
+            `  import test: ${outcome.importTest.checked.length} modules import${outcome.reusedProofs?.includes("import test") ? " (reused: the dependencies did not change)" : ""}\n`,
+          );
         if (outcome.smoke) io.stdout("  smoke test: passed\n");
         if (outcome.boot) io.stdout(`  boot test: ${bootLine(outcome.boot)}\n`);
-        for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+        for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}${blobCounts(p.blobs)}\n`);
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
         if (sbom)
           io.stdout(
@@ -197,6 +214,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           );
       }
     });
+}
+
+/** ` (2 uploaded, 3 skipped)`: what the registry was sent. */
+function blobCounts(blobs: readonly { status: string }[] | undefined): string {
+  if (!blobs) return "";
+  const n = (s: string) => blobs.filter((b) => b.status === s).length;
+  const parts = ["uploaded", "skipped", "mounted"].filter((s) => n(s) > 0).map((s) => `${n(s)} ${s}`);
+  return parts.length ? ` (blobs: ${parts.join(", ")})` : "";
 }
 
 /** How the boot test went, in a few words. */

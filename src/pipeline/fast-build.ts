@@ -1,0 +1,346 @@
+/**
+ * The code-only rebuild (docs/cache.md): when the layer cache holds the lower layers of this
+ * exact build (./layer-cache.ts), slimwheel writes the app layer from the project's files, the
+ * config, and the image — no engine. The proofs run in the cached tree with the new app mounted
+ * (./rootfs-run.ts); the import test, which imports installed distributions only, is reused when
+ * no app module shadows one. `--output` and `--push` are written from that image by slimwheel's
+ * own OCI writer and registry client; without either, it is loaded into the local engine.
+ */
+import { createHash } from "node:crypto";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Context } from "../context.js";
+import { type Engine, type EngineInfo, type ExportTarget, isLoopbackRef } from "../engines/types.js";
+import type { MinimalImage } from "../minimize/buildah.js";
+import { assembleMinimal } from "../minimize/buildah.js";
+import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
+import { type StoredImage, writeImage } from "../oci/image-writer.js";
+import { type BlobReport, pushImage } from "../oci/registry.js";
+import { layerFromDirectory } from "../oci/tar-writer.js";
+import type { BuildPlan } from "../plan/types.js";
+import type { Project } from "../project/read.js";
+import { step } from "../reporter/index.js";
+import type { ImportTestResult } from "../sysdeps/import-test.js";
+import { exec } from "../util/exec.js";
+import type { RuntimeNeeds } from "./detect.js";
+import {
+  appFiles,
+  firstElf,
+  LAYER_CACHE_FORMAT,
+  type LayerCacheDirs,
+  type LayerCacheEntry,
+  readLayerEntry,
+  writeLayerEntry,
+} from "./layer-cache.js";
+import { rootfsRunAvailable, rootfsRunner } from "./rootfs-run.js";
+
+/** One layer of the image and what this build did with it. */
+export interface LayerStatus {
+  readonly role: string;
+  readonly digest: string;
+  readonly size: number;
+  /** `built`: written by this build; `reused`: taken from the layer cache. */
+  readonly status: "built" | "reused";
+}
+
+export interface PushedImage {
+  readonly ref: string;
+  readonly digest: string;
+  /** Per blob: uploaded, skipped (the registry had it) or mounted — when slimwheel pushed it itself. */
+  readonly blobs?: readonly BlobReport[];
+}
+
+/** Writes the app layer's tree (`<dest>/app/…`) from the project's files, as `COPY . /app/` does. */
+export async function writeAppTree(project: Project, plan: BuildPlan, dest: string): Promise<string[]> {
+  const { files, generated } = appFiles(project, plan);
+  const app = join(dest, "app");
+  await mkdir(app, { recursive: true });
+  await chmod(app, 0o755);
+  for (const f of files) {
+    const to = join(app, f);
+    await mkdir(dirname(to), { recursive: true });
+    const st = await lstat(join(project.dir, f));
+    if (st.isSymbolicLink()) await symlink(await readlink(join(project.dir, f)), to);
+    else if (st.isFile()) {
+      await copyFile(join(project.dir, f), to);
+      await chmod(to, st.mode & 0o7777);
+    }
+  }
+  for (const [path, content] of generated) {
+    const to = join(app, path);
+    await mkdir(dirname(to), { recursive: true });
+    await writeFile(to, content);
+  }
+  return [...files, ...generated.keys()];
+}
+
+/** A tree's listing — path, type, mode, and a file's sha256 or a link's target — for comparing two trees. */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (abs: string, rel: string) => {
+    for (const name of (await readdir(abs)).sort()) {
+      const p = join(abs, name);
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isDirectory()) {
+        out.push(`d ${mode} ${r}`);
+        await walk(p, r);
+      } else if (st.isSymbolicLink()) out.push(`l ${r} -> ${await readlink(p)}`);
+      else
+        out.push(
+          `f ${mode} ${r} ${createHash("sha256")
+            .update(await readFile(p))
+            .digest("hex")}`,
+        );
+    }
+  };
+  await walk(dir, "");
+  return out;
+}
+
+/**
+ * Whether the app layer the engine's build made (`built`, the image's /app) is what
+ * `writeAppTree` writes from the project: only then may a code-only rebuild replace it. The
+ * reason when not (the first difference).
+ */
+export async function sameAppTree(
+  built: string,
+  project: Project,
+  plan: BuildPlan,
+): Promise<string | undefined> {
+  const tmp = await mkdtemp(join(tmpdir(), "slimwheel-apptree-"));
+  try {
+    await writeAppTree(project, plan, tmp);
+    const [a, b] = [await listing(built), await listing(tmp)];
+    const onlyBuilt = a.find((x) => !b.includes(x));
+    const onlyProject = b.find((x) => !a.includes(x));
+    if (!onlyBuilt && !onlyProject) return undefined;
+    return onlyBuilt
+      ? `the built image's /app differs from the project's files (${onlyBuilt.split(" ").slice(0, 3).join(" ")})`
+      : `the project's files differ from the built image's /app (${onlyProject!.split(" ").slice(0, 3).join(" ")})`;
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Top-level module names the app's files define (`x.py`, `x/`), to know whether one shadows a distribution's. */
+function appModules(files: readonly string[]): Set<string> {
+  const names = new Set<string>();
+  for (const f of files) {
+    const top = f.split("/")[0]!;
+    names.add(f.includes("/") ? top : top.replace(/\.(py|pyc|so|pyd)$/, ""));
+  }
+  return names;
+}
+
+/** The import test of the entry, when the app defines no module of the same name as one it imported. */
+export function reusableImportTest(
+  entry: Pick<LayerCacheEntry, "importTest">,
+  files: readonly string[],
+): ImportTestResult | undefined {
+  const t = entry.importTest;
+  if (!t) return undefined;
+  const mine = appModules(files);
+  return t.checked.some((c) => mine.has(c.module.split(".")[0]!)) ? undefined : t;
+}
+
+export interface FastRebuildInput {
+  readonly project: Project;
+  readonly plan: BuildPlan;
+  readonly key: string;
+  readonly dirs: LayerCacheDirs;
+  readonly tags: readonly string[];
+  readonly output?: ExportTarget;
+  readonly push?: boolean;
+  readonly sourceDateEpoch: number;
+}
+
+/** Why a cached entry cannot serve this build, or the entry. */
+export async function usableEntry(
+  input: Pick<FastRebuildInput, "project" | "plan" | "key" | "dirs">,
+): Promise<{ entry: LayerCacheEntry } | { why: string }> {
+  const entry = await readLayerEntry(input.dirs, input.key);
+  if (!entry) return { why: "no cached layers for these inputs" };
+  if (!entry.fastPath.ok) return { why: entry.fastPath.why };
+  if (!rootfsRunAvailable()) return { why: "proving the image without an engine needs root" };
+  for (const l of entry.lower) {
+    const st = await stat(blobFile(input.dirs.store, l.blob.digest)).catch(() => undefined);
+    if (st?.size !== l.blob.size) return { why: `the cached ${l.role} layer is gone` };
+  }
+  const root = await stat(join(input.dirs.rootfs, input.key)).catch(() => undefined);
+  if (!root?.isDirectory()) return { why: "the cached tree is gone" };
+  const { files } = appFiles(input.project, input.plan);
+  const elf = await firstElf(input.project.dir, files);
+  if (elf) return { why: `the app holds an ELF object (${elf}): its libraries go in the system layer` };
+  return { entry };
+}
+
+/** The app layer written, the image assembled from the cached layers: no engine. */
+export async function assembleFromCache(
+  input: FastRebuildInput,
+  entry: LayerCacheEntry,
+  work: string,
+): Promise<{ image: StoredImage; layers: LayerStatus[]; appFiles: string[]; appDir: string }> {
+  const tree = join(work, "app-tree");
+  const files = await writeAppTree(input.project, input.plan, tree);
+  const store = join(work, "store");
+  const blob: LayerBlob = await writeLayerBlob(
+    await layerFromDirectory(tree, { sourceDateEpoch: input.sourceDateEpoch }),
+    store,
+  );
+  const lower = entry.lower.map((l) => ({ ...l, store: input.dirs.store }));
+  const image = await assembleMinimal(
+    [...lower, { blob, createdBy: "slimwheel minimal runtime: app layer", comment: "the app" }],
+    entry.config,
+    input.sourceDateEpoch,
+    store,
+  );
+  const layers: LayerStatus[] = [
+    ...entry.lower.map((l) => ({
+      role: l.role,
+      digest: l.blob.digest,
+      size: l.blob.size,
+      status: "reused" as const,
+    })),
+    { role: "app", digest: blob.digest, size: blob.size, status: "built" },
+  ];
+  return { image, layers, appFiles: files, appDir: join(tree, "app") };
+}
+
+/** The proofs' runner for an image assembled from the cache: its tree with the app mounted. */
+export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, appDir: string) {
+  return rootfsRunner({
+    root: join(dirs.rootfs, entry.key),
+    app: appDir,
+    env: entry.config.env ?? [],
+    user: entry.config.user,
+  });
+}
+
+/**
+ * Writes `image` to `output`, pushes it under every tag (slimwheel's registry client: blobs the
+ * registry has are skipped), and — with neither — loads it into the local engine under the tags.
+ */
+export async function publishStored(
+  image: StoredImage,
+  tags: readonly string[],
+  o: { readonly output?: ExportTarget; readonly push?: boolean; readonly sourceDateEpoch?: number },
+  ctx: Context,
+  loadInto?: () => Promise<Engine>,
+  work?: string,
+): Promise<{ pushed: PushedImage[]; output?: ExportTarget; loaded: boolean }> {
+  const output = o.output;
+  if (output)
+    await step(ctx.reporter, "export", `writing ${output.kind} ${output.path}`, () =>
+      writeImage(image, output, {
+        refName: output.kind === "docker-archive" ? (output.tag ?? tags[0]) : tags[0],
+      }),
+    );
+  const pushed: PushedImage[] = [];
+  for (const ref of o.push ? tags : []) {
+    const r = await step(ctx.reporter, `push-${ref}`, `pushing ${ref}`, () =>
+      pushImage(image, ref, {
+        env: ctx.env,
+        insecure: isLoopbackRef(ref),
+        signal: ctx.signal,
+        onBlob: (b) =>
+          ctx.reporter.emit({
+            type: "step-progress",
+            id: `push-${ref}`,
+            detail: `${b.status} ${b.digest.slice(0, 19)}`,
+          }),
+        onRetry: (what, n, why) =>
+          ctx.reporter.emit({ type: "log", level: "warn", message: `${what}: ${why}, retrying (${n})` }),
+      }),
+    );
+    pushed.push({ ref, digest: r.digest, blobs: r.blobs });
+  }
+  let loaded = false;
+  if (!output && !o.push && loadInto) {
+    const engine = await loadInto();
+    const dir = work ?? (await mkdtemp(join(tmpdir(), "slimwheel-load-")));
+    try {
+      const archive = join(dir, "image.tar");
+      await step(ctx.reporter, "load", `loading ${tags[0]} into ${engine.id}`, async () => {
+        await writeImage(image, { kind: "docker-archive", path: archive, tag: tags[0] });
+        if (engine.id === "docker") await engine.loadArchive(archive, ctx);
+        else {
+          const pulled = await exec(engine.id, ["pull", "--quiet", `docker-archive:${archive}`], {
+            env: ctx.env,
+            signal: ctx.signal,
+            doing: `loading ${tags[0]} into ${engine.id}`,
+          });
+          const id = pulled.stdout.trim().split("\n").at(-1)!;
+          for (const t of tags) await engine.tag(id, t, ctx);
+        }
+      });
+      loaded = true;
+    } finally {
+      if (!work) await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return { pushed, output, loaded };
+}
+
+/** The engine named in the outcome of a build that did not call one. */
+export const notCalled = (entry: LayerCacheEntry): EngineInfo => ({
+  ...entry.engine,
+  detail: "not called: every layer but the app's came from the layer cache",
+});
+
+/**
+ * After a build with the minimal runtime whose proofs passed: its lower layers, config, closure
+ * and import test go in the layer cache under `key` — usable by a code-only rebuild when the app
+ * layer the engine made is exactly the project's files (else the entry says why not).
+ */
+export async function rememberLayers(
+  dirs: LayerCacheDirs,
+  key: string,
+  b: {
+    readonly info: EngineInfo;
+    readonly minimal: MinimalImage;
+    readonly runtimeNeeds?: RuntimeNeeds;
+    readonly importTest?: ImportTestResult;
+    readonly project: Project;
+    readonly plan: BuildPlan;
+  },
+  ctx: Context,
+): Promise<void> {
+  const why = await sameAppTree(b.minimal.appTree, b.project, b.plan);
+  if (why)
+    ctx.reporter.emit({
+      type: "log",
+      level: "info",
+      message: `layer cache: code-only rebuilds will use the engine: ${why}`,
+    });
+  const entry: LayerCacheEntry = {
+    format: LAYER_CACHE_FORMAT,
+    key,
+    engine: b.info,
+    lower: b.minimal.layers
+      .filter((l) => l.role !== "app")
+      .map((l) => ({ role: l.role, blob: l.blob, createdBy: l.createdBy, comment: l.comment })),
+    config: b.minimal.config,
+    closure: b.minimal.closure,
+    plan: b.plan,
+    runtimeNeeds: b.runtimeNeeds && { ...b.runtimeNeeds, stage: { ...b.runtimeNeeds.stage, cached: true } },
+    importTest: b.importTest,
+    fastPath: why ? { ok: false, why } : { ok: true },
+  };
+  await writeLayerEntry(dirs, entry);
+}

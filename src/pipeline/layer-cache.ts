@@ -1,0 +1,231 @@
+/**
+ * slimwheel's layer cache (docs/cache.md): after a build with the minimal runtime, the image's
+ * lower layers (runtime, system, dependencies), its config, what was read and proved about them,
+ * and their merged tree, kept under a key of everything they are made from — the plans, the base
+ * images' digests, the build arguments, the bytes of every context file a stage copies except the
+ * app's own `COPY . /app/`, the runtime options and slimwheel's version. A rebuild whose key is
+ * found writes only the app layer and the config, with no engine at all (./fast-build.ts).
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { lstat, mkdir, open, readFile, readlink, rename, rm, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { EngineInfo } from "../engines/types.js";
+import type { Closure } from "../minimize/index.js";
+import type { LayerBlob } from "../oci/blob.js";
+import type { ImageConfigInput } from "../oci/image-writer.js";
+import { APP_DIR } from "../plan/options.js";
+import { stageClosure } from "../plan/stages.js";
+import type { BuildPlan, Step } from "../plan/types.js";
+import { filterContext } from "../project/context-files.js";
+import type { Project } from "../project/read.js";
+import type { ImportTestResult } from "../sysdeps/import-test.js";
+import type { RuntimeNeeds } from "./detect.js";
+
+/** Bump when the entry's shape or the key's recipe changes. */
+export const LAYER_CACHE_FORMAT = 1;
+
+export interface LayerCacheDirs {
+  readonly root: string;
+  /** Blob store (`sha256/<hex>`) of the lower layers. */
+  readonly store: string;
+  readonly entries: string;
+  /** One merged tree per key: the image without its app. */
+  readonly rootfs: string;
+}
+
+export function layerCacheDirs(env: Readonly<Record<string, string | undefined>>): LayerCacheDirs {
+  const root = join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "slimwheel", "layers");
+  return { root, store: join(root, "blobs"), entries: join(root, "entries"), rootfs: join(root, "rootfs") };
+}
+
+export interface CachedLayer {
+  readonly role: string;
+  readonly blob: LayerBlob;
+  readonly createdBy: string;
+  readonly comment?: string;
+}
+
+export interface LayerCacheEntry {
+  readonly format: number;
+  readonly key: string;
+  readonly engine: EngineInfo;
+  /** The lower layers in order, their blobs in the cache's store. */
+  readonly lower: readonly CachedLayer[];
+  /** The final image's config (its `created` comes from each build's SOURCE_DATE_EPOCH). */
+  readonly config: ImageConfigInput;
+  readonly closure: Closure;
+  /** The final plan the layers were built from (the build's outcome reports it). */
+  readonly plan: BuildPlan;
+  readonly runtimeNeeds?: RuntimeNeeds;
+  /** The import test's result on the image these layers made (it imports installed distributions only). */
+  readonly importTest?: ImportTestResult;
+  /** Whether a code-only rebuild may use the entry, and why not. */
+  readonly fastPath: { readonly ok: true } | { readonly ok: false; readonly why: string };
+}
+
+/** The last COPY of the final stage from the context into the app directory: the app layer. */
+export function appCopyStep(plan: BuildPlan): Step | undefined {
+  const final = plan.stages.at(-1);
+  const isApp = (s: Step) =>
+    s.kind === "copy" &&
+    !s.from &&
+    s.sources.length === 1 &&
+    (s.sources[0] === "." || s.sources[0] === "./") &&
+    s.dest.replace(/\/$/, "") === APP_DIR;
+  const copies = final?.steps.filter((s) => s.kind === "copy") ?? [];
+  const last = copies.at(-1);
+  return last && isApp(last) ? last : undefined;
+}
+
+/** The files of the app layer, relative to the project: the context after .dockerignore, and the plan's generated files. */
+export function appFiles(
+  project: Project,
+  plan: BuildPlan,
+): { files: string[]; generated: Map<string, string> } {
+  const generated = new Map(plan.generated.map((g) => [g.path, g.content]));
+  const files = filterContext(project.context.files, plan.dockerignore).filter(
+    (f) => !f.endsWith("/") && !generated.has(f),
+  );
+  return { files, generated };
+}
+
+/** What a context file contributes to a key: its bytes, a symlink's target, nothing for anything else. */
+async function contextBytes(
+  project: Project,
+  plan: BuildPlan,
+  rel: string,
+): Promise<Buffer | string | undefined> {
+  const g = plan.generated.find((x) => x.path === rel);
+  if (g) return g.content;
+  const p = join(project.dir, rel);
+  const st = await lstat(p).catch(() => undefined);
+  if (st?.isSymbolicLink()) return `symlink ${await readlink(p)}`;
+  return st?.isFile() ? readFile(p) : undefined;
+}
+
+export interface LowerKeyInput {
+  readonly version: string;
+  readonly strategy: string;
+  readonly engine: string;
+  readonly platform?: string;
+  readonly buildArgs: Readonly<Record<string, string>>;
+  /** The plans that decide the lower layers: the artifacts plan, and the final plan before the runtime needs. */
+  readonly plans: readonly BuildPlan[];
+  readonly runtime: {
+    readonly keep: readonly string[];
+    readonly debugShell: boolean;
+    readonly excludeRuntimePackages: readonly string[];
+  };
+}
+
+/**
+ * The key of the lower layers, or undefined when the plan has no app layer the cache can replace
+ * (its app is not the final stage's last `COPY . /app/`). `baseId` gives a base image's digest:
+ * a pinned reference's own, else the engine's local image ID (undefined: no key).
+ */
+export async function lowerKey(
+  project: Project,
+  input: LowerKeyInput,
+  baseId: (ref: string) => Promise<string | undefined>,
+): Promise<string | undefined> {
+  const final = input.plans.at(-1)!;
+  const app = appCopyStep(final);
+  if (!app) return undefined;
+  const args: Record<string, string> = {};
+  for (const plan of input.plans)
+    for (const a of plan.args) if (a.default !== undefined) args[a.name] = a.default;
+  Object.assign(args, input.buildArgs);
+  const substitute = (t: string) =>
+    t.replace(/\$\{(\w+)\}|\$(\w+)/g, (all, a?: string, b?: string) => args[(a ?? b)!] ?? all);
+  for (const k of Object.keys(args)) args[k] = substitute(substitute(args[k]!));
+  const h = createHash("sha256");
+  h.update(
+    JSON.stringify({
+      format: LAYER_CACHE_FORMAT,
+      version: input.version,
+      strategy: input.strategy,
+      engine: input.engine,
+      platform: input.platform ?? null,
+      runtime: input.runtime,
+      args,
+    }),
+  );
+  const sources = new Set<string>();
+  let everything = false;
+  for (const plan of input.plans) {
+    h.update(`\0plan ${JSON.stringify({ ...plan, stages: plan.stages })}`);
+    const stages = stageClosure(plan, plan.stages.at(-1)!.name);
+    const names = new Set(plan.stages.map((s) => s.name));
+    for (const s of stages) {
+      if (!names.has(s.from)) {
+        const ref = substitute(s.from);
+        const id = /@sha256:[0-9a-f]{64}$/.test(ref) ? ref.slice(ref.indexOf("@") + 1) : await baseId(ref);
+        if (!id) return undefined;
+        h.update(`\0base ${ref} ${id}`);
+      }
+      for (const step of s.steps) {
+        if (step.kind !== "copy" || step.from || step === app) continue;
+        for (const src of step.sources) {
+          const clean = src.replace(/^\.\//, "").replace(/\/$/, "");
+          if (clean === "." || clean === "" || /[*?[]/.test(clean)) everything = true;
+          else sources.add(clean);
+        }
+      }
+    }
+  }
+  const { files, generated } = appFiles(project, final);
+  const all = [...files, ...generated.keys()].sort();
+  const chosen = everything
+    ? all
+    : all.filter((f) => [...sources].some((s) => f === s || f.startsWith(`${s}/`)));
+  for (const f of chosen) {
+    const data = await contextBytes(project, final, f);
+    if (data === undefined) continue;
+    h.update(`\0file ${f}\0`);
+    h.update(data);
+  }
+  return h.digest("hex");
+}
+
+export async function readLayerEntry(
+  dirs: LayerCacheDirs,
+  key: string,
+): Promise<LayerCacheEntry | undefined> {
+  try {
+    const e = JSON.parse(await readFile(join(dirs.entries, `${key}.json`), "utf8")) as LayerCacheEntry;
+    return e.format === LAYER_CACHE_FORMAT && e.key === key && Array.isArray(e.lower) ? e : undefined;
+  } catch {
+    return undefined; // missing or unreadable: a miss, the next build rewrites it
+  }
+}
+
+/** Writes the entry atomically (a temporary file of its own, then a rename). */
+export async function writeLayerEntry(dirs: LayerCacheDirs, entry: LayerCacheEntry): Promise<void> {
+  await mkdir(dirs.entries, { recursive: true });
+  const tmp = join(dirs.entries, `.${entry.key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, JSON.stringify(entry));
+    await rename(tmp, join(dirs.entries, `${entry.key}.json`));
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The first app file that is an ELF object (its closure would change the system layer), or undefined. */
+export async function firstElf(dir: string, files: readonly string[]): Promise<string | undefined> {
+  const magic = Buffer.alloc(4);
+  for (const f of files) {
+    const st = await lstat(join(dir, f)).catch(() => undefined);
+    if (!st?.isFile() || st.size < 4) continue;
+    const fh = await open(join(dir, f), "r");
+    try {
+      await fh.read(magic, 0, 4, 0);
+    } finally {
+      await fh.close();
+    }
+    if (magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return f;
+  }
+  return undefined;
+}

@@ -1,0 +1,136 @@
+/**
+ * Running a command in an image's filesystem without an engine: the layer cache's merged tree of
+ * the lower layers (./layer-cache.ts) with the new app bind-mounted at /app, entered with the
+ * kernel's own tools — util-linux `unshare` (new mount and PID namespaces, and a network namespace
+ * with only loopback unless the host's network is asked for), `--root` (chroot) and the image's
+ * user. /proc, a small /dev (null, zero, random, urandom, full, tty) and a /tmp tmpfs are mounted
+ * inside, as an engine would. This is how a code-only rebuild proves the image without calling an
+ * engine. It needs root (the namespaces and chroot); `rootfsRunAvailable` says whether it can run.
+ */
+import { spawn } from "node:child_process";
+import type { Context } from "../context.js";
+import type { RunOptions } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
+import type { ExecResult } from "../util/exec.js";
+import type { Runner } from "./prove.js";
+
+const SCRIPT = `set -e
+r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; shift 6
+image_path=$PATH
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+enter=$(command -v unshare)
+mount --bind "$a" "$r/app"
+mount -t tmpfs -o mode=755,size=64k slimwheel-dev "$r/dev"
+for n in null zero random urandom full tty; do
+  : > "$r/dev/$n"
+  mount --bind "/dev/$n" "$r/dev/$n"
+done
+ln -s /proc/self/fd "$r/dev/fd"
+mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
+if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
+PATH=$image_path
+export PATH
+exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
+`;
+
+/** Whether this process can run commands in a tree (root, with util-linux's unshare). */
+export function rootfsRunAvailable(): boolean {
+  return typeof process.getuid === "function" && process.getuid() === 0;
+}
+
+export interface RootfsImage {
+  /** The merged tree of the lower layers (with empty app, dev, proc and tmp directories). */
+  readonly root: string;
+  /** The app's tree, mounted at /app. */
+  readonly app: string;
+  /** The image config's `Env` (`KEY=value`). */
+  readonly env: readonly string[];
+  /** `uid:gid` (default 0:0). */
+  readonly user?: string;
+}
+
+/** A runner whose `run` ignores the image name and runs in `image`'s tree. */
+export function rootfsRunner(image: RootfsImage): Runner {
+  return {
+    run: (_name, command, ctx, options) => runInRootfs(image, command, ctx, options),
+  };
+}
+
+export function runInRootfs(
+  image: RootfsImage,
+  command: readonly string[],
+  ctx: Context,
+  options: RunOptions & {
+    readonly env?: Readonly<Record<string, string>>;
+    readonly network?: "none" | "host";
+  } = {},
+): Promise<ExecResult> {
+  const [uid, gid] = (options.user ?? image.user ?? "0:0").split(":");
+  const net = options.network ?? "none";
+  const env: Record<string, string> = {};
+  for (const kv of image.env) {
+    const i = kv.indexOf("=");
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  Object.assign(env, options.env ?? {});
+  const args = [
+    "--mount",
+    "--propagation",
+    "private",
+    "--pid",
+    "--fork",
+    "--kill-child",
+    `--mount-proc=${image.root}/proc`,
+    ...(net === "none" ? ["--net"] : []),
+    "--",
+    "/bin/sh",
+    "-c",
+    SCRIPT,
+    "sh",
+    image.root,
+    image.app,
+    uid ?? "0",
+    gid ?? uid ?? "0",
+    options.workdir ?? "/",
+    net,
+    ...command,
+  ];
+  return new Promise((resolve, reject) => {
+    if (ctx.signal.aborted) {
+      reject(new SlimwheelError("cancelled", `running ${command[0]}: cancelled`));
+      return;
+    }
+    const child = spawn("unshare", args, { env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+      if (stdout.length > 1 << 20) stdout = stdout.slice(-(1 << 19));
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      stderr += c;
+      if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19));
+    });
+    const kill = () => {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+    };
+    ctx.signal.addEventListener("abort", kill, { once: true });
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      ctx.signal.removeEventListener("abort", kill);
+      reject(
+        new SlimwheelError("not-found", `running ${command[0]} in the image's tree: ${e.message}`, {
+          hint: "util-linux's unshare is needed (apt-get install util-linux)",
+          cause: e,
+        }),
+      );
+    });
+    child.on("close", (code, sig) => {
+      ctx.signal.removeEventListener("abort", kill);
+      resolve({ code: code ?? (sig ? 128 + 9 : 1), stdout, stderr });
+    });
+  });
+}
