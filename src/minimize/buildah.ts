@@ -5,7 +5,7 @@
  * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
  * tag (`buildah pull docker-archive:`).
  */
-import { copyFile, cp, link, mkdir, mkdtemp, rename, rm } from "node:fs/promises";
+import { copyFile, cp, link, mkdir, mkdtemp, readdir, rename, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { isLoopbackRef } from "../engines/types.js";
@@ -217,6 +217,16 @@ export async function assembleMinimal(
   return assembleImage({ layers: [...layers], store, created, config });
 }
 
+/** Sets the mtime of every file and directory under `dir` (not symlinks) to `seconds`. */
+async function setMtimes(dir: string, seconds: number): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) await setMtimes(p, seconds);
+    if (!e.isSymbolicLink()) await utimes(p, seconds, seconds);
+  }
+  await utimes(dir, seconds, seconds);
+}
+
 /**
  * The lower layers' trees merged into `dest` (written beside it, then renamed): the image without
  * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
@@ -228,6 +238,8 @@ async function writeRootfs(trees: readonly { dir: string }[], dest: string): Pro
   try {
     for (const t of trees) await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
     for (const d of ["app", "dev", "proc", "tmp"]) await mkdir(join(tmp, d), { recursive: true });
+    // The mtimes the image has (its .pyc headers match them): every lower layer's epoch.
+    await setMtimes(tmp, LOWER_LAYER_EPOCH);
     await rm(dest, { recursive: true, force: true });
     await rename(tmp, dest);
   } catch (e) {

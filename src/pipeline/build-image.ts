@@ -33,7 +33,7 @@ import {
   reusableImportTest,
   usableEntry,
 } from "./fast-build.js";
-import { type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
+import { appHasDistributions, type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
 import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
@@ -91,6 +91,10 @@ export interface BuildOutcome extends Proof, Published {
   readonly layers?: readonly LayerStatus[];
   /** The layer cache: its key for this build, whether it served it, and why not. */
   readonly layerCache?: { readonly key?: string; readonly hit: boolean; readonly why?: string };
+  /** The manifest digest, when slimwheel wrote the image itself (the minimal runtime). */
+  readonly manifestDigest?: string;
+  /** With a layer-cache hit: the SBOM contents of the cached layers, when they cover the image. */
+  readonly cachedSbom?: LayerCacheEntry["sbom"];
   /** Proofs whose result was reused (their inputs did not change), e.g. `import test`. */
   readonly reusedProofs?: readonly string[];
   /** Pushed references; with the minimal runtime, each blob's fate. */
@@ -209,6 +213,7 @@ export async function buildImage(
         status: "built" as const,
       })),
       layerCache: cache ? { key: cache.key, hit: false, why: cache.why } : undefined,
+      manifestDigest: minimal?.image.manifest.descriptor.digest,
       ...times,
       ...proof,
       pushed: published.pushed,
@@ -312,6 +317,8 @@ async function fastBuild(
       runtimeNeeds: entry.runtimeNeeds,
       layers: assembled.layers,
       layerCache: { key, hit: true },
+      manifestDigest: assembled.image.manifest.descriptor.digest,
+      cachedSbom: appHasDistributions(assembled.appFiles) ? undefined : entry.sbom,
       reusedProofs: reusedImportTest && o.importTest !== false ? ["import test"] : [],
       buildMs: 0,
       imageMs,

@@ -19,6 +19,7 @@ import { stageClosure } from "../plan/stages.js";
 import type { BuildPlan, Step } from "../plan/types.js";
 import { filterContext } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
+import type { ImageContents } from "../sbom/collect.js";
 import type { ImportTestResult } from "../sysdeps/import-test.js";
 import type { RuntimeNeeds } from "./detect.js";
 
@@ -60,6 +61,8 @@ export interface LayerCacheEntry {
   readonly runtimeNeeds?: RuntimeNeeds;
   /** The import test's result on the image these layers made (it imports installed distributions only). */
   readonly importTest?: ImportTestResult;
+  /** What the SBOM read from the image, but the app (set by the build that wrote the SBOM). */
+  readonly sbom?: Omit<ImageContents, "ref" | "manifestDigest" | "configDigest">;
   /** Whether a code-only rebuild may use the entry, and why not. */
   readonly fastPath: { readonly ok: true } | { readonly ok: false; readonly why: string };
 }
@@ -229,3 +232,22 @@ export async function firstElf(dir: string, files: readonly string[]): Promise<s
   }
   return undefined;
 }
+
+/**
+ * Adds to the entry what the SBOM read from the image — when no distribution lives in the app
+ * directory (the app layer is the one part a code-only rebuild changes).
+ */
+export async function rememberSbom(
+  dirs: LayerCacheDirs,
+  key: string,
+  contents: ImageContents,
+): Promise<void> {
+  const entry = await readLayerEntry(dirs, key);
+  if (!entry || contents.python.some((d) => d.path.startsWith(`${APP_DIR}/`))) return;
+  const { ref: _r, manifestDigest: _m, configDigest: _c, ...sbom } = contents;
+  await writeLayerEntry(dirs, { ...entry, sbom });
+}
+
+/** Whether app files hold distribution metadata (then the cached SBOM contents do not cover the app). */
+export const appHasDistributions = (files: readonly string[]): boolean =>
+  files.some((f) => /\.(dist|egg)-info(\/|$)/.test(f));

@@ -92,9 +92,18 @@ export async function writeSbomFor(
   o: WriteSbomOptions,
   ctx: Context,
 ): Promise<WrittenSbom> {
-  const format = o.format ?? "cyclonedx";
   const contents =
     typeof image === "string" ? await readSbomContents(image, ctx, o) : await collectImage(image);
+  return writeSbomContents(contents, o, ctx);
+}
+
+/** Writes the SBOM of contents already read (e.g. the layer cache's, for a code-only rebuild). */
+export async function writeSbomContents(
+  contents: ImageContents,
+  o: WriteSbomOptions,
+  ctx: Context,
+): Promise<WrittenSbom> {
+  const format = o.format ?? "cyclonedx";
   const created = ctx.sourceDateEpoch ?? Math.floor(ctx.now() / 1000);
   const text = renderSbom(contents, format, {
     created,

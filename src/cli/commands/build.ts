@@ -2,11 +2,12 @@ import { rm } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
 import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
+import { layerCacheDirs, rememberSbom } from "../../pipeline/layer-cache.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { runtimeJson, runtimeLines } from "../../report/runtime.js";
 import { step } from "../../reporter/index.js";
-import { type SbomFormat, sbomPathBeside, writeSbomFor } from "../../sbom/index.js";
+import { type SbomFormat, sbomPathBeside, writeSbomContents, writeSbomFor } from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import { examples } from "./examples.js";
@@ -181,7 +182,9 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
       else {
         io.stdout(
-          `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) with ${outcome.engine.id} in ${doc.buildSeconds} s\n`,
+          outcome.layerCache?.hit
+            ? `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) from the layer cache in ${doc.buildSeconds} s, without ${outcome.engine.id}\n`
+            : `built ${outcome.tags.join(", ")} (${outcome.imageId.slice(0, 19)}) with ${outcome.engine.id} in ${doc.buildSeconds} s\n`,
         );
         for (const r of outcome.plan.runtimePackages) io.stdout(`  runtime package ${r.name} ← ${r.why}\n`);
         if (outcome.runtimeNeeds) {
@@ -253,9 +256,24 @@ async function writeBuildSbom(outcome: BuildOutcome, o: Record<string, unknown>,
         ? sbomPathBeside(outcome.output.path, format)
         : undefined;
   if (!file) return undefined;
+  const ref = imageRefOf(outcome);
+  const cached = outcome.cachedSbom;
   const written = await step(ctx.reporter, "sbom", `writing the SBOM (${format})`, () =>
-    writeSbomFor(imageRefOf(outcome), { format, out: file, name: outcome.tags[0] }, ctx),
+    cached
+      ? writeSbomContents(
+          {
+            ...cached,
+            ref,
+            manifestDigest: outcome.output?.kind === "docker-archive" ? undefined : outcome.manifestDigest,
+            configDigest: outcome.imageId,
+          },
+          { format, out: file, name: outcome.tags[0] },
+          ctx,
+        )
+      : writeSbomFor(ref, { format, out: file, name: outcome.tags[0] }, ctx),
   );
+  const key = outcome.layerCache?.key;
+  if (key && !outcome.layerCache?.hit) await rememberSbom(layerCacheDirs(ctx.env), key, written.contents);
   return {
     format,
     path: written.path,

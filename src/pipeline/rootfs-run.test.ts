@@ -1,0 +1,79 @@
+/**
+ * The engine-less runner over a real tree: a static program (compiled here with gcc) is the whole
+ * image; it reports what it sees — user, working directory, environment, /dev/null, /proc, /tmp,
+ * the app mounted at /app — and a cancelled run is killed.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rootfsRunAvailable, runInRootfs } from "./rootfs-run.js";
+
+const PROGRAM = `
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "sleep") == 0) { sleep(60); return 0; }
+  char cwd[256]; getcwd(cwd, sizeof cwd);
+  char exe[256] = ""; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); if (n > 0) exe[n] = 0;
+  int devnull = open("/dev/null", O_WRONLY);
+  int tmp = open("/tmp/x", O_CREAT | O_WRONLY, 0600);
+  int app = open("/app/marker", O_RDONLY);
+  printf("uid=%d gid=%d cwd=%s exe=%s foo=%s port=%s devnull=%d tmp=%d app=%d\\n", getuid(), getgid(), cwd,
+         exe, getenv("FOO"), getenv("PORT"), devnull >= 0, tmp >= 0, app >= 0);
+  return 3;
+}
+`;
+
+const ctx = () => ({ signal: new AbortController().signal }) as never;
+let dir: string;
+let image: { root: string; app: string; env: string[]; user: string };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "rootfs-run-"));
+  const root = join(dir, "root");
+  for (const d of ["bin", "app", "dev", "proc", "tmp"]) await mkdir(join(root, d), { recursive: true });
+  await writeFile(join(dir, "p.c"), PROGRAM);
+  execFileSync("gcc", ["-static", "-O1", "-o", join(root, "bin", "probe"), join(dir, "p.c")]);
+  const app = join(dir, "app");
+  await mkdir(app);
+  await writeFile(join(app, "marker"), "x");
+  image = { root, app, env: ["PATH=/bin", "FOO=bar"], user: "10001:10002" };
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an engine", () => {
+  it("runs as the image's user in its working directory, with its environment and the app mounted", async () => {
+    const r = await runInRootfs(image, ["probe"], ctx(), { workdir: "/app", env: { PORT: "8123" } });
+    expect(r.code).toBe(3);
+    expect(r.stdout.trim()).toBe(
+      "uid=10001 gid=10002 cwd=/app exe=/bin/probe foo=bar port=8123 devnull=1 tmp=1 app=1",
+    );
+    // Nothing the run did is left in the tree: /tmp was a tmpfs, /app a bind mount.
+    expect(await readdir(join(image.root, "tmp"))).toEqual([]);
+    expect(await readdir(join(image.root, "app"))).toEqual([]);
+    expect(await readdir(join(image.root, "dev"))).toEqual([]);
+  });
+
+  it("a missing program exits 127 with the reason", async () => {
+    const r = await runInRootfs(image, ["nothing-here"], ctx());
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/nothing-here/);
+  });
+
+  it("a cancelled run is killed at once", async () => {
+    const controller = new AbortController();
+    const started = Date.now();
+    const running = runInRootfs(image, ["probe", "sleep"], { signal: controller.signal } as never);
+    setTimeout(() => controller.abort(), 300);
+    const r = await running;
+    expect(r.code).not.toBe(0);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
