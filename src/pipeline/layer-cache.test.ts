@@ -29,7 +29,7 @@ afterEach(async () => {
 
 const keyOf = async (over: Partial<LowerKeyInput> = {}, bases: Record<string, string> = {}) => {
   const project = await readProject(dir);
-  const plans = [assembleArtifacts(project, "slimwheel"), assemblePlan(project, "slimwheel")];
+  const plans = [assembleArtifacts(project, "slimwheel")!, assemblePlan(project, "slimwheel")];
   return lowerKey(
     project,
     {
@@ -65,7 +65,7 @@ describe("the layer cache key", () => {
 
   it("has no key when a base image cannot be resolved", async () => {
     const project = await readProject(dir);
-    const plans = [assembleArtifacts(project, "slimwheel"), assemblePlan(project, "slimwheel")];
+    const plans = [assembleArtifacts(project, "slimwheel")!, assemblePlan(project, "slimwheel")];
     const key = await lowerKey(
       project,
       {

@@ -4,6 +4,7 @@ import {
   type CacheEntry,
   cacheListing,
   checkImages,
+  formatAge,
   formatBytes,
   formatCacheListing,
   listingJson,
@@ -13,6 +14,13 @@ import {
   removeEntryImages,
   selectForPrune,
 } from "../../pipeline/cache-admin.js";
+import { layerCacheDirs } from "../../pipeline/layer-cache.js";
+import {
+  type LayerCacheListing,
+  listLayerCache,
+  removeLayerItems,
+  selectLayerPrune,
+} from "../../pipeline/layer-cache-admin.js";
 import { stageCacheDir } from "../../pipeline/stage-cache.js";
 import type { CommandEnv, GetEnv } from "../program.js";
 import { addEngineOption, engineOf } from "./options.js";
@@ -53,7 +61,10 @@ export function registerCache(program: Command, getEnv: GetEnv): void {
       `
 The stage cache: one entry per built artifacts stage (the wheels), in
 $XDG_CACHE_HOME/slimwheel/stages (default ~/.cache/slimwheel/stages), each naming the engine image
-that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
+that holds the stage (localhost/slimwheel-stage:STAGE-ID).
+The layer cache: the lower layers of each minimal image (runtime, system, dependencies) as blobs,
+with the tree a code-only rebuild proves the image in, in $XDG_CACHE_HOME/slimwheel/layers.
+See docs/cache.md.`,
     );
 
   addEngineOption(
@@ -68,10 +79,15 @@ that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
     const now = e.ctx.now();
     const shown = min === undefined ? entries : entries.filter((x) => now - x.modifiedMs > min);
     const listing = cacheListing(dir, engine?.id ?? null, shown);
+    const layers = await listLayerCache(layerCacheDirs(e.ctx.env));
+    const layersShown = {
+      ...layers,
+      items: min === undefined ? layers.items : layers.items.filter((x) => now - x.modifiedMs > min),
+    };
     e.io.stdout(
       e.global.json
-        ? `${JSON.stringify(listingJson(listing, now), null, 2)}\n`
-        : formatCacheListing(listing, now),
+        ? `${JSON.stringify({ ...(listingJson(listing, now) as object), layers: layerJson(layersShown, now) }, null, 2)}\n`
+        : `${formatCacheListing(listing, now)}\n${formatLayerListing(layersShown, now)}`,
     );
   });
 
@@ -96,6 +112,11 @@ that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
       if (engine) removedImages = await removeEntryImages(chosen, engine, e.ctx);
       await removeEntryFiles(chosen);
     }
+    const layerListing = await listLayerCache(layerCacheDirs(e.ctx.env));
+    const layerChosen = selectLayerPrune(layerListing, { all: o.all, olderThanMs, now });
+    const layerFreed = o.dryRun
+      ? layerChosen.reduce((n, x) => n + x.bytes, 0)
+      : await removeLayerItems(layerChosen);
     const freed = chosen.reduce((n, x) => n + x.bytes, 0);
     if (leftImages.length && !o.dryRun)
       e.ctx.reporter.emit({
@@ -117,6 +138,12 @@ that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
             imagesLeft: leftImages,
             freedBytes: freed,
             kept: entries.length - chosen.length,
+            layers: {
+              dir: layerListing.root,
+              removed: layerChosen.map((x) => ({ kind: x.kind, key: x.key, bytes: x.bytes })),
+              freedBytes: layerFreed,
+              kept: layerListing.items.filter((x) => x.kind === "layers" && !layerChosen.includes(x)).length,
+            },
           },
           null,
           2,
@@ -131,7 +158,60 @@ that holds the stage (localhost/slimwheel-stage:STAGE-ID). See docs/cache.md.`,
         `${removedImages.length ? ` and ${removedImages.length} image${removedImages.length === 1 ? "" : "s"}` : ""}` +
         `; kept ${entries.length - chosen.length}\n`,
     );
+    for (const x of layerChosen.filter((i) => i.kind !== "blob"))
+      e.io.stdout(
+        `${verb} layer cache ${x.kind === "layers" ? "entry" : x.kind} ${x.key.slice(0, 16)} (${formatBytes(x.bytes)})\n`,
+      );
+    const blobs = layerChosen.filter((i) => i.kind === "blob").length;
+    e.io.stdout(
+      `${verb} ${layerChosen.length - blobs} layer cache entr${layerChosen.length - blobs === 1 ? "y" : "ies"} and ${blobs} unused blob${blobs === 1 ? "" : "s"} (${formatBytes(layerFreed)})\n`,
+    );
   });
+}
+
+function layerJson(l: LayerCacheListing, now: number) {
+  return {
+    dir: l.root,
+    items: l.items.map((i) => ({
+      kind: i.kind,
+      key: i.key,
+      bytes: i.bytes,
+      modified: new Date(i.modifiedMs).toISOString(),
+      ageSeconds: Math.max(0, Math.round((now - i.modifiedMs) / 1000)),
+      blobs: i.blobs ?? null,
+      fastPath: i.fastPath ?? null,
+    })),
+    store: l.store,
+    totals: l.totals,
+  };
+}
+
+/** The layer cache's entries (a tree each) and its shared blob store. */
+function formatLayerListing(l: LayerCacheListing, now: number): string {
+  const shown = l.items.filter((i) => i.kind !== "blob");
+  let out = `layer cache ${l.root}\n`;
+  if (!shown.length && !l.store.blobs) return `${out}  empty\n`;
+  const rows = shown.map((i) => [
+    i.kind === "layers" ? (i.fastPath ? "layers" : "layers*") : i.kind,
+    `${i.key.slice(0, 16)}…`,
+    formatBytes(i.bytes),
+    formatAge(now - i.modifiedMs),
+    String(i.blobs?.length ?? "-"),
+  ]);
+  const head = ["KIND", "KEY", "SIZE", "AGE", "BLOBS"];
+  const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k]!.length)));
+  const line = (r: string[]) =>
+    `${r
+      .map((c, k) => (k === 2 ? c.padStart(widths[k]!) : c.padEnd(widths[k]!)))
+      .join("  ")
+      .trimEnd()}\n`;
+  out += line(head);
+  for (const r of rows) out += line(r);
+  const unused = l.items.filter((i) => i.kind === "blob");
+  out += `${l.totals.entries} entr${l.totals.entries === 1 ? "y" : "ies"}; blob store: ${l.store.blobs} blobs, ${formatBytes(l.store.bytes)}${unused.length ? ` (${unused.length} used by no entry)` : ""}; ${formatBytes(l.totals.bytes)} in all\n`;
+  if (rows.some((r) => r[0] === "layers*"))
+    out += "layers*: a code-only rebuild cannot use it (its app layer is not the project's files)\n";
+  return out;
 }
 
 function describe(x: CacheEntry, dryRun: boolean): string {

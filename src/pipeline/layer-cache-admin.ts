@@ -1,0 +1,175 @@
+/**
+ * `slimwheel cache ls|prune` for the layer cache (./layer-cache.ts): its entries with the size of
+ * their trees, the shared blob store, and what is garbage — unreadable entries, a write's leftover,
+ * a tree or a blob no entry uses (older than an hour: a build in progress writes them before its entry).
+ */
+import { lstat, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { SlimwheelError } from "../errors.js";
+import type { PruneSelection } from "./cache-admin.js";
+import { LAYER_CACHE_FORMAT, type LayerCacheDirs } from "./layer-cache.js";
+
+const GRACE_MS = 3_600_000;
+
+export interface LayerCacheItem {
+  /** `layers`: an entry; `invalid`: unreadable or of another format; `temp`: a write's leftover; `tree`/`blob`: used by no entry. */
+  readonly kind: "layers" | "invalid" | "temp" | "tree" | "blob";
+  readonly key: string;
+  /** Files to remove with it. */
+  readonly paths: readonly string[];
+  /** Bytes on disk: the entry file and its tree (an entry), or the item. */
+  readonly bytes: number;
+  readonly modifiedMs: number;
+  /** An entry's blobs (shared with other entries: counted once in the totals). */
+  readonly blobs?: readonly string[];
+  readonly fastPath?: boolean;
+}
+
+export interface LayerCacheListing {
+  readonly root: string;
+  readonly items: readonly LayerCacheItem[];
+  readonly store: { readonly blobs: number; readonly bytes: number };
+  readonly totals: { readonly entries: number; readonly bytes: number };
+}
+
+async function names(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new SlimwheelError("io", `reading the cache directory ${dir}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
+
+/** Bytes of a tree on disk (files' sizes; links and directories count nothing). */
+export async function treeBytes(dir: string): Promise<number> {
+  let n = 0;
+  const st = await lstat(dir).catch(() => undefined);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) n += await treeBytes(p);
+    else if (e.isFile()) n += (await lstat(p)).size;
+  }
+  return n;
+}
+
+export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheListing> {
+  const items: LayerCacheItem[] = [];
+  const used = new Set<string>();
+  const keys = new Set<string>();
+  for (const name of await names(dirs.entries)) {
+    const file = join(dirs.entries, name);
+    const st = await stat(file).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    const temp = /^\.([0-9a-f]+)\..*\.tmp$/.exec(name);
+    if (temp) {
+      items.push({ kind: "temp", key: temp[1]!, paths: [file], bytes: st.size, modifiedMs: st.mtimeMs });
+      continue;
+    }
+    if (!name.endsWith(".json")) continue;
+    const key = name.slice(0, -5);
+    let json:
+      | { format?: number; lower?: { blob?: { digest?: string } }[]; fastPath?: { ok?: boolean } }
+      | undefined;
+    try {
+      json = JSON.parse(await readFile(file, "utf8")) as typeof json;
+    } catch {
+      json = undefined;
+    }
+    const tree = join(dirs.rootfs, key);
+    if (json?.format === LAYER_CACHE_FORMAT && Array.isArray(json.lower)) {
+      keys.add(key);
+      const blobs = json.lower.map((l) => l.blob?.digest).filter((d): d is string => typeof d === "string");
+      for (const b of blobs) used.add(b);
+      items.push({
+        kind: "layers",
+        key,
+        paths: [file, tree],
+        bytes: st.size + (await treeBytes(tree)),
+        modifiedMs: st.mtimeMs,
+        blobs,
+        fastPath: json.fastPath?.ok === true,
+      });
+    } else items.push({ kind: "invalid", key, paths: [file, tree], bytes: st.size, modifiedMs: st.mtimeMs });
+  }
+  for (const name of await names(dirs.rootfs)) {
+    const key = name.replace(/\.tmp-\d+$/, "");
+    if (keys.has(name) || items.some((i) => i.kind === "invalid" && i.key === key && name === key)) continue;
+    const p = join(dirs.rootfs, name);
+    const st = await lstat(p).catch(() => undefined);
+    if (st) items.push({ kind: "tree", key, paths: [p], bytes: await treeBytes(p), modifiedMs: st.mtimeMs });
+  }
+  let storeBytes = 0;
+  let storeBlobs = 0;
+  const sha = join(dirs.store, "sha256");
+  for (const name of await names(sha)) {
+    const p = join(sha, name);
+    const st = await stat(p).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    storeBlobs++;
+    storeBytes += st.size;
+    if (!used.has(`sha256:${name}`))
+      items.push({ kind: "blob", key: `sha256:${name}`, paths: [p], bytes: st.size, modifiedMs: st.mtimeMs });
+  }
+  for (const name of await names(dirs.store)) {
+    if (!name.startsWith(".tmp-")) continue;
+    const p = join(dirs.store, name);
+    const st = await stat(p).catch(() => undefined);
+    if (st) items.push({ kind: "temp", key: name, paths: [p], bytes: st.size, modifiedMs: st.mtimeMs });
+  }
+  const entries = items.filter((i) => i.kind === "layers");
+  const notBlobs = items.filter((i) => i.kind !== "blob").reduce((n, i) => n + i.bytes, 0);
+  return {
+    root: dirs.root,
+    items,
+    store: { blobs: storeBlobs, bytes: storeBytes },
+    totals: { entries: entries.length, bytes: notBlobs + storeBytes },
+  };
+}
+
+/**
+ * What `prune` removes from the layer cache: entries as the stage cache's selection says (all,
+ * or older than), always the garbage older than an hour; then every blob no kept entry uses.
+ */
+export function selectLayerPrune(listing: LayerCacheListing, s: PruneSelection): LayerCacheItem[] {
+  const chosen = listing.items.filter((i) => {
+    const age = s.now - i.modifiedMs;
+    if (i.kind === "layers") return s.all || (s.olderThanMs !== undefined && age > s.olderThanMs);
+    if (i.kind === "blob") return false; // decided below, from the entries that stay
+    return s.all || age > GRACE_MS;
+  });
+  const kept = listing.items.filter((i) => i.kind === "layers" && !chosen.includes(i));
+  const stillUsed = new Set(kept.flatMap((i) => i.blobs ?? []));
+  const inUse = new Set(listing.items.flatMap((i) => (i.kind === "layers" ? (i.blobs ?? []) : [])));
+  for (const i of listing.items)
+    if (i.kind === "blob" && (s.all || s.now - i.modifiedMs > GRACE_MS)) chosen.push(i);
+  // Blobs of the removed entries that no kept entry uses.
+  for (const digest of inUse) {
+    if (stillUsed.has(digest)) continue;
+    const hex = digest.slice(7);
+    chosen.push({
+      kind: "blob",
+      key: digest,
+      paths: [join(listing.root, "blobs", "sha256", hex)],
+      bytes: 0,
+      modifiedMs: s.now,
+    });
+  }
+  return chosen;
+}
+
+export async function removeLayerItems(items: readonly LayerCacheItem[]): Promise<number> {
+  let freed = 0;
+  for (const i of items) {
+    for (const p of i.paths) {
+      if (i.kind === "blob") freed += (await stat(p).catch(() => undefined))?.size ?? 0;
+      await rm(p, { recursive: true, force: true });
+    }
+    if (i.kind !== "blob") freed += i.bytes;
+  }
+  return freed;
+}
