@@ -18,6 +18,7 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
+import { finalBaseImage, pinnedDigest, projectLabels } from "./labels.js";
 import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
@@ -123,7 +124,8 @@ export async function buildImage(
     const plan = artifactsPlan
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
-    const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
+    const labelled = { ...b, request: { ...b.request, labels: await labelsPhase(b, plan, ctx) } };
+    const built = await buildPhase(labelled, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
     const closure = runtime === "minimal" ? await minimizePhase(b, o, ctx) : undefined;
     const imageMs = ctx.now() - started;
     const imageId = closure ? ((await engine.imageId(b.tags[0]!, ctx)) ?? b.tags[0]!) : built.imageId;
@@ -199,6 +201,26 @@ function detectPhase(b: Build, artifactsPlan: BuildPlan, ctx: Context): Promise<
     const request = { ...b.request, dockerfile };
     return detectRuntimeNeeds(b.engine, artifactsPlan, request, b.runtimeImage, imageName(b.project), ctx);
   });
+}
+
+/** The OCI provenance labels (labels.ts): git, pyproject's license, the base image and its digest. */
+function labelsPhase(b: Build, plan: BuildPlan, ctx: Context): Promise<Record<string, string>> {
+  return step(
+    ctx.reporter,
+    "labels",
+    "reading the image's provenance (git, license, base digest)",
+    async () => {
+      const base = finalBaseImage(plan, b.request.buildArgs);
+      const baseDigest =
+        base &&
+        (pinnedDigest(base) ?? (await b.engine.imageDigest(base, ctx, { insecure: isLoopbackRef(base) })));
+      return projectLabels(
+        b.project.dir,
+        { sourceDateEpoch: ctx.sourceDateEpoch, baseName: base, baseDigest },
+        ctx.env,
+      );
+    },
+  );
 }
 
 /**
