@@ -35,7 +35,7 @@ export function pushedSbomText(
   return renderSbom({ ...contents, ref: `docker://${pushed.ref}`, manifestDigest: pushed.digest }, format, {
     created,
     toolVersion: packageVersion(),
-    name: pushed.ref,
+    name: `${r.registry}/${r.repository}`,
     repositoryUrl: `${r.registry}/${r.repository}`,
   });
 }
