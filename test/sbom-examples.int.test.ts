@@ -116,7 +116,9 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-const head = (await exec("git", ["-C", ROOT, "rev-parse", "HEAD"], { env: process.env })).stdout.trim();
+/** The commit the build read (do not commit while the test runs). */
+const gitHead = async () =>
+  (await exec("git", ["-C", ROOT, "rev-parse", "HEAD"], { env: process.env })).stdout.trim();
 const hasRemote = (await exec("git", ["-C", ROOT, "remote"], { env: process.env })).stdout.trim() !== "";
 
 describe("the SBOM of each example's image lists what is in it", () => {
@@ -156,7 +158,7 @@ describe("the SBOM of each example's image lists what is in it", () => {
     expect(labels["io.slimwheel.runtime"]).toBe("minimal");
     expect(labels["org.opencontainers.image.base.name"]).toBe(tb.images.runtime.pinned);
     expect(labels["org.opencontainers.image.base.digest"]).toBe(tb.images.runtime.digest);
-    expect(labels["org.opencontainers.image.revision"]).toBe(head);
+    expect(labels["org.opencontainers.image.revision"]).toBe(await gitHead());
     expect(labels["org.opencontainers.image.created"]).toBe("2023-11-14T22:13:20Z");
     expect(labels["org.opencontainers.image.source"] !== undefined).toBe(hasRemote);
     expect(labels["org.opencontainers.image.licenses"]).toBeUndefined(); // no example declares one
