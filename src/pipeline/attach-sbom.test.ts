@@ -63,7 +63,7 @@ const ctx = (): Context => ({
   sourceDateEpoch: 1700000000,
 });
 
-describe("pushedSbomText", () => {
+describe("pushedSbomText", { timeout: 30_000 }, () => {
   it("names the pushed image by its reference and pushed digest, and validates", () => {
     const digest = `sha256:${"2".repeat(64)}`;
     const bom = JSON.parse(
@@ -84,7 +84,7 @@ describe("pushedSbomText", () => {
   });
 });
 
-describe("attachPushedSboms", () => {
+describe("attachPushedSboms", { timeout: 30_000 }, () => {
   for (const referrersApi of [false, true])
     it(`attaches to each pushed manifest (${referrersApi ? "referrers API" : "fallback tag"})`, async () => {
       const reg = await new FakeRegistry({ referrersApi }).start();

@@ -20,7 +20,7 @@ const D1 = `sha256:${"a".repeat(64)}`;
 const D2 = `sha256:${"b".repeat(64)}`;
 const REV = "0123456789abcdef0123456789abcdef01234567";
 
-describe("imageLabels", () => {
+describe("imageLabels", { timeout: 30_000 }, () => {
   it("gives all six labels from all six inputs, in a fixed order", () => {
     const l = imageLabels({
       remoteUrl: "https://user:s3cret@git.example/team/app.git",
@@ -83,7 +83,7 @@ describe("publicRemoteUrl", () => {
   ])("%s: none", (given) => expect(publicRemoteUrl(given)).toBeUndefined());
 });
 
-describe("pyprojectLicense", () => {
+describe("pyprojectLicense", { timeout: 30_000 }, () => {
   it("reads PEP 639 expressions, license tables, poetry and classifiers", () => {
     expect(pyprojectLicense({ project: { license: "MIT OR Apache-2.0" } })).toBe("MIT OR Apache-2.0");
     expect(pyprojectLicense({ project: { license: "mit" } })).toBe("MIT");
@@ -184,7 +184,7 @@ describe("projectLabels over real git work trees", { timeout: 30_000 }, () => {
   });
 });
 
-describe("finalBaseImage", () => {
+describe("finalBaseImage", { timeout: 30_000 }, () => {
   const plan = {
     args: [
       { name: "BUILDER_IMAGE", default: "python:3.11", why: "" },
