@@ -42,6 +42,7 @@ export function buildFlags(req: BuildRequest, useLayers: boolean): string[] {
   for (const c of req.cacheFrom ?? []) args.push("--cache-from", c);
   for (const c of req.cacheTo ?? []) args.push("--cache-to", c);
   for (const [k, v] of Object.entries(req.buildArgs)) args.push("--build-arg", `${k}=${v}`);
+  for (const [k, v] of Object.entries(req.labels ?? {})) args.push("--label", `${k}=${v}`);
   return args;
 }
 
@@ -111,7 +112,7 @@ async function buildStages(
       const iidFile = `${req.dockerfile}.${stage}.iid`;
       await run(
         [
-          ...buildFlags({ ...req, target: stage, squash: false }, true),
+          ...buildFlags({ ...req, target: stage, squash: false, labels: undefined }, true),
           "--iidfile",
           iidFile,
           "-f",
@@ -308,6 +309,25 @@ export function buildahPodmanEngine(program: BuildahPodman, env: Env): Engine {
       return r.code === 0 && /^(sha256:)?[0-9a-f]{64}$/.test(id)
         ? `sha256:${id.replace(/^sha256:/, "")}`
         : undefined;
+    },
+    async imageDigest(ref, ctx, options = {}) {
+      const inspect = async () => {
+        const args =
+          program === "buildah"
+            ? ["inspect", "--type", "image", "--format", "{{.FromImageDigest}}", ref]
+            : ["image", "inspect", "--format", "{{.Digest}}", ref];
+        const r = await exec(program, args, { env, signal: ctx.signal, allowFailure: true });
+        const d = r.stdout.trim();
+        return r.code === 0 && /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+      };
+      const local = await inspect();
+      if (local) return local;
+      const pulled = await exec(
+        program,
+        ["pull", "--quiet", ...(options.insecure ? ["--tls-verify=false"] : []), ref],
+        { env, signal: ctx.signal, allowFailure: true },
+      );
+      return pulled.code === 0 ? inspect() : undefined;
     },
     async tag(image, ref, ctx) {
       await exec(program, ["tag", image, ref], {

@@ -59,6 +59,7 @@ function buildArgs(req: BuildRequest, mode: Client["mode"]): string[] {
   else if (req.cacheTo?.length) args.push("--build-arg", "BUILDKIT_INLINE_CACHE=1");
   if (req.sourceDateEpoch !== undefined) args.push("--build-arg", `SOURCE_DATE_EPOCH=${req.sourceDateEpoch}`);
   for (const [k, v] of Object.entries(req.buildArgs)) args.push("--build-arg", `${k}=${v}`);
+  for (const [k, v] of Object.entries(req.labels ?? {})) args.push("--label", `${k}=${v}`);
   for (const t of req.tags) args.push("-t", t);
   return args;
 }
@@ -211,6 +212,33 @@ export function dockerEngine(env: Env): Engine {
       });
       const id = r.stdout.trim();
       return r.code === 0 && /^sha256:[0-9a-f]{64}$/.test(id) ? id : undefined;
+    },
+    async imageDigest(ref, ctx) {
+      const c = await getClient();
+      const repo = ref.replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[^/:]+$/, "");
+      const inspect = async () => {
+        const r = await exec(c.program, ["image", "inspect", "--format", "{{json .RepoDigests}}", ref], {
+          env: dockerEnv,
+          signal: ctx.signal,
+          allowFailure: true,
+        });
+        if (r.code !== 0) return undefined;
+        try {
+          const digests = JSON.parse(r.stdout) as string[];
+          const d = digests.find((x) => x.startsWith(`${repo}@`))?.split("@")[1];
+          return d && /^sha256:[0-9a-f]{64}$/.test(d) ? d : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      const local = await inspect();
+      if (local) return local;
+      const pulled = await exec(c.program, ["pull", "--quiet", ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+      return pulled.code === 0 ? inspect() : undefined;
     },
     async tag(image, ref, ctx) {
       const c = await getClient();

@@ -29,6 +29,8 @@ export interface BuildRequest {
   readonly sourceDateEpoch?: number;
   /** Skip TLS verification for these registries (loopback registries need it). */
   readonly insecure?: boolean;
+  /** Labels of the built image (`--label`; the final image only, not the mounted stages). */
+  readonly labels?: Readonly<Record<string, string>>;
   /** Called with each line of the engine's progress output. */
   readonly onLine?: (line: string) => void;
   /**
@@ -104,6 +106,11 @@ export interface Engine {
   removeImages(images: readonly string[], ctx: Context): Promise<void>;
   /** The ID of a local image, or undefined when there is no such image. */
   imageId(ref: string, ctx: Context): Promise<string | undefined>;
+  /**
+   * The manifest digest of the image `ref` names (a base image), pulled first when it is not
+   * local (the build would pull it anyway); undefined when the engine cannot say.
+   */
+  imageDigest(ref: string, ctx: Context, options?: { insecure?: boolean }): Promise<string | undefined>;
   /** Adds the local reference `ref` to `image`. */
   tag(image: string, ref: string, ctx: Context): Promise<void>;
   /** Copies `path` (a file or directory) out of the image into the directory `dest`. */

@@ -33,6 +33,7 @@ import {
   reusableImportTest,
   usableEntry,
 } from "./fast-build.js";
+import { finalBaseImage, LABEL, pinnedDigest, projectLabels } from "./labels.js";
 import { appHasDistributions, type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
 import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
@@ -173,7 +174,8 @@ export async function buildImage(
     const plan = artifactsPlan
       ? assemblePlan(project, strategy, { ...options, runtimeNeeds: runtimeNeeds?.resolution.needs })
       : early;
-    const built = await buildPhase(b, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
+    const labelled = { ...b, request: { ...b.request, labels: await labelsPhase(b, plan, ctx) } };
+    const built = await buildPhase(labelled, plan, runtimeNeeds, `${info.id} ${info.version ?? ""}`, o, ctx);
     const dirs = layerCacheDirs(ctx.env);
     const cacheTo = cache?.key ? { store: dirs.store, rootfs: join(dirs.rootfs, cache.key) } : undefined;
     minimal = runtime === "minimal" ? await minimizePhase(b, o, ctx, cacheTo) : undefined;
@@ -287,7 +289,29 @@ async function fastBuild(
       ctx.reporter,
       "assemble",
       "writing the app layer (other layers: layer cache)",
-      () => assembleFromCache({ project, plan, key, dirs, tags, sourceDateEpoch: epoch }, entry, work),
+      async () => {
+        // The provenance labels of this build (git revision, created…); the base's come with the layers.
+        const cached = entry.config.labels ?? {};
+        const own = new Set<string>(Object.values(LABEL));
+        const fresh = await projectLabels(
+          project.dir,
+          {
+            sourceDateEpoch: ctx.sourceDateEpoch,
+            baseName: cached[LABEL.baseName],
+            baseDigest: cached[LABEL.baseDigest],
+          },
+          ctx.env,
+        );
+        const labels = {
+          ...Object.fromEntries(Object.entries(cached).filter(([k]) => !own.has(k))),
+          ...fresh,
+        };
+        return assembleFromCache(
+          { project, plan, key, dirs, tags, sourceDateEpoch: epoch },
+          { ...entry, config: { ...entry.config, labels } },
+          work,
+        );
+      },
     );
     const imageMs = ctx.now() - started;
     const reusedImportTest = reusableImportTest(entry, assembled.appFiles);
@@ -382,6 +406,26 @@ function detectPhase(b: Build, artifactsPlan: BuildPlan, ctx: Context): Promise<
     const request = { ...b.request, dockerfile };
     return detectRuntimeNeeds(b.engine, artifactsPlan, request, b.runtimeImage, imageName(b.project), ctx);
   });
+}
+
+/** The OCI provenance labels (labels.ts): git, pyproject's license, the base image and its digest. */
+function labelsPhase(b: Build, plan: BuildPlan, ctx: Context): Promise<Record<string, string>> {
+  return step(
+    ctx.reporter,
+    "labels",
+    "reading the image's provenance (git, license, base digest)",
+    async () => {
+      const base = finalBaseImage(plan, b.request.buildArgs);
+      const baseDigest =
+        base &&
+        (pinnedDigest(base) ?? (await b.engine.imageDigest(base, ctx, { insecure: isLoopbackRef(base) })));
+      return projectLabels(
+        b.project.dir,
+        { sourceDateEpoch: ctx.sourceDateEpoch, baseName: base, baseDigest },
+        ctx.env,
+      );
+    },
+  );
 }
 
 /**

@@ -234,7 +234,7 @@ export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, 
 
 /**
  * Writes `image` to `output`, pushes it under every tag (slimwheel's registry client: blobs the
- * registry has are skipped), and — with neither — loads it into the local engine under the tags.
+ * registry has are skipped), and — without an output — loads it into the local engine under the tags.
  */
 export async function publishStored(
   image: StoredImage,
@@ -271,7 +271,9 @@ export async function publishStored(
     pushed.push({ ref, digest: r.digest, blobs: r.blobs });
   }
   let loaded = false;
-  if (!output && !o.push && loadInto) {
+  // Without an output the image goes to the local engine too (also when pushed): the tag there is
+  // then this image, and what reads it by that tag (the SBOM) reads this one.
+  if (!output && loadInto) {
     const engine = await loadInto();
     const dir = work ?? (await mkdtemp(join(tmpdir(), "slimwheel-load-")));
     try {

@@ -48,6 +48,10 @@ const CLASSIFIERS: Readonly<Record<string, string>> = {
   "CC0 1.0 Universal (CC0 1.0) Public Domain Dedication": "CC0-1.0",
 };
 
+/** The SPDX id a trove classifier (after `License :: `) names, when it names exactly one. */
+export const classifierLicense = (classifier: string): string | undefined =>
+  Object.hasOwn(CLASSIFIERS, classifier) ? CLASSIFIERS[classifier] : undefined;
+
 /** One declared license: an SPDX id, or a name with the text when the field held a whole license. */
 export type DeclaredLicense =
   | { readonly kind: "expression"; readonly expression: string }

@@ -1,13 +1,21 @@
 import { rm } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
+import { type AttachedSbom, attachPushedSboms } from "../../pipeline/attach-sbom.js";
 import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
 import { layerCacheDirs, rememberSbom } from "../../pipeline/layer-cache.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { runtimeJson, runtimeLines } from "../../report/runtime.js";
 import { step } from "../../reporter/index.js";
-import { type SbomFormat, sbomPathBeside, writeSbomContents, writeSbomFor } from "../../sbom/index.js";
+import {
+  type ImageContents,
+  readSbomContents,
+  type SbomFormat,
+  sbomPathBeside,
+  writeSbomContents,
+  writeSbomFor,
+} from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import { examples } from "./examples.js";
@@ -69,7 +77,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .addOption(
       new Option(
         "--sbom <format>",
-        "the SBOM written beside --output (OUT.cdx.json or OUT.spdx.json): cyclonedx (1.6), spdx (2.3) or none",
+        "the SBOM written beside --output (OUT.cdx.json or OUT.spdx.json) and, with --push, attached to each pushed image as an OCI referrer: cyclonedx (1.6), spdx (2.3) or none",
       )
         .choices(["cyclonedx", "spdx", "none"])
         .default("cyclonedx"),
@@ -174,11 +182,19 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       };
       // The output and its SBOM are one result: when the SBOM cannot be written (or the build is
       // interrupted while it is), the output goes too — nothing half-delivered is left.
-      const sbom = await writeBuildSbom(outcome, o, ctx).catch(async (e: unknown) => {
+      const written = await writeBuildSbom(outcome, o, ctx).catch(async (e: unknown) => {
         if (outcome.output) await rm(outcome.output.path, { recursive: true, force: true });
         throw e;
       });
-      Object.assign(doc, { sbom: sbom ?? null });
+      const sbom = written && {
+        format: written.format,
+        path: written.path,
+        distributions: written.contents.python.length,
+        packages: written.contents.deb.length,
+      };
+      const attached = await attachBuildSboms(outcome, o, written?.contents, ctx);
+      const pushed = outcome.pushed.map((p, i) => ({ ...p, sbom: attached[i] ?? null }));
+      Object.assign(doc, { sbom: sbom ?? null, pushed });
       if (global.json) io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
       else {
         io.stdout(
@@ -209,7 +225,13 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           );
         if (outcome.smoke) io.stdout("  smoke test: passed\n");
         if (outcome.boot) io.stdout(`  boot test: ${bootLine(outcome.boot)}\n`);
-        for (const p of outcome.pushed) io.stdout(`pushed ${p.ref}@${p.digest}${blobCounts(p.blobs)}\n`);
+        for (const p of pushed) {
+          io.stdout(`pushed ${p.ref}@${p.digest}${blobCounts(p.blobs)}\n`);
+          if (p.sbom)
+            io.stdout(
+              `  SBOM (${p.sbom.format}) attached as referrer ${p.sbom.digest}${p.sbom.fallbackTag ? ` (listed in the fallback tag ${p.sbom.fallbackTag}: the registry has no referrers API)` : ""}\n`,
+            );
+        }
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
         if (sbom)
           io.stdout(
@@ -274,10 +296,27 @@ async function writeBuildSbom(outcome: BuildOutcome, o: Record<string, unknown>,
   );
   const key = outcome.layerCache?.key;
   if (key && !outcome.layerCache?.hit) await rememberSbom(layerCacheDirs(ctx.env), key, written.contents);
-  return {
-    format,
-    path: written.path,
-    distributions: written.contents.python.length,
-    packages: written.contents.deb.length,
-  };
+  return written;
+}
+
+/**
+ * `--push`: the SBOM attached to every pushed manifest as an OCI referrer (unless `--sbom none`);
+ * the image is read from what was written for the file, else from the engine, once.
+ */
+async function attachBuildSboms(
+  outcome: BuildOutcome,
+  o: Record<string, unknown>,
+  contents: ImageContents | undefined,
+  ctx: Context,
+): Promise<AttachedSbom[]> {
+  const format = o.sbom as SbomFormat | "none";
+  if (format === "none" || !outcome.pushed.length) return [];
+  return step(ctx.reporter, "sbom-referrer", `attaching the SBOM (${format}) to the pushed image`, async () =>
+    attachPushedSboms(
+      outcome.pushed,
+      contents ?? (await readSbomContents(imageRefOf(outcome), ctx)),
+      format,
+      ctx,
+    ),
+  );
 }
