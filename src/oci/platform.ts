@@ -114,12 +114,6 @@ export function hostPlatform(arch: string = process.arch): Platform {
   return { os: "linux", architecture: NODE_ARCH[arch] ?? arch };
 }
 
-/** Architectures a machine of `host` runs without emulation (a 64-bit x86 or Arm kernel runs its 32-bit programs). */
-const NATIVE: Readonly<Record<string, readonly string[]>> = {
-  amd64: ["amd64", "386"],
-  arm64: ["arm64", "arm"],
-};
-
 /** The name qemu-user's binfmt_misc handler has for each architecture (Debian's binfmt-support / systemd-binfmt). */
 const QEMU_NAME: Readonly<Record<string, string>> = {
   amd64: "x86_64",
@@ -154,12 +148,15 @@ export async function readBinfmtHandlers(dir = "/proc/sys/fs/binfmt_misc"): Prom
 }
 
 /**
- * Whether a machine of `host` runs programs of `target`: natively, or through an enabled
+ * Whether a machine of `host` runs programs of `target`: natively (the same architecture), or through an enabled
  * binfmt_misc handler of qemu for that architecture (`qemu-aarch64`, or a handler whose
  * interpreter is `qemu-aarch64[-static]`).
  */
 export function runsPlatform(host: Platform, target: Platform, handlers: readonly BinfmtHandler[]): boolean {
-  if ((NATIVE[host.architecture] ?? [host.architecture]).includes(target.architecture)) return true;
+  // Only the host's own architecture counts as native: a 64-bit kernel may run its 32-bit
+  // programs (386 on amd64) or not (kernels built without IA32 emulation, as this project's test
+  // machines), and nothing short of running one tells; --no-emulation-check is for that case.
+  if (target.architecture === host.architecture) return true;
   const qemu = QEMU_NAME[target.architecture];
   if (!qemu) return false;
   return handlers.some(

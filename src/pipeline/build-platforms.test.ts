@@ -54,7 +54,7 @@ describe("checkPlatforms", () => {
   });
 
   it("refuses an index with nowhere to go, a docker archive, and --push without a tag", async () => {
-    const two = "linux/amd64,linux/386";
+    const two = "linux/amd64,linux/arm64";
     expect((await refusal(checkPlatforms(two, { tags: ["a:1"] }, amd64Host))).hint).toMatch(
       /--output oci:DIR/,
     );
