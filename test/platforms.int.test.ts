@@ -8,7 +8,9 @@
  *   each platform's manifest pulled back, its config's architecture that of its descriptor and its
  *   programs ELF of that machine;
  * - `slimwheel build --platform linux/amd64,linux/arm64` refusing before any engine work on a
- *   machine without a qemu-aarch64 binfmt_misc handler.
+ *   machine without a qemu-aarch64 binfmt_misc handler;
+ * - the whole multi-platform build, end to end, with the two platforms this machine runs:
+ *   linux/amd64 and linux/amd64/v2 (same architecture, another variant).
  */
 import { createReadStream, existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -26,6 +28,7 @@ import { pullImage, pushIndex, RegistryClient, type RegistryOptions } from "../s
 import { layerTar } from "../src/oci/tar-writer.js";
 import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
+import { buildExampleWithCli } from "./helpers/cli-build.js";
 import { foreignRootfs } from "./helpers/foreign-rootfs.js";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -261,6 +264,76 @@ describe("slimwheel build --platform linux/amd64,linux/arm64", () => {
       });
       expect(i.code).not.toBe(0);
       expect(i.stderr).toMatch(/not known|not found|no such/i);
+    }
+  });
+});
+
+describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here), end to end", () => {
+  it("builds and proves each platform, writes one index to oci:DIR and pushes it", async () => {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\``);
+    const tag = `e2e-${process.pid}-${Date.now()}`;
+    const ref = `${tb.registry.host}/${NAME}:${tag}`;
+    const out = join(dir, "e2e-layout");
+    const doc = (await buildExampleWithCli(tb, "flask-app", ref, [
+      ...["--runtime", "slim", "--platform", "linux/amd64,linux/amd64/v2"],
+      ...["--output", `oci:${out}`, "--push"],
+    ])) as {
+      index: string;
+      platforms: {
+        platform: string;
+        tag: string;
+        importTest: { failures: unknown[] };
+        boot: { ok: boolean };
+      }[];
+      pushed: { ref: string; digest: string }[];
+    };
+    try {
+      expect(doc.platforms.map((p) => p.platform)).toEqual(["linux/amd64", "linux/amd64/v2"]);
+      for (const p of doc.platforms) {
+        expect(p.importTest.failures).toEqual([]);
+        expect(p.boot.ok).toBe(true);
+      }
+      expect(doc.pushed).toEqual([{ ref, digest: doc.index }]);
+      // the OCI layout: index.json → the image index → one image per platform
+      const top = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as {
+        manifests: { digest: string; annotations: Record<string, string> }[];
+      };
+      expect(
+        top.manifests.map((m) => [m.digest, m.annotations["org.opencontainers.image.ref.name"]]),
+      ).toEqual([[doc.index, tag]]);
+      const index = JSON.parse(
+        await readFile(join(out, "blobs", "sha256", doc.index.slice(7)), "utf8"),
+      ) as StoredIndex["index"]["json"];
+      expect(ociSchema("image-index-schema.json")(index)).toBe(true);
+      expect(index.manifests.map((m) => m.platform)).toEqual([
+        { architecture: "amd64", os: "linux" },
+        { architecture: "amd64", os: "linux", variant: "v2" },
+      ]);
+      // the registry holds the same index under the tag, and each platform's manifest by digest
+      const client = new RegistryClient(tb.registry.host, reg());
+      try {
+        const byTag = await client.getManifest(NAME, tag);
+        expect(byTag.digest).toBe(doc.index);
+        for (const d of index.manifests) {
+          const m = await client.getManifest(NAME, d.digest);
+          expect(m.mediaType).toBe("application/vnd.oci.image.manifest.v1+json");
+        }
+      } finally {
+        await client.close();
+      }
+      // each platform's local image has a tag of its own
+      for (const p of doc.platforms) {
+        const i = await exec("buildah", ["inspect", "--type", "image", p.tag], {
+          env: process.env,
+          allowFailure: true,
+        });
+        expect(i.code).toBe(0);
+      }
+    } finally {
+      await exec("buildah", ["rmi", ...doc.platforms.map((p) => p.tag)], {
+        env: process.env,
+        allowFailure: true,
+      });
     }
   });
 });
