@@ -16,7 +16,9 @@ import type { ExportTarget } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import { type Env, exec } from "../util/exec.js";
 import { blobFile, canonicalJson, type LayerBlob, sha256, writeBytesBlob } from "./blob.js";
+import { isStoredIndex, type StoredIndex } from "./image-index.js";
 import type { HistoryJson, ImageConfigJson } from "./layout.js";
+import { formatPlatform, type Platform } from "./platform.js";
 import { type LayerEntry, layerTar } from "./tar-writer.js";
 import { type Descriptor, MediaType } from "./types.js";
 
@@ -108,9 +110,10 @@ async function readJsonFile<T>(file: string, dir: string, what: string): Promise
 
 /**
  * The image of an OCI layout: the manifest whose `org.opencontainers.image.ref.name` or digest is
- * `ref` (default: the first), through one level of index. Digests are checked.
+ * `ref` (default: the first), through one level of index (its `platform` image, default
+ * linux/amd64 else the first). Digests are checked.
  */
-export async function loadLayoutImage(dir: string, ref?: string): Promise<StoredImage> {
+export async function loadLayoutImage(dir: string, ref?: string, platform?: Platform): Promise<StoredImage> {
   const store = join(dir, "blobs");
   const index = await readJsonFile<IndexJson>(join(dir, "index.json"), dir, "index.json");
   const manifests = index.json.manifests ?? [];
@@ -133,11 +136,21 @@ export async function loadLayoutImage(dir: string, ref?: string): Promise<Stored
   };
   let manifest = await verified<ManifestJson & IndexJson>(desc, "manifest");
   if (manifest.json.manifests) {
+    const want = platform ?? { os: "linux", architecture: "amd64" };
     const inner =
       manifest.json.manifests.find(
-        (m) => m.platform?.os === "linux" && m.platform.architecture === "amd64",
-      ) ?? manifest.json.manifests[0];
-    if (!inner) throw layoutError(dir, `index ${desc.digest} lists no manifest`);
+        (m) =>
+          m.platform?.os === want.os &&
+          m.platform.architecture === want.architecture &&
+          (want.variant === undefined || m.platform.variant === want.variant),
+      ) ?? (platform ? undefined : manifest.json.manifests[0]);
+    if (!inner)
+      throw layoutError(
+        dir,
+        platform
+          ? `index ${desc.digest} has no image for ${formatPlatform(platform)}`
+          : `index ${desc.digest} lists no manifest`,
+      );
     desc = inner;
     manifest = await verified<ManifestJson & IndexJson>(desc, "manifest");
   }
@@ -270,17 +283,17 @@ export async function assembleImage(input: ImageInput): Promise<StoredImage> {
 
 const REF_NAME = "org.opencontainers.image.ref.name";
 
-/** The files of an OCI layout holding `image`, `refName` its index annotation. */
-function layoutEntries(image: StoredImage, refName: string | undefined, mtime: number): LayerEntry[] {
+/** The files of an OCI layout holding `image` (an image, or an index of images), `refName` its index annotation. */
+function layoutEntries(
+  image: StoredImage | StoredIndex,
+  refName: string | undefined,
+  mtime: number,
+): LayerEntry[] {
+  const top = isStoredIndex(image) ? image.index.descriptor : image.manifest.descriptor;
   const index: IndexJson = {
     schemaVersion: 2,
     mediaType: MediaType.ociIndex,
-    manifests: [
-      {
-        ...image.manifest.descriptor,
-        annotations: refName ? { [REF_NAME]: refName } : undefined,
-      },
-    ],
+    manifests: [{ ...top, annotations: refName ? { [REF_NAME]: refName } : undefined }],
   };
   const entries: LayerEntry[] = [
     {
@@ -290,20 +303,29 @@ function layoutEntries(image: StoredImage, refName: string | undefined, mtime: n
       content: Buffer.from(canonicalJson({ imageLayoutVersion: "1.0.0" })),
     },
     { path: "index.json", type: "file", mtime, content: Buffer.from(canonicalJson(index)) },
-    {
-      path: `blobs/sha256/${hex(image.manifest.descriptor.digest)}`,
-      type: "file",
-      mtime,
-      content: image.manifest.bytes,
-    },
   ];
-  for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
+  if (isStoredIndex(image))
     entries.push({
-      path: `blobs/sha256/${hex(d.digest)}`,
+      path: `blobs/sha256/${hex(image.index.descriptor.digest)}`,
       type: "file",
       mtime,
-      content: { file: fileOf(image, d.digest), size: d.size },
+      content: image.index.bytes,
     });
+  for (const one of isStoredIndex(image) ? image.images : [image]) {
+    entries.push({
+      path: `blobs/sha256/${hex(one.manifest.descriptor.digest)}`,
+      type: "file",
+      mtime,
+      content: one.manifest.bytes,
+    });
+    for (const d of [one.manifestJson.config, ...one.manifestJson.layers]) {
+      entries.push({
+        path: `blobs/sha256/${hex(d.digest)}`,
+        type: "file",
+        mtime,
+        content: { file: fileOf(one, d.digest), size: d.size },
+      });
+    }
   }
   return dedupe(entries);
 }
@@ -358,8 +380,16 @@ export interface WriteOptions {
   readonly sourceDateEpoch?: number;
 }
 
-/** Writes `image` as an OCI layout directory; returns the manifest digest. */
-export async function writeOciLayout(image: StoredImage, dir: string, o: WriteOptions = {}): Promise<string> {
+/** The digest an OCI output of `image` is known by: its index's, else its manifest's. */
+const topDigest = (image: StoredImage | StoredIndex) =>
+  isStoredIndex(image) ? image.index.descriptor.digest : image.manifest.descriptor.digest;
+
+/** Writes `image` (or an index of images) as an OCI layout directory; returns the manifest (or index) digest. */
+export async function writeOciLayout(
+  image: StoredImage | StoredIndex,
+  dir: string,
+  o: WriteOptions = {},
+): Promise<string> {
   await atomically(
     dir,
     async (tmp) => {
@@ -372,12 +402,12 @@ export async function writeOciLayout(image: StoredImage, dir: string, o: WriteOp
     },
     true,
   );
-  return image.manifest.descriptor.digest;
+  return topDigest(image);
 }
 
-/** Writes `image` as a tar of an OCI layout (`oci-archive:`); returns the manifest digest. */
+/** Writes `image` (or an index of images) as a tar of an OCI layout (`oci-archive:`); returns the manifest (or index) digest. */
 export async function writeOciArchive(
-  image: StoredImage,
+  image: StoredImage | StoredIndex,
   file: string,
   o: WriteOptions = {},
 ): Promise<string> {
@@ -391,7 +421,7 @@ export async function writeOciArchive(
       ),
     false,
   );
-  return image.manifest.descriptor.digest;
+  return topDigest(image);
 }
 
 /** `name:tag` → [name, tag]; a name without tag gets `latest`. */
@@ -444,12 +474,29 @@ export async function writeDockerArchive(
   return image.manifestJson.config.digest;
 }
 
-/** Writes `image` to `target` (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`). */
+/**
+ * Writes `image` to `target` (`oci:DIR`, `oci-archive:FILE`, `docker-archive:FILE`). An index of
+ * several platforms goes only to the OCI forms: a docker archive holds one image per platform-less
+ * entry, and `docker load` would take only one of them.
+ */
 export async function writeImage(
-  image: StoredImage,
+  image: StoredImage | StoredIndex,
   target: ExportTarget,
   o: WriteOptions = {},
 ): Promise<string> {
+  if (isStoredIndex(image)) {
+    if (target.kind === "docker-archive")
+      throw new SlimwheelError(
+        "usage",
+        `docker-archive:${target.path} cannot hold an image index of several platforms`,
+        {
+          hint: "write --output oci:DIR or oci-archive:FILE.tar (skopeo, podman and docker buildx read them), or build one --platform for a docker archive",
+        },
+      );
+    return target.kind === "oci-dir"
+      ? writeOciLayout(image, target.path, o)
+      : writeOciArchive(image, target.path, o);
+  }
   switch (target.kind) {
     case "oci-dir":
       return writeOciLayout(image, target.path, o);

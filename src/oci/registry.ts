@@ -21,8 +21,10 @@ import { Agent } from "undici";
 import { SlimwheelError } from "../errors.js";
 import { type Env, exec } from "../util/exec.js";
 import { blobFile, sha256, writeBytesBlob } from "./blob.js";
+import type { StoredIndex } from "./image-index.js";
 import type { ManifestJson, StoredImage } from "./image-writer.js";
 import type { ImageConfigJson } from "./layout.js";
+import { formatPlatform, type Platform } from "./platform.js";
 import { type Descriptor, MediaType } from "./types.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -1001,6 +1003,54 @@ export async function pushImage(image: StoredImage, ref: string, o: PushOptions)
   });
 }
 
+export interface PushIndexResult extends PushResult {
+  /** Each platform's image, pushed by digest. */
+  readonly images: readonly { readonly platform: string; readonly digest: string }[];
+}
+
+/**
+ * Pushes an image index to `ref`: each image's blobs and its manifest by digest (an index may
+ * only name manifests the repository has), then the index by tag and by digest.
+ */
+export async function pushIndex(stored: StoredIndex, ref: string, o: PushOptions): Promise<PushIndexResult> {
+  const r = parseImageRef(ref);
+  const digest = stored.index.descriptor.digest;
+  if (r.digest && r.digest !== digest)
+    throw new SlimwheelError("usage", `${ref} names digest ${r.digest}, but the index is ${digest}`, {
+      hint: "push by tag, or name the index's own digest",
+    });
+  return withClient(r.registry, o, async (client) => {
+    const blobs: BlobReport[] = [];
+    const seen = new Set<string>();
+    const images: { platform: string; digest: string }[] = [];
+    for (const [i, image] of stored.images.entries()) {
+      for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        const file = image.blobs.get(d.digest);
+        if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
+        const status = await client.pushBlob(r.repository, d, file, o.mountFrom);
+        const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
+        blobs.push(report);
+        o.onBlob?.(report);
+      }
+      const mediaType = image.manifestJson.mediaType ?? image.manifest.descriptor.mediaType;
+      const m = image.manifest.descriptor.digest;
+      await client.putManifest(r.repository, m, image.manifest.bytes, mediaType);
+      const p = stored.index.json.manifests[i]?.platform;
+      images.push({
+        platform: p ? `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ""}` : "?",
+        digest: m,
+      });
+    }
+    const tag = r.tag ?? (r.digest ? undefined : "latest");
+    const bytes = stored.index.bytes;
+    if (tag) await client.putManifest(r.repository, tag, bytes, MediaType.ociIndex);
+    await client.putManifest(r.repository, digest, bytes, MediaType.ociIndex);
+    return { ref: formatRef({ ...r, tag, digest: undefined }), digest, blobs, images };
+  });
+}
+
 /** Runs `f` with a client of `host`, closing its connections after. */
 async function withClient<T>(
   host: string,
@@ -1016,20 +1066,35 @@ async function withClient<T>(
 }
 
 /**
- * Pulls `ref` into the blob store `store` (an index is resolved to its linux/amd64 image, else its
- * first): manifest, config and layers, each checked against its digest. Write the result with
+ * Pulls `ref` into the blob store `store` (an index is resolved to the image of `o.platform`, by
+ * default its linux/amd64 image, else its first): manifest, config and layers, each checked against its digest. Write the result with
  * `writeOciLayout`.
  */
-export async function pullImage(ref: string, store: string, o: RegistryOptions): Promise<StoredImage> {
+export async function pullImage(
+  ref: string,
+  store: string,
+  o: RegistryOptions & { readonly platform?: Platform },
+): Promise<StoredImage> {
   const r = parseImageRef(ref);
   return withClient(r.registry, o, async (client) => {
     let m = await client.getManifest(r.repository, r.digest ?? r.tag ?? "latest");
     let json = JSON.parse(m.bytes.toString("utf8")) as ManifestJson & { manifests?: Descriptor[] };
     if (json.manifests) {
+      const want = o.platform ?? { os: "linux", architecture: "amd64" };
       const pick =
-        json.manifests.find((x) => x.platform?.os === "linux" && x.platform.architecture === "amd64") ??
-        json.manifests[0];
-      if (!pick) throw new SlimwheelError("not-found", `${ref} is an index without manifests`);
+        json.manifests.find(
+          (x) =>
+            x.platform?.os === want.os &&
+            x.platform.architecture === want.architecture &&
+            (want.variant === undefined || x.platform.variant === want.variant),
+        ) ?? (o.platform ? undefined : json.manifests[0]);
+      if (!pick)
+        throw new SlimwheelError(
+          "not-found",
+          o.platform
+            ? `${ref} is an index without an image for ${formatPlatform(o.platform)}`
+            : `${ref} is an index without manifests`,
+        );
       m = await client.getManifest(r.repository, pick.digest);
       json = JSON.parse(m.bytes.toString("utf8")) as typeof json;
     }

@@ -1,8 +1,11 @@
 import { rm } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
+import { SlimwheelError } from "../../errors.js";
+import { formatPlatform } from "../../oci/platform.js";
 import { type AttachedSbom, attachPushedSboms } from "../../pipeline/attach-sbom.js";
-import { type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
+import { type BuildOptions, type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
+import { buildPlatforms, checkPlatforms, type MultiPlatformOutcome } from "../../pipeline/build-platforms.js";
 import { layerCacheDirs, rememberSbom } from "../../pipeline/layer-cache.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
@@ -48,7 +51,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       "--output <type:path>",
       "also write the image: oci:DIR, oci-archive:FILE.tar or docker-archive:FILE.tar",
     )
-    .option("--platform <os/arch>", "target platform, e.g. linux/arm64")
+    .option(
+      "--platform <os/arch[,…]>",
+      "target platform, e.g. linux/arm64; several (linux/amd64,linux/arm64) make one OCI image index (--output oci:…/oci-archive:… or --push)",
+    )
+    .option(
+      "--no-emulation-check",
+      "build a foreign --platform even without a qemu binfmt_misc handler here (the engine runs RUN steps elsewhere)",
+    )
     .option("--no-cache", "build every layer anew")
     .option("--squash", "squash the final image's new layers into one (buildah, podman)")
     .option("--cache-from <ref>", "registry cache to read (buildah/podman: every stage)", collect, [])
@@ -110,6 +120,10 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           "with buildah, also written as an OCI layout",
         ],
         [
+          "slimwheel build -t 127.0.0.1:5000/myapp:1 --platform linux/amd64,linux/arm64 --push",
+          "one image index of two platforms (foreign RUN steps need qemu-user-static here)",
+        ],
+        [
           "slimwheel build -t myapp --runtime slim --smoke 'python -c \"import app\"'",
           "the slim runtime, with a smoke test",
         ],
@@ -118,32 +132,45 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .action(async (dir: string, o: Record<string, unknown>) => {
       const { ctx, global, io } = getEnv();
       const root = resolveDir(ctx.cwd, dir);
+      const options: BuildOptions = {
+        ...imageSources(o),
+        strategy: o.strategy as string | undefined,
+        engine: engineOf(o),
+        tags: o.tag as string[],
+        python: o.python as string | undefined,
+        ...selection(o),
+        noCache: o.cache === false,
+        squash: Boolean(o.squash),
+        cacheFrom: o.cacheFrom as string[],
+        cacheTo: o.cacheTo as string[],
+        push: Boolean(o.push),
+        output: typeof o.output === "string" ? parseOutput(o.output) : undefined,
+        smoke: o.smoke as string | undefined,
+        runtime: o.runtime as "slim" | "minimal" | undefined,
+        importTest: o.importTest !== false,
+        bootTest: o.bootTest !== false,
+        keep: o.keep as string[],
+        debugShell: Boolean(o.debugShell),
+        readRuntimeNeeds: o.detect !== false,
+        excludeRuntimePackages: o.excludeRuntimePackage as string[],
+        version: packageVersion(),
+      };
+      const platforms =
+        typeof o.platform === "string"
+          ? await checkPlatforms(o.platform, options, { noEmulationCheck: o.emulationCheck === false })
+          : undefined;
+      if (platforms && platforms.length > 1) {
+        if (typeof o.sbomFile === "string")
+          throw new SlimwheelError("usage", "--sbom-file is for one platform's image", {
+            hint: "build each platform on its own for its SBOM (`slimwheel sbom` reads one image)",
+          });
+        const multi = await buildPlatforms(root, platforms, options, ctx);
+        printMulti(multi, global.json, io);
+        return;
+      }
       const outcome = await buildImage(
         root,
-        {
-          ...imageSources(o),
-          strategy: o.strategy as string | undefined,
-          engine: engineOf(o),
-          tags: o.tag as string[],
-          python: o.python as string | undefined,
-          ...selection(o),
-          platform: o.platform as string | undefined,
-          noCache: o.cache === false,
-          squash: Boolean(o.squash),
-          cacheFrom: o.cacheFrom as string[],
-          cacheTo: o.cacheTo as string[],
-          push: Boolean(o.push),
-          output: typeof o.output === "string" ? parseOutput(o.output) : undefined,
-          smoke: o.smoke as string | undefined,
-          runtime: o.runtime as "slim" | "minimal" | undefined,
-          importTest: o.importTest !== false,
-          bootTest: o.bootTest !== false,
-          keep: o.keep as string[],
-          debugShell: Boolean(o.debugShell),
-          readRuntimeNeeds: o.detect !== false,
-          excludeRuntimePackages: o.excludeRuntimePackage as string[],
-          version: packageVersion(),
-        },
+        { ...options, platform: platforms ? formatPlatform(platforms[0]!) : undefined },
         ctx,
       );
       const doc = {
@@ -247,6 +274,35 @@ function blobCounts(blobs: readonly { status: string }[] | undefined): string {
   const n = (s: string) => blobs.filter((b) => b.status === s).length;
   const parts = ["uploaded", "skipped", "mounted"].filter((s) => n(s) > 0).map((s) => `${n(s)} ${s}`);
   return parts.length ? ` (blobs: ${parts.join(", ")})` : "";
+}
+
+/** What a build of several platforms prints: the index, and each platform's image. */
+function printMulti(
+  m: MultiPlatformOutcome,
+  json: boolean | undefined,
+  io: { stdout: (t: string) => void },
+): void {
+  const platforms = m.platforms.map(({ platform, outcome }) => ({
+    platform,
+    image: outcome.imageId,
+    tag: outcome.tags[0],
+    engine: { id: outcome.engine.id, version: outcome.engine.version ?? null },
+    buildSeconds: Math.round(outcome.imageMs / 100) / 10,
+    importTest: outcome.importTest
+      ? { modules: outcome.importTest.checked.length, failures: outcome.importTest.failures }
+      : null,
+    boot: outcome.boot ?? null,
+  }));
+  if (json) {
+    const doc = { index: m.digest, platforms, pushed: m.pushed, output: m.output ?? null, sbom: null };
+    io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
+    return;
+  }
+  io.stdout(`built an image index of ${platforms.length} platforms (${m.digest.slice(0, 19)})\n`);
+  for (const p of platforms)
+    io.stdout(`  ${p.platform}: ${p.tag} (${p.image.slice(0, 19)}) in ${p.buildSeconds} s\n`);
+  for (const p of m.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+  if (m.output) io.stdout(`wrote ${m.output.kind} ${m.output.path}\n`);
 }
 
 /** How the boot test went, in a few words. */
