@@ -1,0 +1,64 @@
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { layerCacheDirs } from "./layer-cache.js";
+import { listLayerCache, removeLayerItems, selectLayerPrune } from "./layer-cache-admin.js";
+
+let home: string;
+const hex = (c: string) => c.repeat(64);
+
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), "layer-admin-"));
+});
+afterEach(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+async function entry(key: string, blobs: string[], ageMs: number) {
+  const dirs = layerCacheDirs({ XDG_CACHE_HOME: home });
+  await mkdir(dirs.entries, { recursive: true });
+  const file = join(dirs.entries, `${key}.json`);
+  const lower = blobs.map((b) => ({ role: "runtime", blob: { digest: `sha256:${b}`, size: 3 } }));
+  await writeFile(file, JSON.stringify({ format: 1, key, lower, fastPath: { ok: true } }));
+  await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
+  await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
+  const t = (Date.now() - ageMs) / 1000;
+  await utimes(file, t, t);
+  for (const b of blobs) {
+    await mkdir(join(dirs.store, "sha256"), { recursive: true });
+    await writeFile(join(dirs.store, "sha256", b), "abc");
+  }
+  return dirs;
+}
+
+describe("the layer cache in cache ls|prune", () => {
+  it("lists entries with their trees and the shared store; prunes old entries and the blobs only they used", async () => {
+    await entry(hex("a"), [hex("1"), hex("2")], 10 * 86_400_000);
+    const dirs = await entry(hex("b"), [hex("2"), hex("3")], 1000);
+    const listing = await listLayerCache(dirs);
+    const entries = listing.items.filter((i) => i.kind === "layers");
+    expect(entries.map((e) => e.key).sort()).toEqual([hex("a"), hex("b")]);
+    expect(entries.every((e) => e.bytes > 5)).toBe(true);
+    expect(listing.store).toEqual({ blobs: 3, bytes: 9 });
+
+    const chosen = selectLayerPrune(listing, { olderThanMs: 86_400_000, now: Date.now() });
+    expect(chosen.map((c) => `${c.kind} ${c.key}`).sort()).toEqual(
+      [`blob sha256:${hex("1")}`, `layers ${hex("a")}`].sort(),
+    );
+    await removeLayerItems(chosen);
+    expect((await readdir(join(dirs.store, "sha256"))).sort()).toEqual([hex("2"), hex("3")]);
+    expect(await readdir(dirs.rootfs)).toEqual([hex("b")]);
+    expect(await readdir(dirs.entries)).toEqual([`${hex("b")}.json`]);
+  });
+
+  it("counts a fresh unused blob as in use by a build in progress, an old one as garbage", async () => {
+    const dirs = await entry(hex("c"), [hex("4")], 1000);
+    await writeFile(join(dirs.store, "sha256", hex("5")), "young");
+    await writeFile(join(dirs.store, "sha256", hex("6")), "old");
+    const t = (Date.now() - 2 * 3_600_000) / 1000;
+    await utimes(join(dirs.store, "sha256", hex("6")), t, t);
+    const chosen = selectLayerPrune(await listLayerCache(dirs), { now: Date.now() });
+    expect(chosen.map((c) => c.key)).toEqual([`sha256:${hex("6")}`]);
+  });
+});
