@@ -58,6 +58,8 @@ function build(out: string, temp: string, interrupt?: { afterMs: number; signal:
         "--smoke",
         "python smoke.py",
         "--no-boot-test",
+        // The engine path is the one interrupted here (a code-only rebuild takes a second).
+        "--no-layer-cache",
         "--output",
         `oci:${out}`,
       ],

@@ -59,7 +59,11 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       "--no-emulation-check",
       "build a foreign --platform even without a qemu binfmt_misc handler here (the engine runs RUN steps elsewhere)",
     )
-    .option("--no-cache", "build every layer anew")
+    .option("--no-cache", "build every layer anew (and use neither the stage cache nor the layer cache)")
+    .option(
+      "--no-layer-cache",
+      "always build through the engine, even for a code-only change (the minimal runtime's layer cache; docs/cache.md)",
+    )
     .option("--squash", "squash the final image's new layers into one (buildah, podman)")
     .option("--cache-from <ref>", "registry cache to read (buildah/podman: every stage)", collect, [])
     .option(
@@ -140,6 +144,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         python: o.python as string | undefined,
         ...selection(o),
         noCache: o.cache === false,
+        layerCache: o.layerCache !== false,
         squash: Boolean(o.squash),
         cacheFrom: o.cacheFrom as string[],
         cacheTo: o.cacheTo as string[],
