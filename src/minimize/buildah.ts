@@ -24,6 +24,19 @@ const ROLE_SAYS: Record<string, string> = {
   app: "the app",
 };
 
+/**
+ * The time a layer's mtimes are clamped to. The app layer: SOURCE_DATE_EPOCH (the last commit).
+ * The layers below it: the same, but never later than the base image's creation — their files
+ * come from the base image and from the build (installed "now"), and clamping those to each new
+ * commit's time would change every lower layer at every commit, so a one-line change would push
+ * (and store) them all again. Clamped to the base's time they change only with what they hold.
+ */
+export function layerEpoch(role: string, epoch: number, baseCreated: string | undefined): number {
+  if (role === "app") return epoch;
+  const base = baseCreated ? Math.floor(Date.parse(baseCreated) / 1000) : Number.NaN;
+  return Number.isFinite(base) && base >= 0 ? Math.min(epoch, base) : epoch;
+}
+
 const buildahIn =
   (env: Env) =>
   async (...args: string[]) =>
@@ -105,10 +118,14 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
     // slimwheel writes the image itself: one normalized layer per role (sorted entries, root-owned,
     // mtimes clamped to SOURCE_DATE_EPOCH), so the runtime layer's digest depends on the base only.
     const epoch = input.sourceDateEpoch ?? 0;
+    const baseInfo = JSON.parse(await buildah("inspect", "--type", "image", input.base)) as {
+      OCIv1?: { created?: string };
+    };
     const store = join(work, "store");
     const layers = [];
     for (const t of trees) {
-      const blob = await writeLayerBlob(await layerFromDirectory(t.dir, { sourceDateEpoch: epoch }), store);
+      const sourceDateEpoch = layerEpoch(t.role, epoch, baseInfo.OCIv1?.created);
+      const blob = await writeLayerBlob(await layerFromDirectory(t.dir, { sourceDateEpoch }), store);
       layers.push({
         blob,
         createdBy: `slimwheel minimal runtime: ${t.role} layer`,
