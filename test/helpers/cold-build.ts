@@ -66,7 +66,7 @@ export async function cliBuild(
   delete env.SOURCE_DATE_EPOCH;
   const started = Date.now();
   const sources = ["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned];
-  const { stdout } = await exec(
+  const r = await exec(
     process.execPath,
     [
       join(ROOT, "dist", "cli", "main.js"),
@@ -76,8 +76,13 @@ export async function cliBuild(
       projectDir,
       ...["-t", tag, "--engine", "buildah", ...sources, "--index-url", tb.index.url, ...extra],
     ],
-    { env, doing: `building ${projectDir} (${extra.join(" ")})` },
+    { env, doing: `building ${projectDir} (${extra.join(" ")})`, allowFailure: true },
   );
+  if (r.code !== 0)
+    throw new Error(
+      `building ${projectDir} (${extra.join(" ")}) failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`,
+    );
+  const stdout = r.stdout;
   return {
     output: extra[extra.indexOf("--output") + 1] ?? "",
     json: JSON.parse(stdout) as Record<string, unknown>,
