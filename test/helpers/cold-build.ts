@@ -66,18 +66,23 @@ export async function cliBuild(
   delete env.SOURCE_DATE_EPOCH;
   const started = Date.now();
   const sources = ["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned];
-  const r = await exec(
-    process.execPath,
-    [
-      join(ROOT, "dist", "cli", "main.js"),
-      "--quiet",
-      "--json",
-      "build",
-      projectDir,
-      ...["-t", tag, "--engine", "buildah", ...sources, "--index-url", tb.index.url, ...extra],
-    ],
-    { env, doing: `building ${projectDir} (${extra.join(" ")})`, allowFailure: true },
-  );
+  const run = () =>
+    exec(
+      process.execPath,
+      [
+        join(ROOT, "dist", "cli", "main.js"),
+        "--quiet",
+        "--json",
+        "build",
+        projectDir,
+        ...["-t", tag, "--engine", "buildah", ...sources, "--index-url", tb.index.url, ...extra],
+      ],
+      { env, doing: `building ${projectDir} (${extra.join(" ")})`, allowFailure: true },
+    );
+  let r = await run();
+  // buildah's storage is shared with other builds on this machine: one that removes images while
+  // this build checks its layer cache makes buildah 1.28 fail with "layer not known". Once more.
+  if (r.code !== 0 && /layer not known/.test(r.stdout + r.stderr)) r = await run();
   if (r.code !== 0)
     throw new Error(
       `building ${projectDir} (${extra.join(" ")}) failed (exit ${r.code}):\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`,
