@@ -24,6 +24,19 @@ const ROLE_SAYS: Record<string, string> = {
   app: "the app",
 };
 
+/**
+ * The time a layer's mtimes are clamped to. The app layer: SOURCE_DATE_EPOCH (the last commit).
+ * The layers below it: the same, but never later than the base image's creation — their files
+ * come from the base image and from the build (installed "now"), and clamping those to each new
+ * commit's time would change every lower layer at every commit, so a one-line change would push
+ * (and store) them all again. Clamped to the base's time they change only with what they hold.
+ */
+export function layerEpoch(role: string, epoch: number, baseCreated: string | undefined): number {
+  if (role === "app") return epoch;
+  const base = baseCreated ? Math.floor(Date.parse(baseCreated) / 1000) : Number.NaN;
+  return Number.isFinite(base) && base >= 0 ? Math.min(epoch, base) : epoch;
+}
+
 const buildahIn =
   (env: Env) =>
   async (...args: string[]) =>
@@ -48,13 +61,6 @@ export interface MinimalImageInput {
   readonly cache?: { readonly store: string; readonly rootfs?: string };
 }
 
-/**
- * The mtime every file of the lower layers (runtime, system, dependencies) gets: a constant, so
- * their digests depend on their content alone — the same base gives the same runtime layer in
- * every project and at every commit. The app layer and the image take SOURCE_DATE_EPOCH.
- */
-export const LOWER_LAYER_EPOCH = 0;
-
 /** What the minimal assembly wrote: the closure, and the image's parts (layers in order, config). */
 export interface MinimalImage {
   readonly closure: Closure;
@@ -71,6 +77,10 @@ export interface MinimalImage {
   readonly appTree: string;
   /** The config digest (the image ID). */
   readonly imageId: string;
+  /** The epoch the lower layers were clamped to (`layerEpoch`), and the app layer's. */
+  readonly epochs: { readonly lower: number; readonly app: number };
+  /** The base image's `created` (what the lower layers' epoch depends on besides SOURCE_DATE_EPOCH). */
+  readonly baseCreated?: string;
   /** The written image (its blobs on disk until `done`): what --output and --push write. */
   readonly image: StoredImage;
   readonly done: () => Promise<void>;
@@ -110,7 +120,10 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       user,
     });
     const epoch = input.sourceDateEpoch ?? 0;
-    const epochOf = (role: LayerRole) => (role === "app" ? epoch : LOWER_LAYER_EPOCH);
+    const baseInfo = JSON.parse(await buildah("inspect", "--type", "image", input.base)) as {
+      OCIv1?: { created?: string };
+    };
+    const epochOf = (role: LayerRole) => layerEpoch(role, epoch, baseInfo.OCIv1?.created);
     const trees = await writeLayerTrees(
       closure,
       { image: image.root, base: base.root },
@@ -176,6 +189,7 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       await writeRootfs(
         trees.filter((t) => t.role !== "app"),
         input.cache.rootfs,
+        epochOf("runtime"),
       );
     keepWork = true;
     return {
@@ -184,6 +198,8 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       config,
       appTree: trees.find((t) => t.role === "app")!.dir,
       imageId: minimal.manifestJson.config.digest,
+      epochs: { lower: epochOf("runtime"), app: epoch },
+      baseCreated: baseInfo.OCIv1?.created,
       image: minimal,
       done: () => rm(work, { recursive: true, force: true }),
     };
@@ -231,7 +247,7 @@ async function setMtimes(dir: string, seconds: number): Promise<void> {
  * The lower layers' trees merged into `dest` (written beside it, then renamed): the image without
  * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
  */
-async function writeRootfs(trees: readonly { dir: string }[], dest: string): Promise<void> {
+async function writeRootfs(trees: readonly { dir: string }[], dest: string, epoch: number): Promise<void> {
   const tmp = `${dest}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -239,7 +255,7 @@ async function writeRootfs(trees: readonly { dir: string }[], dest: string): Pro
     for (const t of trees) await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
     for (const d of ["app", "dev", "proc", "tmp"]) await mkdir(join(tmp, d), { recursive: true });
     // The mtimes the image has (its .pyc headers match them): every lower layer's epoch.
-    await setMtimes(tmp, LOWER_LAYER_EPOCH);
+    await setMtimes(tmp, epoch);
     await rm(dest, { recursive: true, force: true });
     await rename(tmp, dest);
   } catch (e) {

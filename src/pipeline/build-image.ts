@@ -35,7 +35,7 @@ import {
 } from "./fast-build.js";
 import { finalBaseImage, LABEL, pinnedDigest, projectLabels } from "./labels.js";
 import { appHasDistributions, type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
-import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
+import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
 import { buildArgsFor, buildRequest, buildStages, credentialArgsFrom, type StageRequest } from "./stages.js";
@@ -254,7 +254,13 @@ async function layerCacheLookup(
     async (ref) => (await engineNow()).engine.imageId(ref, ctx),
   );
   if (!key) return { why: "the plan's app is not the final stage's last COPY . /app/" };
-  const found = await usableEntry({ project, plan: plans.at(-1)!, key, dirs: layerCacheDirs(ctx.env) });
+  const found = await usableEntry({
+    project,
+    plan: plans.at(-1)!,
+    key,
+    dirs: layerCacheDirs(ctx.env),
+    sourceDateEpoch: await minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
+  });
   if ("why" in found) {
     ctx.reporter.emit({
       type: "log",
@@ -284,7 +290,8 @@ async function fastBuild(
   const work = await mkdtemp(join(tmpdir(), "slimwheel-fast-"));
   try {
     const started = ctx.now();
-    const epoch = ctx.sourceDateEpoch ?? 0;
+    // The same epoch the engine path takes (SOURCE_DATE_EPOCH, else the last commit's time).
+    const epoch = await minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir);
     const assembled = await step(
       ctx.reporter,
       "assemble",

@@ -26,7 +26,7 @@ import { dirname, join } from "node:path";
 import type { Context } from "../context.js";
 import { type Engine, type EngineInfo, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import type { MinimalImage } from "../minimize/buildah.js";
-import { assembleMinimal } from "../minimize/buildah.js";
+import { assembleMinimal, layerEpoch } from "../minimize/buildah.js";
 import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
 import { type StoredImage, writeImage } from "../oci/image-writer.js";
 import { type BlobReport, pushImage } from "../oci/registry.js";
@@ -172,11 +172,13 @@ export interface FastRebuildInput {
 
 /** Why a cached entry cannot serve this build, or the entry. */
 export async function usableEntry(
-  input: Pick<FastRebuildInput, "project" | "plan" | "key" | "dirs">,
+  input: Pick<FastRebuildInput, "project" | "plan" | "key" | "dirs" | "sourceDateEpoch">,
 ): Promise<{ entry: LayerCacheEntry } | { why: string }> {
   const entry = await readLayerEntry(input.dirs, input.key);
   if (!entry) return { why: "no cached layers for these inputs" };
   if (!entry.fastPath.ok) return { why: entry.fastPath.why };
+  if (layerEpoch("runtime", input.sourceDateEpoch, entry.baseCreated) !== entry.lowerEpoch)
+    return { why: "SOURCE_DATE_EPOCH moved before the base image's time: the lower layers' mtimes change" };
   if (!rootfsRunAvailable()) return { why: "proving the image without an engine needs root" };
   for (const l of entry.lower) {
     const st = await stat(blobFile(input.dirs.store, l.blob.digest)).catch(() => undefined);
@@ -337,6 +339,8 @@ export async function rememberLayers(
     lower: b.minimal.layers
       .filter((l) => l.role !== "app")
       .map((l) => ({ role: l.role, blob: l.blob, createdBy: l.createdBy, comment: l.comment })),
+    lowerEpoch: b.minimal.epochs.lower,
+    baseCreated: b.minimal.baseCreated,
     config: b.minimal.config,
     closure: b.minimal.closure,
     plan: b.plan,

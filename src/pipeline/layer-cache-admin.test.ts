@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { layerCacheDirs } from "./layer-cache.js";
+import { LAYER_CACHE_FORMAT, layerCacheDirs } from "./layer-cache.js";
 import { listLayerCache, removeLayerItems, selectLayerPrune } from "./layer-cache-admin.js";
 
 let home: string;
@@ -20,7 +20,7 @@ async function entry(key: string, blobs: string[], ageMs: number) {
   await mkdir(dirs.entries, { recursive: true });
   const file = join(dirs.entries, `${key}.json`);
   const lower = blobs.map((b) => ({ role: "runtime", blob: { digest: `sha256:${b}`, size: 3 } }));
-  await writeFile(file, JSON.stringify({ format: 1, key, lower, fastPath: { ok: true } }));
+  await writeFile(file, JSON.stringify({ format: LAYER_CACHE_FORMAT, key, lower, fastPath: { ok: true } }));
   await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
   const t = (Date.now() - ageMs) / 1000;

@@ -9,6 +9,7 @@ import {
   appCopyStep,
   appHasDistributions,
   firstElf,
+  LAYER_CACHE_FORMAT,
   type LowerKeyInput,
   layerCacheDirs,
   lowerKey,
@@ -146,8 +147,9 @@ describe("entries", () => {
     const key = "a".repeat(64);
     expect(await readLayerEntry(dirs, key)).toBeUndefined();
     const entry = {
-      format: 1,
+      format: LAYER_CACHE_FORMAT,
       key,
+      lowerEpoch: 0,
       engine: { id: "buildah" as const, available: true, detail: "" },
       lower: [],
       config: {},

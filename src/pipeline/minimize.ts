@@ -12,6 +12,7 @@ import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import { buildMinimalImage, type MinimalImage } from "../minimize/buildah.js";
 import { execForm } from "../minimize/start.js";
+import { resolveSourceDateEpoch } from "../oci/image-writer.js";
 import { APP_UID } from "../plan/options.js";
 import type { Project } from "../project/read.js";
 import { exec } from "../util/exec.js";
@@ -34,6 +35,19 @@ export function resolveRuntime(
   return strategy === "slimwheel" && libc === "glibc" ? "minimal" : "slim";
 }
 
+/**
+ * The minimal image's timestamps (files, config, history): SOURCE_DATE_EPOCH when set (`given`,
+ * from the context), else the time of the project's last git commit, else 0 — so two clones of
+ * one commit give the same image, and its `created` says when its source was committed.
+ */
+export async function minimalImageEpoch(
+  given: number | undefined,
+  env: Context["env"],
+  projectDir: string,
+): Promise<number> {
+  return given ?? (await resolveSourceDateEpoch(env, projectDir)).seconds;
+}
+
 /** Replaces the image tagged `tag` by its minimal form; returns what was kept and dropped. */
 export async function minimizeImage(
   engine: Engine,
@@ -53,6 +67,7 @@ export async function minimizeImage(
   ctx: Context,
 ): Promise<MinimalImage> {
   if (engine.id === "docker") return minimizeThroughBuildah(engine, project, o, ctx);
+  const sourceDateEpoch = await minimalImageEpoch(o.sourceDateEpoch, ctx.env, project.dir);
   const built = await buildMinimalImage(
     {
       image: o.image ?? o.tag,
@@ -61,7 +76,7 @@ export async function minimizeImage(
       cmd: project.start ? execForm(project.start.command) : ["python3"],
       user: { name: "app", uid: APP_UID, gid: APP_UID },
       env: project.start?.port ? { PORT: String(project.start.port) } : {},
-      sourceDateEpoch: o.sourceDateEpoch,
+      sourceDateEpoch,
       options: { keep: o.keep, debugShell: o.debugShell },
       cache: o.cache,
     },
