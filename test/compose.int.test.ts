@@ -139,6 +139,7 @@ describe("compose: the django-postgres stack on the test bed (docker-compose 1.2
       const appPort = await freePort();
       const pgPort = await freePort();
       const password = randomBytes(12).toString("hex");
+      const secretKey = randomBytes(24).toString("hex");
       await writeFile(
         join(dir, ".env"),
         fillEnv(await readFile(join(dir, ".env.example"), "utf8"), {
@@ -147,6 +148,8 @@ describe("compose: the django-postgres stack on the test bed (docker-compose 1.2
           POSTGRES_PASSWORD: password,
           APP_IMAGE: app,
           POSTGRES_IMAGE: pg.ref,
+          // listed without a value in compose.yaml: its value comes from .env
+          DJANGO_SECRET_KEY: secretKey,
         }),
       );
       // docker-compose 1.29 reads the file as its schema sees it, before any container starts
@@ -173,6 +176,11 @@ describe("compose: the django-postgres stack on the test bed (docker-compose 1.2
         new RegExp(`^running 0 ${app.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}$`),
       );
       expect(await state("db")).toMatch(/^running 0 /);
+      const appEnv = JSON.parse(
+        (await exec(DOCKER, ["inspect", "-f", "{{json .Config.Env}}", await id("app")], { env })).stdout,
+      ) as string[];
+      expect(appEnv).toContain(`DJANGO_SECRET_KEY=${secretKey}`);
+      expect(appEnv).toContain(`PORT=${appPort}`);
       const migrateLog = (await compose(["logs", "--no-color", "migrate"])).stdout;
       expect(migrateLog).toMatch(/Applying contenttypes\.0001_initial\.\.\. OK/);
       expect(migrateLog).toMatch(/Applying auth\.0001_initial\.\.\. OK/);
