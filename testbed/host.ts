@@ -1,7 +1,8 @@
 /** The host's side of the test bed: Debian packages (apt) and the tools the test bed drives. */
+
+import { SlimwheelError } from "../src/errors.js";
 import type { Reporter } from "../src/reporter/index.js";
 import { step } from "../src/reporter/index.js";
-import { SlimwheelError } from "../src/errors.js";
 import { type Env, exec, hasProgram } from "../src/util/exec.js";
 import { firstLine, splitLines } from "../src/util/lines.js";
 
@@ -49,7 +50,13 @@ export async function ensureTools(reporter: Reporter, env: Env, docker: boolean)
   const missing: string[] = [];
   for (const [program, pkg] of wanted) if (!(await hasProgram(program, env))) missing.push(pkg);
   await aptInstall(reporter, env, missing);
-  if (docker && !(await hasProgram("dockerd", env))) await aptInstall(reporter, env, ["docker.io"], true);
+  if (docker) {
+    // Debian's docker-compose (1.29, Python) drives the engine in test/compose.int.test.ts
+    const dockerMissing: string[] = [];
+    if (!(await hasProgram("dockerd", env))) dockerMissing.push("docker.io");
+    if (!(await hasProgram("docker-compose", env))) dockerMissing.push("docker-compose");
+    await aptInstall(reporter, env, dockerMissing, true);
+  }
 }
 
 export async function dpkgArch(env: Env): Promise<string> {

@@ -117,6 +117,71 @@ describe("slimwheel dockerfile --compose", () => {
     expect(await readFile(join(dir, ".dockerignore"), "utf8")).toMatch(/\.env$/m);
   });
 
+  it("app and migrate share one image name (APP_IMAGE), the services' images are variables too", async () => {
+    const dir = await tmp();
+    await cp(join(EXAMPLES, "django-postgres"), dir, { recursive: true });
+    expect((await runCli(["dockerfile", dir, "--compose"])).code).toBe(0);
+    const c = await readCompose(dir);
+    const { app, migrate, db } = c.services;
+    expect(app!.image).toMatch(/^\$\{APP_IMAGE:-[a-z0-9][a-z0-9._-]*\}$/);
+    expect(migrate!.image).toBe(app!.image);
+    expect(migrate!.build).toBe(".");
+    expect(db!.image).toBe("${POSTGRES_IMAGE:-postgres:16}");
+    const example = await readFile(join(dir, ".env.example"), "utf8");
+    expect(example).toMatch(/^# APP_IMAGE=[a-z0-9]/m);
+    expect(example).toMatch(/^# POSTGRES_IMAGE=postgres:16$/m);
+  });
+
+  it("--compose-network host: every service on the host's network, reached on 127.0.0.1 at variable ports, no published ports", async () => {
+    const dir = await tmp();
+    await cp(join(EXAMPLES, "django-postgres"), dir, { recursive: true });
+    const r = await runCli(["dockerfile", dir, "--compose", "--compose-network", "host"]);
+    expect(r.code, r.stderr).toBe(0);
+    const c = await readCompose(dir);
+    for (const [name, svc] of Object.entries(c.services)) expect(svc.network_mode, name).toBe("host");
+    const { app, db } = c.services;
+    expect(app!.ports).toBeUndefined();
+    const env = app!.environment as Record<string, string>;
+    expect(env.PORT).toBe("${APP_PORT:-8000}");
+    expect(env.POSTGRES_HOST).toBe("127.0.0.1");
+    expect(env.POSTGRES_PORT).toBe("${POSTGRES_PORT:-5432}");
+    expect(env.DATABASE_URL).toMatch(/@127\.0\.0\.1:\$\{POSTGRES_PORT:-5432\}\//);
+    // the server and pg_isready both read PGPORT; the server listens on loopback only
+    expect((db!.environment as Record<string, string>).PGPORT).toBe("${POSTGRES_PORT:-5432}");
+    expect(db!.command).toEqual(["postgres", "-c", "listen_addresses=127.0.0.1"]);
+    expect(app!.depends_on).toEqual({
+      db: { condition: "service_healthy" },
+      migrate: { condition: "service_completed_successfully" },
+    });
+    expect(await readFile(join(dir, ".env.example"), "utf8")).toMatch(/^POSTGRES_PORT=5432$/m);
+    // --check knows the network it was written for: current, and stale with the right fix
+    expect((await committedDockerfileState(dir)).state).toBe("current");
+    const req = join(dir, "requirements.txt");
+    await writeFile(req, `${await readFile(req, "utf8")}redis==5.0.1\n`);
+    const s = await committedDockerfileState(dir);
+    expect(s.files.find((f) => f.rel === "compose.yaml")!.reason).toMatch(
+      /--compose --compose-network host\)/,
+    );
+    const again = await runCli(["dockerfile", dir, "--compose", "--compose-network", "host"]);
+    expect(again.code, again.stderr).toBe(0);
+    const redis = (await readCompose(dir)).services.redis!;
+    expect(redis.network_mode).toBe("host");
+    expect(redis.command).toEqual(["redis-server", "--bind", "127.0.0.1", "--port", "${REDIS_PORT:-6379}"]);
+    expect(redis.healthcheck).toMatchObject({
+      test: ["CMD", "redis-cli", "-p", "${REDIS_PORT:-6379}", "ping"],
+    });
+    expect((c.services.app!.environment as Record<string, string>).REDIS_URL).toBeUndefined();
+    expect(((await readCompose(dir)).services.app!.environment as Record<string, string>).REDIS_URL).toBe(
+      "redis://127.0.0.1:${REDIS_PORT:-6379}/0",
+    );
+  });
+
+  it("--compose-network without --compose is refused", async () => {
+    const r = await runCli(["dockerfile", ".", "--compose-network", "host"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/add --compose/);
+  });
+
   it("Flask + Redis: a redis service with a healthcheck, REDIS_URL, no migrate", async () => {
     const dir = await fromFiles({
       "requirements.txt": "flask==3.0.0\nredis==5.0.1\ngunicorn==21.2.0\n",

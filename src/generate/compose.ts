@@ -19,6 +19,18 @@ import { computeInputs, GENERATED_PREFIX, type Inputs, isGenerated, stamp } from
 export const COMPOSE_FILE = "compose.yaml";
 export const ENV_EXAMPLE = ".env.example";
 export type ComposeMode = "auto" | "plain";
+/**
+ * `default`: compose's own project network, services reach each other by name (`db`, `redis`).
+ * `host`: every service on the host's network (`network_mode: host`), for engines without a
+ * bridge (rootless setups, CI runners, slimwheel's test bed): they reach each other on 127.0.0.1,
+ * every port is a variable, and the database and Redis listen on the loopback address only.
+ */
+export type ComposeNetwork = "default" | "host";
+export interface ComposeOptions {
+  readonly mode: ComposeMode;
+  readonly version: string;
+  readonly network?: ComposeNetwork;
+}
 
 export interface ComposeServices {
   readonly framework?: "django" | "flask" | "fastapi";
@@ -112,13 +124,36 @@ async function readAppEnv(project: Project): Promise<string[]> {
 
 const q = (s: string) => JSON.stringify(s);
 const PG_PASSWORD = "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env (see .env.example)}";
+const PG_PORT = "${POSTGRES_PORT:-5432}";
+const REDIS_PORT = "${REDIS_PORT:-6379}";
+
+/** Where the services are reached from the app: by service name, or on the host's loopback. */
+function addresses(network: ComposeNetwork) {
+  return network === "host"
+    ? { db: "127.0.0.1", dbPort: PG_PORT, redis: "127.0.0.1", redisPort: REDIS_PORT }
+    : { db: "db", dbPort: "5432", redis: "redis", redisPort: "6379" };
+}
+
+/** The image name compose gives the app (APP_IMAGE overrides it): the project's name, as a repository. */
+function appImage(project: Project): string {
+  const name = (project.name ?? "app")
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, "-")
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, "");
+  return name || "app";
+}
 
 /** Values compose.yaml gives the app's own variables that name its services (when they exist). */
-function serviceValue(name: string, s: ComposeServices): string | undefined {
+function serviceValue(
+  name: string,
+  s: ComposeServices,
+  network: ComposeNetwork = "default",
+): string | undefined {
+  const a = addresses(network);
   if (s.postgres) {
     const pg: Record<string, string> = {
-      POSTGRES_HOST: "db",
-      POSTGRES_PORT: "5432",
+      POSTGRES_HOST: a.db,
+      POSTGRES_PORT: a.dbPort,
       POSTGRES_USER: "${POSTGRES_USER:-app}",
       POSTGRES_DB: "${POSTGRES_DB:-app}",
       POSTGRES_PASSWORD: PG_PASSWORD,
@@ -126,13 +161,13 @@ function serviceValue(name: string, s: ComposeServices): string | undefined {
     if (pg[name] !== undefined) return pg[name];
   }
   if (s.redis) {
-    const redis: Record<string, string> = { REDIS_HOST: "redis", REDIS_PORT: "6379" };
+    const redis: Record<string, string> = { REDIS_HOST: a.redis, REDIS_PORT: a.redisPort };
     if (redis[name] !== undefined) return redis[name];
   }
   return undefined;
 }
 
-function databaseUrl(s: ComposeServices): string {
+function databaseUrl(s: ComposeServices, network: ComposeNetwork): string {
   // dj-database-url reads postgres://; SQLAlchemy picks its driver from the scheme.
   const scheme =
     s.framework === "django"
@@ -142,7 +177,8 @@ function databaseUrl(s: ComposeServices): string {
         : s.postgres?.driver === "asyncpg"
           ? "postgresql+asyncpg"
           : "postgresql";
-  return `${scheme}://\${POSTGRES_USER:-app}:${PG_PASSWORD}@db:5432/\${POSTGRES_DB:-app}`;
+  const a = addresses(network);
+  return `${scheme}://\${POSTGRES_USER:-app}:${PG_PASSWORD}@${a.db}:${a.dbPort}/\${POSTGRES_DB:-app}`;
 }
 
 export interface ComposeRender {
@@ -155,11 +191,10 @@ export interface ComposeRender {
  * Renders compose.yaml and .env.example (unstamped). `auto` refuses a project with neither
  * Postgres nor Redis (compose adds nothing over `docker run` there); `plain` writes the app alone.
  */
-export function renderCompose(
-  project: Project,
-  s: ComposeServices,
-  o: { mode: ComposeMode; version: string },
-): ComposeRender {
+export function renderCompose(project: Project, s: ComposeServices, o: ComposeOptions): ComposeRender {
+  const network = o.network ?? "default";
+  const host = network === "host";
+  const a = addresses(network);
   if (o.mode === "auto" && !s.postgres && !s.redis)
     throw new SlimwheelError(
       "usage",
@@ -178,21 +213,32 @@ export function renderCompose(
     "# Secrets come from .env (copy .env.example; never committed, kept out of the image by",
     "# .dockerignore) or the environment: none is in this file or in the image.",
     "# Start: cp .env.example .env && $EDITOR .env && docker compose up --build",
+    "# With an image built by `slimwheel build -t IMAGE`: APP_IMAGE=IMAGE docker compose up --no-build",
   ];
-  const env: [string, string][] = [["PORT", q(String(port))]];
-  if (s.postgres) env.push(["DATABASE_URL", q(databaseUrl(s))]);
-  if (s.redis) env.push(["REDIS_URL", q("redis://redis:6379/0")]);
+  if (host)
+    y.push(
+      "# Host networking (--compose-network host): every service on the host's network, reached on",
+      "# 127.0.0.1 at the ports .env sets; the database and Redis listen on the loopback address only.",
+    );
+  const env: [string, string][] = [["PORT", q(host ? `\${APP_PORT:-${port}}` : String(port))]];
+  if (s.postgres) env.push(["DATABASE_URL", q(databaseUrl(s, network))]);
+  if (s.redis) env.push(["REDIS_URL", q(`redis://${a.redis}:${a.redisPort}/0`)]);
   // The app's own variables: a value when they name a service, else passed through without a
   // value (set from .env or the shell when there, left unset otherwise: the app's defaults apply).
-  for (const n of s.appEnv) env.push([n, serviceValue(n, s) !== undefined ? q(serviceValue(n, s)!) : ""]);
+  for (const n of s.appEnv) {
+    const v = serviceValue(n, s, network);
+    env.push([n, v !== undefined ? q(v) : ""]);
+  }
   y.push(
     "",
     "# The app's environment, shared by the app and the one-shot migrate service.",
     "x-app-environment: &app-environment",
   );
   for (const [k, v] of env) y.push(v ? `  ${k}: ${v}` : `  ${k}:`);
-  y.push("", "services:", "  app:", "    build: .", "    environment: *app-environment");
-  if (s.port !== undefined || s.framework)
+  const image = `    image: ${q(`\${APP_IMAGE:-${appImage(project)}}`)}`;
+  const netLine = host ? ["    network_mode: host"] : [];
+  y.push("", "services:", "  app:", "    build: .", image, "    environment: *app-environment", ...netLine);
+  if (!host && (s.port !== undefined || s.framework))
     y.push("    ports:", `      - ${q(`\${APP_PORT:-${port}}:${port}`)}`);
   const deps: [string, string][] = [];
   if (s.postgres) deps.push(["db", "service_healthy"]);
@@ -209,7 +255,9 @@ export function renderCompose(
       `  # ${s.migrate.reason}; the app starts only once it exited 0.`,
       "  migrate:",
       "    build: .",
+      image,
       "    environment: *app-environment",
+      ...netLine,
       `    command: [${s.migrate.command.map(q).join(", ")}]`,
       "    depends_on:",
       "      db:",
@@ -222,11 +270,16 @@ export function renderCompose(
       "",
       `  # ${s.postgres.reason}. The data lives in the named volume pgdata.`,
       "  db:",
-      "    image: postgres:16",
+      `    image: ${q("${POSTGRES_IMAGE:-postgres:16}")}`,
       "    environment:",
       `      POSTGRES_USER: ${q("${POSTGRES_USER:-app}")}`,
       `      POSTGRES_PASSWORD: ${q(PG_PASSWORD)}`,
       `      POSTGRES_DB: ${q("${POSTGRES_DB:-app}")}`,
+      // the server and pg_isready both read PGPORT
+      ...(host ? [`      PGPORT: ${q(PG_PORT)}`] : []),
+      ...(host
+        ? ["    network_mode: host", `    command: ["postgres", "-c", "listen_addresses=127.0.0.1"]`]
+        : []),
       "    volumes:",
       "      - pgdata:/var/lib/postgresql/data",
       "    healthcheck:",
@@ -242,11 +295,19 @@ export function renderCompose(
       "",
       `  # ${s.redis.reason}.`,
       "  redis:",
-      "    image: redis:7",
+      `    image: ${q("${REDIS_IMAGE:-redis:7}")}`,
+      ...(host
+        ? [
+            "    network_mode: host",
+            `    command: ["redis-server", "--bind", "127.0.0.1", "--port", ${q(REDIS_PORT)}]`,
+          ]
+        : []),
       "    volumes:",
       "      - redisdata:/data",
       "    healthcheck:",
-      `      test: ["CMD", "redis-cli", "ping"]`,
+      host
+        ? `      test: ["CMD", "redis-cli", "-p", ${q(REDIS_PORT)}, "ping"]`
+        : `      test: ["CMD", "redis-cli", "ping"]`,
       "      interval: 5s",
       "      timeout: 5s",
       "      retries: 20",
@@ -265,7 +326,16 @@ export function renderCompose(
     `APP_PORT=${port}`,
   ];
   if (s.postgres) e.push("POSTGRES_USER=app", "POSTGRES_PASSWORD=", "POSTGRES_DB=app");
-  const own = s.appEnv.filter((n) => serviceValue(n, s) === undefined);
+  if (host && s.postgres) e.push("POSTGRES_PORT=5432");
+  if (host && s.redis) e.push("REDIS_PORT=6379");
+  e.push(
+    "# The images (defaults shown): the app's, e.g. one built by `slimwheel build -t IMAGE` (then",
+    "# `docker compose up --no-build`), and a mirror's or your own for the services:",
+    `# APP_IMAGE=${appImage(project)}`,
+  );
+  if (s.postgres) e.push("# POSTGRES_IMAGE=postgres:16");
+  if (s.redis) e.push("# REDIS_IMAGE=redis:7");
+  const own = s.appEnv.filter((n) => serviceValue(n, s, network) === undefined);
   if (own.length)
     e.push(
       "# Read by the app's code; uncomment to set (an empty NAME= sets an empty string, and unset",
@@ -285,11 +355,13 @@ export interface ComposeFile {
 /** compose.yaml and .env.example, stamped with their inputs. */
 export async function planComposeFiles(
   project: Project,
-  o: { mode: ComposeMode; version: string },
+  o: ComposeOptions,
 ): Promise<{ services: ComposeServices; inputs: Inputs; files: ComposeFile[] }> {
   const services = await detectComposeServices(project);
   const r = renderCompose(project, services, o);
-  const inputs = await computeInputs(project, { extra: [`compose=${o.mode}`] });
+  const inputs = await computeInputs(project, {
+    extra: [`compose=${o.mode}`, ...(o.network === "host" ? ["compose-network=host"] : [])],
+  });
   return {
     services,
     inputs,
@@ -313,6 +385,12 @@ export async function planComposeFiles(
 /** The mode a committed compose.yaml was written with (from its inputs line). */
 const modeOf = (text: string): ComposeMode =>
   / compose=plain\b/.test(text.split("\n", 3).join("\n")) ? "plain" : "auto";
+/** The network a committed compose.yaml was written for (from its inputs line). */
+const networkOf = (text: string): ComposeNetwork =>
+  / compose-network=host\b/.test(text.split("\n", 3).join("\n")) ? "host" : "default";
+/** The flags that write a compose.yaml of this mode and network again. */
+const composeFlags = (mode: ComposeMode, network: ComposeNetwork = "default") =>
+  `--compose${mode === "plain" ? "=plain" : ""}${network === "host" ? " --compose-network host" : ""}`;
 
 /**
  * The committed compose.yaml and .env.example, when slimwheel wrote them (a compose file without
@@ -324,6 +402,8 @@ export async function committedComposeFiles(
   version: string,
   /** Asked for (`--check --compose`): a missing compose.yaml is then reported, not skipped. */
   wanted?: ComposeMode,
+  /** With `wanted`: the network asked for (`--compose-network`), named in the fix. */
+  network?: ComposeNetwork,
 ): Promise<CommittedFile[]> {
   const text = await readFile(join(project.dir, COMPOSE_FILE), "utf8").catch(() => undefined);
   if (text === undefined && wanted)
@@ -333,14 +413,15 @@ export async function committedComposeFiles(
         rel: COMPOSE_FILE,
         role: "compose",
         status: "missing",
-        reason: `not written yet (fix: ${fix} --compose${wanted === "plain" ? "=plain" : ""})`,
+        reason: `not written yet (fix: ${fix} ${composeFlags(wanted, network)})`,
       },
     ];
   if (text === undefined || !isGenerated(text)) return [];
   const mode = modeOf(text);
+  const written = networkOf(text);
   let planned: Awaited<ReturnType<typeof planComposeFiles>>;
   try {
-    planned = await planComposeFiles(project, { mode, version });
+    planned = await planComposeFiles(project, { mode, version, network: written });
   } catch (e) {
     if (!(e instanceof SlimwheelError)) throw e;
     return [
@@ -359,7 +440,7 @@ export async function committedComposeFiles(
     out.push(
       c.status === "current"
         ? c
-        : { ...c, reason: `${c.reason} (fix: ${fix} --compose${mode === "plain" ? "=plain" : ""})` },
+        : { ...c, reason: `${c.reason} (fix: ${fix} ${composeFlags(mode, written)})` },
     );
   }
   return out;

@@ -22,7 +22,7 @@ import { type CommittedState, compareFile } from "./compare-file.js";
 
 export type { CommittedFile, CommittedState, FileStatus } from "./compare-file.js";
 
-import { type ComposeMode, committedComposeFiles } from "./compose.js";
+import { type ComposeMode, type ComposeNetwork, committedComposeFiles } from "./compose.js";
 import { computeInputs, type Inputs, isGenerated, stamp } from "./header.js";
 
 export interface DockerfileOptions {
@@ -41,6 +41,8 @@ export interface DockerfileOptions {
   readonly dirLabel?: string;
   /** `--check --compose`: compose.yaml is expected (a missing one is stale). */
   readonly compose?: ComposeMode;
+  /** `--compose-network`: the network a missing compose.yaml's fix names. */
+  readonly composeNetwork?: ComposeNetwork;
 }
 
 export type FileRole = "dockerfile" | "dockerignore" | "requirements" | "compose" | "env-example";
@@ -190,6 +192,7 @@ export async function committedDockerfileState(
       planned.fix,
       options.version ?? packageVersion(),
       options.compose,
+      options.composeNetwork,
     )),
   );
   return { ...base, state: files.every((f) => f.status === "current") ? "current" : "stale", files };

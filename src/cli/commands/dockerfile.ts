@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { type Command, Option } from "commander";
 import { SlimwheelError } from "../../errors.js";
-import { type ComposeMode, planComposeFiles } from "../../generate/compose.js";
+import { type ComposeMode, type ComposeNetwork, planComposeFiles } from "../../generate/compose.js";
 import {
   committedDockerfileState,
   type DockerfileOptions,
@@ -24,6 +24,7 @@ interface DockerfileFlags {
   python?: string;
   check?: boolean;
   compose?: boolean | string;
+  composeNetwork?: ComposeNetwork;
   group: string[];
   extra: string[];
 }
@@ -64,6 +65,12 @@ export function registerDockerfile(program: Command, getEnv: GetEnv): void {
     .option(
       "--compose [mode]",
       "also write compose.yaml and .env.example: the app with Postgres and/or Redis as its dependencies use (mode plain: the app alone)",
+    )
+    .addOption(
+      new Option(
+        "--compose-network <network>",
+        "with --compose: default (compose's project network, services reached by name) or host (network_mode: host for every service, reached on 127.0.0.1 at ports set in .env: for engines without a bridge network)",
+      ).choices(["default", "host"]),
     );
   addSelectionOptions(cmd)
     .addHelpText(
@@ -83,6 +90,10 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
         ["slimwheel dockerfile -o - > Dockerfile", "print the Dockerfile only (stderr names what it needs)"],
         ["slimwheel dockerfile --compose", "also compose.yaml (+ db, redis, migrate) and .env.example"],
         [
+          "slimwheel dockerfile --compose --compose-network host",
+          "the same on the host's network (engines without a bridge)",
+        ],
+        [
           "slimwheel dockerfile -s venv --runtime slim -o Dockerfile.venv",
           "a classic strategy, to another file",
         ],
@@ -92,6 +103,10 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
       const { ctx, global, io } = getEnv();
       const root = resolveDir(ctx.cwd, dir);
       const mode = composeMode(o.compose);
+      if (o.composeNetwork && !mode)
+        throw new SlimwheelError("usage", "--compose-network applies to the compose.yaml --compose writes", {
+          hint: "add --compose (slimwheel dockerfile DIR --compose --compose-network host)",
+        });
       const sel = selection(o as unknown as Record<string, unknown>);
       const version = packageVersion();
       const options: DockerfileOptions = {
@@ -105,6 +120,7 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
         version,
         dirLabel: dir,
         ...(mode ? { compose: mode } : {}),
+        ...(o.composeNetwork ? { composeNetwork: o.composeNetwork } : {}),
       };
 
       if (o.check) {
@@ -136,7 +152,11 @@ Strategies:\n${strategies.map((s) => `  ${s.id}${s.id === DEFAULT_STRATEGY ? " (
       }
       const files = [...planned.files];
       if (mode) {
-        const compose = await planComposeFiles(planned.project, { mode, version });
+        const compose = await planComposeFiles(planned.project, {
+          mode,
+          version,
+          ...(o.composeNetwork ? { network: o.composeNetwork } : {}),
+        });
         for (const f of compose.files) {
           const there = await readFile(f.path, "utf8").catch(() => undefined);
           if (there !== undefined && !isGenerated(there) && !o.force) {
