@@ -326,7 +326,7 @@ async function fastBuild(
     const proof = await proveImage(
       cachedImageRunner(entry, dirs, assembled.appDir),
       tags[0]!,
-      { ...proofs, reusedImportTest },
+      { ...proofs, reusedImportTest, concurrent: true },
       ctx,
     );
     const published = await publishStored(

@@ -59,6 +59,8 @@ export interface ProveOptions {
   readonly boot?: BootOptions;
   /** The --keep line a file missing from a minimal image would need (set for minimal images). */
   readonly keepHint?: boolean;
+  /** Run the proofs at once rather than one after the other. */
+  readonly concurrent?: boolean;
   /** The import test's result on an image with the same dependencies (the layer cache): not run again. */
   readonly reusedImportTest?: ImportTestResult;
 }
@@ -81,20 +83,35 @@ export async function proveImage(
   o: ProveOptions,
   ctx: Context,
 ): Promise<Proof> {
-  const importTest =
-    o.importTest === false ? undefined : (o.reusedImportTest ?? (await runImportTest(engine, image, o, ctx)));
+  // With `concurrent`, the proofs run at once (each in its own container or namespace); their
+  // verdicts are read in the same order either way, so the first failure reported is the same.
+  const runImport = () =>
+    o.importTest === false ? undefined : (o.reusedImportTest ?? runImportTest(engine, image, o, ctx));
+  const runSmoke = () => (o.smoke ? smokeTest(engine, image, o.smoke, ctx, o.noShell) : undefined);
+  const runBoot = () => (o.boot ? bootTest(engine, image, o.boot, ctx) : undefined);
+  let importTest: ImportTestResult | undefined;
   let smoke: SmokeResult | undefined;
+  let boot: BootResult | undefined;
+  if (o.concurrent) {
+    const [i, s, b] = await Promise.allSettled([runImport(), runSmoke(), runBoot()]);
+    if (i.status === "rejected") throw i.reason;
+    importTest = i.value;
+    if (s.status === "rejected") throw s.reason;
+    smoke = s.value;
+    if (b.status === "rejected") throw b.reason;
+    boot = b.value;
+  } else importTest = await runImport();
   if (o.smoke) {
-    smoke = await smokeTest(engine, image, o.smoke, ctx, o.noShell);
-    if (!smoke.ok)
+    smoke ??= await runSmoke();
+    if (smoke && !smoke.ok)
       throw new SlimwheelError("engine", `the smoke test failed in ${o.name}: ${o.smoke}`, {
         details: smoke.output.slice(-3000),
         hint: failureHint(smoke.output, o, "the image builds but does not work; see the output above"),
       });
   }
   if (!o.boot) return { importTest, smoke };
-  const boot = await bootTest(engine, image, o.boot, ctx);
-  if (!boot.ok)
+  boot ??= await runBoot();
+  if (boot && !boot.ok)
     throw new SlimwheelError(
       "engine",
       `the boot test failed in ${o.name}: ${o.boot.argv.join(" ")} ${bootFailure(boot)}`,
