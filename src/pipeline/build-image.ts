@@ -18,6 +18,7 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
+import { chooseDockerfile, type DockerfileSource, sourceDockerfile } from "./dockerfile-source.js";
 import { minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
@@ -66,6 +67,10 @@ export interface BuildOptions extends ImageSources {
   readonly runtime?: RuntimeKind;
   /** Leave these runtime packages out even when needed (to see the import test fail). */
   readonly excludeRuntimePackages?: readonly string[];
+  /** `-f`: build this Dockerfile (absolute path) as it is, instead of slimwheel's. */
+  readonly file?: string;
+  /** Build the project's committed Dockerfile when slimwheel wrote it and it is current (default true). */
+  readonly committed?: boolean;
 }
 
 export interface BuildOutcome extends Proof, Published {
@@ -97,11 +102,16 @@ export async function buildImage(
   );
   const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
   const options = strategyOptions(o, ctx);
-  // The artifacts plan when needs are to be read, else the whole plan: a refusal comes before any engine work.
+  const planned = assemblePlan(project, strategy, options);
+  const runtime = o.file ? "slim" : resolveRuntime(strategy, o.runtime, project.config.runtime, planned.libc);
+  const render: RenderOptions = { version: o.version, projectName: project.name, runtime };
+  const source = await chooseDockerfile(project, strategy, options, render, o, ctx);
+  // The artifacts plan when needs are to be read (only for slimwheel's rendering), else the whole plan.
   const artifactsPlan =
-    o.readRuntimeNeeds === false ? undefined : assembleArtifacts(project, strategy, options);
-  const early = artifactsPlan ?? assemblePlan(project, strategy, options);
-  const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime, early.libc);
+    o.readRuntimeNeeds === false || source.kind !== "render"
+      ? undefined
+      : assembleArtifacts(project, strategy, options);
+  const early = artifactsPlan ?? planned;
   checkRequest(early, strategy, { ...o, runtime });
   const { engine, info } =
     selected ??
@@ -114,7 +124,8 @@ export async function buildImage(
     context,
     tags: o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`],
     runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
-    render: { version: o.version, projectName: project.name, runtime },
+    render,
+    source,
     request: buildRequest(project, o, context.dir, ctx),
   };
   try {
@@ -164,6 +175,7 @@ interface Build {
   readonly runtimeImage: string;
   readonly render: RenderOptions;
   readonly request: StageRequest;
+  readonly source: DockerfileSource;
 }
 
 /** Requests the plan cannot serve, refused before any engine work. */
@@ -216,9 +228,13 @@ function buildPhase(
   for (const r of runtimeNeeds ? plan.runtimePackages : [])
     ctx.reporter.emit({ type: "log", level: "info", message: `runtime package ${r.name} ← ${r.why}` });
   return step(ctx.reporter, "build", `building ${b.tags[0]} (${b.strategy}, ${engineName})`, async () => {
-    const dockerfile = await writeDockerfile(b.context, plan, b.render);
+    const dockerfile = await sourceDockerfile(b.context, b.source, () =>
+      writeDockerfile(b.context, plan, b.render),
+    );
     const request = { ...b.request, dockerfile, tags: b.tags, squash: o.squash };
-    return buildStages(b.engine, plan, request, runtimeNeeds?.stage, ctx);
+    return b.source.kind === "user"
+      ? b.engine.build(request, ctx)
+      : buildStages(b.engine, plan, request, runtimeNeeds?.stage, ctx);
   });
 }
 
