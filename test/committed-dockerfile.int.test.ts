@@ -24,15 +24,21 @@ const cli = (args: readonly string[], allowFailure = false) =>
   });
 
 /** `slimwheel build` of the copy, buildah, the test bed's images and index, the slim runtime. */
-const build = (tag: string, extra: readonly string[] = []) =>
-  cli([
-    "--json",
-    "build",
-    dir,
-    ...["-t", `${TAG}:${tag}`, "--engine", "buildah", "--runtime", "slim"],
-    ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
-    ...["--index-url", tb.index.url, ...extra],
-  ]);
+async function build(tag: string, extra: readonly string[] = []) {
+  const r = await cli(
+    [
+      "--json",
+      "build",
+      dir,
+      ...["-t", `${TAG}:${tag}`, "--engine", "buildah", "--runtime", "slim"],
+      ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
+      ...["--index-url", tb.index.url, ...extra],
+    ],
+    true,
+  );
+  expect(r.code, r.stderr).toBe(0);
+  return r;
+}
 
 beforeAll(async () => {
   tb = await readEndpoints();
@@ -91,7 +97,7 @@ describe("build and the committed Dockerfile", { timeout: 900_000 }, () => {
     expect(r.stderr).toMatch(/building your Dockerfile .*Dockerfile\.mine as it is/);
     const label = await exec(
       "buildah",
-      ["inspect", "--format", "{{index .OCIv1.Config.Labels \"mine\"}}", `${TAG}:mine`],
+      ["inspect", "--format", '{{index .OCIv1.Config.Labels "mine"}}', `${TAG}:mine`],
       { env: process.env },
     );
     expect(label.stdout.trim()).toBe("yes");

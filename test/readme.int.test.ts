@@ -6,8 +6,9 @@
  *
  * - the image name `myapp` → a name unique to this test; `registry.example.com` → the test bed's
  *   registry;
- * - `docker …` talks to the test bed's dockerd (DOCKER_HOST); `docker build` gets BuildKit
- *   (DOCKER_BUILDKIT=1: Debian's client is older than 23), `--network host` and the test bed's
+ * - `docker …` is Debian's client (the test bed installs docker.io; a newer client without buildx
+ *   refuses BuildKit) with DOCKER_BUILDKIT=1, talking to the test bed's dockerd (DOCKER_HOST);
+ *   `docker build` gets `--network host` and the test bed's
  *   images and index as build arguments; `docker run -p 8000:8000` becomes `--network host` with
  *   a free PORT (that dockerd has no bridge), and `localhost:8000` that port;
  * - `slimwheel build` and `compare` get `--engine buildah` and the test bed's images and index;
@@ -24,6 +25,7 @@ import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const NAME = `readme-int-${process.pid}`;
+const DOCKER = process.env.SLIMWHEEL_DOCKER_CLI ?? "/usr/bin/docker";
 
 /** The ```sh blocks of a Markdown text, with whether they are marked `skip-test`. */
 function shellBlocks(markdown: string): { code: string; skip: boolean; line: number }[] {
@@ -59,7 +61,7 @@ function substitute(code: string, tb: Endpoints, port: number): string {
   return code
     .replace(/\bmyapp\b/g, NAME)
     .replace(/\bregistry\.example\.com\b/g, tb.registry.host)
-    .replace(/^docker build /gm, `DOCKER_BUILDKIT=1 docker build --network host ${buildArgs} `)
+    .replace(/^docker build /gm, `docker build --network host ${buildArgs} `)
     .replace(/-p 8000:8000/g, `--network host -e PORT=${port}`)
     .replace(/localhost:8000/g, `127.0.0.1:${port}`)
     .replace(/^slimwheel compare /gm, `slimwheel compare --strategies slim,slimwheel --runtime slim `)
@@ -83,12 +85,14 @@ beforeAll(async () => {
     `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, "dist", "cli", "main.js")}" "$@"\n`,
   );
   await chmod(join(bin, "slimwheel"), 0o755);
+  await writeFile(join(bin, "docker"), `#!/bin/sh\nDOCKER_BUILDKIT=1 exec ${DOCKER} "$@"\n`);
+  await chmod(join(bin, "docker"), 0o755);
 });
 
 afterAll(async () => {
   const env = { ...process.env, DOCKER_HOST: tb?.docker?.host };
-  await exec("docker", ["rm", "-f", NAME], { env, allowFailure: true }).catch(() => undefined);
-  await exec("docker", ["rmi", "-f", NAME], { env, allowFailure: true }).catch(() => undefined);
+  await exec(DOCKER, ["rm", "-f", NAME], { env, allowFailure: true }).catch(() => undefined);
+  await exec(DOCKER, ["rmi", "-f", NAME], { env, allowFailure: true }).catch(() => undefined);
   await exec("sh", ["-c", `buildah rmi -f $(buildah images -q --filter reference='*${NAME}*') 2>/dev/null`], {
     env: process.env,
     allowFailure: true,
