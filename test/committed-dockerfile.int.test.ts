@@ -36,7 +36,7 @@ async function build(tag: string, extra: readonly string[] = []) {
     ],
     true,
   );
-  expect(r.code, r.stderr).toBe(0);
+  expect(r.code, `${r.stderr}\n${r.stdout}`).toBe(0);
   return r;
 }
 
