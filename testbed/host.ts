@@ -46,6 +46,8 @@ export async function ensureTools(reporter: Reporter, env: Env, docker: boolean)
     ["skopeo", "skopeo"],
     // the HTML report of `slimwheel compare` is checked by a screenshot in a real headless browser
     ["chromium", "chromium"],
+    // the README's commands, run by test/readme.int.test.ts, fetch the app's page with curl
+    ["curl", "curl"],
   ];
   const missing: string[] = [];
   for (const [program, pkg] of wanted) if (!(await hasProgram(program, env))) missing.push(pkg);

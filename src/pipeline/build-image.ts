@@ -22,6 +22,7 @@ import { step } from "../reporter/index.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { type PreparedContext, prepareContext, writeDockerfile } from "./context.js";
 import { detectRuntimeNeeds, type RuntimeNeeds } from "./detect.js";
+import { chooseDockerfile, type DockerfileSource, sourceDockerfile } from "./dockerfile-source.js";
 import {
   assembleFromCache,
   cachedImageRunner,
@@ -85,6 +86,10 @@ export interface BuildOptions extends ImageSources {
   readonly excludeRuntimePackages?: readonly string[];
   /** Use the layer cache for a code-only rebuild (default true; `--no-cache` turns it off too). */
   readonly layerCache?: boolean;
+  /** `-f`: build this Dockerfile (absolute path) as it is, instead of slimwheel's. */
+  readonly file?: string;
+  /** Build the project's committed Dockerfile when slimwheel wrote it and it is current (default true). */
+  readonly committed?: boolean;
 }
 
 export interface BuildOutcome extends Proof, Published {
@@ -128,11 +133,17 @@ export async function buildImage(
   );
   const strategy = o.strategy ?? project.config.strategy ?? DEFAULT_STRATEGY;
   const options = strategyOptions(o, ctx);
-  // The artifacts plan when needs are to be read, else the whole plan: a refusal comes before any engine work.
+  const planned = assemblePlan(project, strategy, options);
+  const runtime = o.file ? "slim" : resolveRuntime(strategy, o.runtime, project.config.runtime, planned.libc);
+  const render: RenderOptions = { version: o.version, projectName: project.name, runtime };
+  const source = await chooseDockerfile(project, strategy, options, render, o, ctx);
+  // The artifacts plan when needs are to be read (slimwheel's Dockerfile, rendered or committed),
+  // else the whole plan.
   const artifactsPlan =
-    o.readRuntimeNeeds === false ? undefined : assembleArtifacts(project, strategy, options);
-  const early = artifactsPlan ?? assemblePlan(project, strategy, options);
-  const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime, early.libc);
+    o.readRuntimeNeeds === false || source.kind === "user"
+      ? undefined
+      : assembleArtifacts(project, strategy, options);
+  const early = artifactsPlan ?? planned;
   checkRequest(early, strategy, { ...o, runtime });
   const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
   let chosen = selected;
@@ -142,14 +153,7 @@ export async function buildImage(
     ));
   const cache =
     runtime === "minimal" && artifactsPlan && o.layerCache !== false && !o.noCache && !o.squash
-      ? await layerCacheLookup(
-          project,
-          strategy,
-          [artifactsPlan, assemblePlan(project, strategy, options)],
-          o,
-          ctx,
-          engineNow,
-        )
+      ? await layerCacheLookup(project, strategy, [artifactsPlan, planned], o, ctx, engineNow)
       : undefined;
   if (cache?.entry && cache.key) {
     const fast = await fastBuild(project, cache.key, cache.entry, tags, o, ctx, engineNow);
@@ -164,7 +168,8 @@ export async function buildImage(
     context,
     tags,
     runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
-    render: { version: o.version, projectName: project.name, runtime },
+    render,
+    source,
     request: buildRequest(project, o, context.dir, ctx),
   };
   let minimal: MinimalImage | undefined;
@@ -378,6 +383,7 @@ interface Build {
   readonly runtimeImage: string;
   readonly render: RenderOptions;
   readonly request: StageRequest;
+  readonly source: DockerfileSource;
 }
 
 /** Requests the plan cannot serve, refused before any engine work. */
@@ -450,9 +456,13 @@ function buildPhase(
   for (const r of runtimeNeeds ? plan.runtimePackages : [])
     ctx.reporter.emit({ type: "log", level: "info", message: `runtime package ${r.name} ← ${r.why}` });
   return step(ctx.reporter, "build", `building ${b.tags[0]} (${b.strategy}, ${engineName})`, async () => {
-    const dockerfile = await writeDockerfile(b.context, plan, b.render);
+    const dockerfile = await sourceDockerfile(b.context, b.source, () =>
+      writeDockerfile(b.context, plan, b.render),
+    );
     const request = { ...b.request, dockerfile, tags: b.tags, squash: o.squash };
-    return buildStages(b.engine, plan, request, runtimeNeeds?.stage, ctx);
+    return b.source.kind === "user"
+      ? b.engine.build(request, ctx)
+      : buildStages(b.engine, plan, request, runtimeNeeds?.stage, ctx);
   });
 }
 

@@ -169,11 +169,17 @@ async function compareOne(
       strategy,
       runtime,
       tags: [tag],
+      committed: false,
       importTest: false,
       bootTest: false,
       smoke: undefined,
     };
-    const cold = await buildImage(src, { ...o, strategy, runtime, tags: [tag], noCache: true }, ctx, engine);
+    const cold = await buildImage(
+      src,
+      { ...o, strategy, runtime, tags: [tag], noCache: true, committed: false },
+      ctx,
+      engine,
+    );
     const image = await step(
       ctx.reporter,
       `measure-${label}`,

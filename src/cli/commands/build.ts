@@ -42,7 +42,11 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .description("build a container image of a Python project")
     .argument("[dir]", "the project directory", ".")
     .option("-t, --tag <ref>", "image reference (repeatable)", collect, [])
-    .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)));
+    .addOption(new Option("-s, --strategy <strategy>", "how to build").choices(strategies.map((s) => s.id)))
+    .option(
+      "-f, --file <dockerfile>",
+      "build your own Dockerfile as it is (default: DIR/Dockerfile when slimwheel wrote it and it is current, else slimwheel's rendering)",
+    );
   addEngineOption(cmd);
   addSelectionOptions(cmd);
   addImageSourceOptions(cmd)
@@ -118,6 +122,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
       "after",
       examples([
         ["slimwheel build -t myapp:dev", "build the project here with the first engine found"],
+        ["slimwheel build -t myapp -f Dockerfile.mine", "build your own Dockerfile (slim runtime)"],
         ["slimwheel build examples/flask-app -t registry.local/flask:1 --push", "build and push"],
         [
           "slimwheel build -t myapp --engine buildah --output oci:out/myapp",
@@ -158,6 +163,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         debugShell: Boolean(o.debugShell),
         readRuntimeNeeds: o.detect !== false,
         excludeRuntimePackages: o.excludeRuntimePackage as string[],
+        ...(typeof o.file === "string" ? { file: resolveDir(ctx.cwd, o.file) } : {}),
         version: packageVersion(),
       };
       const platforms =
