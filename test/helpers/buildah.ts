@@ -67,3 +67,26 @@ export async function pushImage(image: string, dest: string): Promise<string> {
   );
   return stdout.trim();
 }
+
+/** The IDs of buildah's working containers, sorted. */
+export async function buildahContainers(): Promise<string[]> {
+  return (await exec("buildah", ["containers", "--quiet"], { env: process.env })).stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .sort();
+}
+
+/**
+ * Working containers made since `before` and still there: the engine storage is shared with other
+ * tests and agents, so a new container must outlive `graceMs` (polled) to count as left behind.
+ */
+export async function containersLeft(before: readonly string[], graceMs = 20_000): Promise<string[]> {
+  const old = new Set(before);
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    const left = (await buildahContainers()).filter((id) => !old.has(id));
+    if (!left.length || Date.now() > deadline) return left;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
