@@ -2,16 +2,17 @@
  * Engine faults (issue 13): `slimwheel build` of examples/flask-app with buildah, whose `buildah bud`
  * is killed (SIGKILL) from outside while it builds. The CLI must exit 1 (not 130, not 70) with an
  * error naming the engine and the step, no stack trace, no working container left and no partial
- * output.
+ * output. And `build --output` onto a 2 MiB tmpfs (oci:DIR, docker-archive:FILE): exit 1, the path
+ * named and the full disk said, nothing left on the tmpfs.
  */
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
-import { buildahContainers, containersLeft } from "./helpers/buildah.js";
+import { buildahContainerNames, containersOfCli, mountedContainers } from "./helpers/buildah.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const TAG = "localhost/slimwheel-engine-faults/flask:t";
@@ -46,10 +47,39 @@ async function findBud(ancestor: number): Promise<number | undefined> {
   return undefined;
 }
 
+/** The CLI's build of flask-app (no boot test) to `output`, its programs' TMPDIR `temp`. */
+function startBuild(output: string, temp: string, extra: readonly string[] = []) {
+  return spawn(
+    process.execPath,
+    [
+      join(ROOT, "dist", "cli", "main.js"),
+      "build",
+      join(ROOT, "examples", "flask-app"),
+      ...["-t", TAG, "--engine", "buildah", "--no-boot-test"],
+      ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
+      ...["--index-url", tb.index.url, "--output", output, ...extra],
+    ],
+    { env: { ...process.env, TMPDIR: temp }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+}
+
+/** The working container a RUN step of `bud` runs in: a descendant chrooted into a mounted container. */
+async function containerOfRun(bud: number): Promise<string | undefined> {
+  for (const name of await readdir("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === bud) continue;
+    const root = await readlink(`/proc/${name}/root`).catch(() => "/");
+    if (root === "/" || !(await descendsFrom(Number(name), bud))) continue;
+    const container = (await mountedContainers()).get(root);
+    if (container) return container;
+  }
+  return undefined;
+}
+
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "slimwheel-engine-faults-"));
 });
 afterAll(async () => {
+  spawnSync("umount", [join(work, "full")]);
   await exec("buildah", ["rmi", "-f", TAG], { env: process.env, allowFailure: true });
   await rm(work, { recursive: true, force: true });
 });
@@ -60,19 +90,8 @@ describe("the engine killed mid-build", () => {
     const temp = join(work, "tmp");
     await mkdir(out);
     await mkdir(temp);
-    const before = await buildahContainers();
-    const child = spawn(
-      process.execPath,
-      [
-        join(ROOT, "dist", "cli", "main.js"),
-        "build",
-        join(ROOT, "examples", "flask-app"),
-        ...["-t", TAG, "--engine", "buildah", "--no-boot-test"],
-        ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
-        ...["--index-url", tb.index.url, "--output", `oci:${join(out, "image")}`],
-      ],
-      { env: { ...process.env, TMPDIR: temp }, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    // --no-cache: the build runs its RUN steps (pip), so the engine is killed inside one.
+    const child = startBuild(`oci:${join(out, "image")}`, temp, ["--no-cache"]);
     let stderr = "";
     child.stdout.on("data", () => {});
     child.stderr.on("data", (d: Buffer) => (stderr += d));
@@ -80,11 +99,15 @@ describe("the engine killed mid-build", () => {
     let exited = false;
     void closed.then(() => (exited = true));
     let killed: number | undefined;
+    let container: string | undefined;
     while (!exited && killed === undefined) {
       const bud = await findBud(child.pid!);
       if (bud !== undefined) {
-        // Let it start its work, then kill it as an OOM killer or an operator would.
-        await new Promise((r) => setTimeout(r, 500));
+        // Wait for a RUN step (up to 60 s): its working container is the one the kill leaves.
+        for (let i = 0; i < 600 && !exited && container === undefined; i++) {
+          container = await containerOfRun(bud);
+          if (!container) await new Promise((r) => setTimeout(r, 100));
+        }
         process.kill(bud, "SIGKILL");
         killed = bud;
       } else await new Promise((r) => setTimeout(r, 50));
@@ -101,6 +124,42 @@ describe("the engine killed mid-build", () => {
     expect(stderr).toContain("killed from outside");
     expect(await readdir(out), "partial output").toEqual([]);
     expect(await readdir(temp), "temporary files left").toEqual([]);
-    expect(await containersLeft(before), "working containers left").toEqual([]);
+    expect(container, "no RUN step was seen in a working container").toBeDefined();
+    expect(
+      await buildahContainerNames(),
+      `the killed build's working container ${container} was left`,
+    ).not.toContain(container);
+    expect(await containersOfCli(child.pid!), "working containers left").toEqual([]);
+  });
+});
+
+describe("build --output on a full disk", () => {
+  it("oci:DIR and docker-archive:FILE on a 2 MiB tmpfs: exit 1 naming the path and the full disk, nothing left", async (t) => {
+    const full = join(work, "full");
+    await mkdir(full);
+    const m = spawnSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", full], { encoding: "utf8" });
+    if (m.status !== 0) {
+      console.warn(`skipped: mount -t tmpfs failed (${m.stderr.trim()}): needs root and CAP_SYS_ADMIN`);
+      t.skip();
+    }
+    const temp = join(work, "tmp-full");
+    await mkdir(temp);
+    for (const [kind, path] of [
+      ["oci", join(full, "image")],
+      ["docker-archive", join(full, "image.tar")],
+    ] as const) {
+      const child = startBuild(`${kind}:${path}`, temp);
+      let stderr = "";
+      child.stdout.on("data", () => {});
+      child.stderr.on("data", (d: Buffer) => (stderr += d));
+      const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
+      expect(code, stderr.slice(-3000)).toBe(1);
+      expect(stderr).toContain(`cannot write ${path}: the disk is full`);
+      expect(stderr).toContain("ENOSPC");
+      expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?/);
+      expect(await readdir(full), `${kind}: partial output`).toEqual([]);
+      expect(await readdir(temp), `${kind}: temporary files left`).toEqual([]);
+      expect(await containersOfCli(child.pid!), `${kind}: working containers left`).toEqual([]);
+    }
   });
 });

@@ -90,3 +90,33 @@ export async function containersLeft(before: readonly string[], graceMs = 20_000
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
+
+/** The names of buildah's working containers. */
+export async function buildahContainerNames(): Promise<string[]> {
+  return (
+    await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], { env: process.env })
+  ).stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean);
+}
+
+/** Mounted working containers, by mount point (`buildah mount` lists NAME MOUNTPOINT). */
+export async function mountedContainers(): Promise<Map<string, string>> {
+  const out = (await exec("buildah", ["mount"], { env: process.env, allowFailure: true })).stdout;
+  const map = new Map<string, string>();
+  for (const line of out.trim().split("\n")) {
+    const [name, mnt] = line.trim().split(/\s+/);
+    if (name && mnt) map.set(mnt, name);
+  }
+  return map;
+}
+
+/**
+ * The working containers slimwheel's CLI with process id `pid` made itself (`buildah from --name
+ * slimwheel-PID-…`) that are still there: the ones a test can attribute to that run in an engine
+ * storage others use at once.
+ */
+export async function containersOfCli(pid: number): Promise<string[]> {
+  return (await buildahContainerNames()).filter((n) => n.startsWith(`slimwheel-${pid}-`));
+}
