@@ -68,37 +68,22 @@ export async function pushImage(image: string, dest: string): Promise<string> {
   return stdout.trim();
 }
 
-/** The IDs of buildah's working containers, sorted. */
-export async function buildahContainers(): Promise<string[]> {
-  return (await exec("buildah", ["containers", "--quiet"], { env: process.env })).stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean)
-    .sort();
-}
-
-/**
- * Working containers made since `before` and still there: the engine storage is shared with other
- * tests and agents, so a new container must outlive `graceMs` (polled) to count as left behind.
- */
-export async function containersLeft(before: readonly string[], graceMs = 20_000): Promise<string[]> {
-  const old = new Set(before);
-  const deadline = Date.now() + graceMs;
-  for (;;) {
-    const left = (await buildahContainers()).filter((id) => !old.has(id));
-    if (!left.length || Date.now() > deadline) return left;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
-
 /** The names of buildah's working containers. */
 export async function buildahContainerNames(): Promise<string[]> {
-  return (
-    await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], { env: process.env })
-  ).stdout
-    .trim()
-    .split("\n")
-    .filter(Boolean);
+  // Listing can fail (exit 125) while other builds remove containers at that moment: tried 3 times.
+  let r = await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], {
+    env: process.env,
+    allowFailure: true,
+  });
+  for (let i = 0; i < 2 && r.code !== 0; i++) {
+    await new Promise((res) => setTimeout(res, 2000));
+    r = await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], {
+      env: process.env,
+      allowFailure: true,
+    });
+  }
+  if (r.code !== 0) throw new Error(`buildah containers failed: ${r.stderr}`);
+  return r.stdout.trim().split("\n").filter(Boolean);
 }
 
 /** Mounted working containers, by mount point (`buildah mount` lists NAME MOUNTPOINT). */
