@@ -2,10 +2,11 @@
  * `slimwheel lint`: runs every rule of the registry over one Dockerfile, then drops what the
  * file's `# slimwheel-ignore` comments and `[tool.slimwheel.lint] ignore` ask to.
  */
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import { isTable, parseToml } from "../project/sources/toml.js";
+import { readRegularFile } from "../util/safe-read.js";
 import { type DockerfileModel, parseDockerfile } from "./model.js";
 import { rules } from "./rules/index.js";
 import { type Finding, type Severity, severityRank } from "./types.js";
@@ -110,7 +111,8 @@ export function lintText(text: string, file: string, options: LintOptions = {}):
 /** `[tool.slimwheel.lint] ignore` of the pyproject.toml next to the Dockerfile, if any. */
 export async function lintConfig(dockerfile: string): Promise<{ ignore: string[] }> {
   const path = join(dirname(dockerfile), "pyproject.toml");
-  const content = await readFile(path, "utf8").catch(() => undefined);
+  // A FIFO or a device here is refused, naming it, instead of blocking lint forever.
+  const content = await readRegularFile(path);
   if (content === undefined) return { ignore: [] };
   const doc = parseToml(content, path);
   const tool = doc.tool;
@@ -150,23 +152,12 @@ export async function lintFile(given: string, givenDisplay: string = given): Pro
   );
   const path = isDir ? join(given, "Dockerfile") : given;
   const display = isDir ? join(givenDisplay, "Dockerfile") : givenDisplay;
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new SlimwheelError(
-      "input",
-      code === "ENOENT" ? `${display} does not exist` : `${display} could not be read (${code ?? "error"})`,
-      {
-        hint:
-          code === "ENOENT"
-            ? "pass the Dockerfile's path: slimwheel lint path/to/Dockerfile"
-            : "check the path names a readable file",
-        cause: e,
-      },
-    );
-  }
+  // Never blocks: a FIFO (or a device, a socket) is refused, naming it, without being read.
+  const text = await readRegularFile(path, { display });
+  if (text === undefined)
+    throw new SlimwheelError("input", `${display} does not exist`, {
+      hint: "pass the Dockerfile's path: slimwheel lint path/to/Dockerfile",
+    });
   const config = await lintConfig(path);
   return lintText(text, display, { ignore: config.ignore });
 }

@@ -344,10 +344,21 @@ const dedupe = (entries: LayerEntry[]) => [...new Map(entries.map((e) => [e.path
 const tempPath = (path: string) =>
   join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 
+/** Errors that say the file system has no room left (no space, quota, file too large). */
+const FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+/** The bytes of the image's blobs (manifest, config, layers): about what any of its outputs needs. */
+export function imageBytes(image: StoredImage): number {
+  const sizes = new Map<string, number>();
+  for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) sizes.set(d.digest, d.size);
+  return image.manifest.bytes.length + [...sizes.values()].reduce((a, b) => a + b, 0);
+}
+
 async function atomically(
   path: string,
   write: (tmp: string) => Promise<void>,
   isDir: boolean,
+  bytes?: number,
 ): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tempPath(path);
@@ -369,6 +380,16 @@ async function atomically(
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     if (e instanceof SlimwheelError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code && FULL.has(code))
+      throw new SlimwheelError(
+        "io",
+        `cannot write ${path}: the disk is full (${bytes === undefined ? "" : `${bytes} bytes of image to write; `}${code})`,
+        {
+          hint: `free space on the file system of ${dirname(path)}, or write elsewhere; nothing was left at ${path}`,
+          cause: e,
+        },
+      );
     throw new SlimwheelError("io", `writing ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
@@ -401,6 +422,7 @@ export async function writeOciLayout(
       }
     },
     true,
+    imageBytes(image),
   );
   return topDigest(image);
 }
@@ -420,6 +442,7 @@ export async function writeOciArchive(
         createWriteStream(tmp),
       ),
     false,
+    imageBytes(image),
   );
   return topDigest(image);
 }
@@ -470,6 +493,7 @@ export async function writeDockerArchive(
     file,
     (tmp) => pipeline(layerTar(dedupe(entries), { sourceDateEpoch: epoch }), createWriteStream(tmp)),
     false,
+    imageBytes(image),
   );
   return image.manifestJson.config.digest;
 }

@@ -243,7 +243,11 @@ async function compareOne(
     }
     throw e;
   } finally {
-    if (!o.keepImages) await engine.engine.removeImages([tag], ctx).catch(() => undefined);
+    // Not with ctx's signal: after an interruption it is aborted, and the image would stay behind.
+    if (!o.keepImages)
+      await engine.engine
+        .removeImages([tag], { ...ctx, signal: new AbortController().signal })
+        .catch(() => undefined);
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -56,7 +56,15 @@ export async function detectRuntimeNeeds(
   const ref = stageImageRef(artifacts.stage, imageId);
   await engine.tag(imageId, ref, ctx);
   const detection = await readArtifacts(engine, ref, artifacts.path, artifactsPlan, runtimeImage, ctx);
-  if (key) await writeStageCache(cacheDir, key, { format: 1, imageId, ref, detection });
+  if (key)
+    // A cache that cannot be written (a full disk) costs the next build time, not this build.
+    await writeStageCache(cacheDir, key, { format: 1, imageId, ref, detection }).catch((e: unknown) =>
+      ctx.reporter.emit({
+        type: "log",
+        level: "warn",
+        message: `${(e as Error).message} (the build goes on without caching stage ${artifacts.stage})`,
+      }),
+    );
   return { ...detection, stage: { name: artifacts.stage, ref, cached: false } };
 }
 

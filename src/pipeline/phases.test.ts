@@ -3,20 +3,20 @@
  * exercised by the integration tests under test/): which stages a build mounts, how proofs run and
  * what a failed import says, what publishing pushes, and a stage-cache hit that builds nothing.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Context } from "../context.js";
 import type { BuildRequest, Engine } from "../engines/types.js";
-import { isSlimwheelError } from "../errors.js";
+import { isSlimwheelError, SlimwheelError } from "../errors.js";
 import { readProject } from "../project/read.js";
 import { silentReporter } from "../reporter/index.js";
 import type { ExecResult } from "../util/exec.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { detectRuntimeNeeds } from "./detect.js";
 import { proveImage } from "./prove.js";
-import { publishImage } from "./publish.js";
+import { exportAtomically, publishImage } from "./publish.js";
 import { stageCacheDir, stageKey, writeStageCache } from "./stage-cache.js";
 import { buildStages } from "./stages.js";
 
@@ -53,7 +53,12 @@ function scriptedEngine(run: (argv: readonly string[], image: string) => Partial
       calls.push({ op: "run", args: [image, argv] });
       return { code: 0, stdout: "", stderr: "", ...run(argv, image) };
     },
-    exportImage: record("export"),
+    // Writes a directory at the target, as `buildah push oci:DIR` does.
+    exportImage: async (image: string, target: { path: string }) => {
+      calls.push({ op: "export", args: [image, target] });
+      await mkdir(target.path, { recursive: true });
+      await writeFile(join(target.path, "index.json"), "{}");
+    },
     push: record("push", "sha256:pushed"),
     tag: record("tag"),
     imageId: async (ref: string) =>
@@ -138,16 +143,46 @@ describe("the publish phase", () => {
   it("writes the output, then pushes every tag (loopback registries without TLS)", async () => {
     const { engine, calls } = scriptedEngine();
     const tags = ["127.0.0.1:5000/a:1", "registry.example/a:1"];
+    const dir = await mkdtemp(join(cache, "publish-"));
     const out = await publishImage(
       engine,
       tags,
-      { output: { kind: "oci-dir", path: "/o" }, push: true },
+      { output: { kind: "oci-dir", path: join(dir, "o") }, push: true },
       ctx(),
     );
     expect(calls.map((c) => c.op)).toEqual(["export", "push", "push"]);
+    // Written under a temporary name beside it, then renamed: only the output is left.
+    expect(await readdir(dir)).toEqual(["o"]);
+    expect(await readdir(join(dir, "o"))).toEqual(["index.json"]);
     expect(calls[1]!.args[3]).toEqual({ insecure: true });
     expect(calls[2]!.args[3]).toEqual({ insecure: false });
     expect(out.pushed.map((p) => p.ref)).toEqual(tags);
+  });
+});
+
+describe("the export, when the engine fails", () => {
+  it("leaves nothing at the output, keeps what was there, and names the path when the disk is full", async () => {
+    const dir = await mkdtemp(join(cache, "export-fails-"));
+    await mkdir(join(dir, "o"));
+    await writeFile(join(dir, "o", "old"), "the previous image");
+    const { engine } = scriptedEngine();
+    (engine as { exportImage: unknown }).exportImage = async (_: string, target: { path: string }) => {
+      await mkdir(target.path, { recursive: true });
+      await writeFile(join(target.path, "half-a-blob"), "x");
+      throw new SlimwheelError("engine", `exporting img to ${target.path}: buildah exited with code 125`, {
+        details: "Error: writing blob: write /x/blobs/sha256/ab: no space left on device",
+      });
+    };
+    const e = await exportAtomically(engine, "img", { kind: "oci-dir", path: join(dir, "o") }, ctx()).catch(
+      (x: unknown) => x,
+    );
+    expect(isSlimwheelError(e)).toBe(true);
+    expect(e).toMatchObject({ code: "io" });
+    expect((e as Error).message).toBe(
+      `cannot write ${join(dir, "o")}: the disk is full (buildah ran out of space writing the image; ENOSPC)`,
+    );
+    expect(await readdir(dir)).toEqual(["o"]);
+    expect(await readdir(join(dir, "o"))).toEqual(["old"]);
   });
 });
 

@@ -23,6 +23,7 @@ import { homedir } from "node:os";
 import { join, relative } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
 import { stageClosure } from "../plan/stages.js";
 import type { BuildPlan } from "../plan/types.js";
 import type { Resolution } from "../sysdeps/resolve.js";
@@ -154,13 +155,26 @@ export async function readStageCache(dir: string, key: string): Promise<StageCac
  * A reader sees the old entry or the new one, never part of one; on failure the temporary file goes.
  */
 export async function writeStageCache(dir: string, key: string, entry: StageCacheEntry): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${key}.json`);
+  const text = JSON.stringify(entry);
   const tmp = join(dir, `.${key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await writeFile(tmp, JSON.stringify(entry));
-    await rename(tmp, join(dir, `${key}.json`));
+    await mkdir(dir, { recursive: true });
+    await writeFile(tmp, text);
+    await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const full = code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG";
+    throw new SlimwheelError(
+      "io",
+      full
+        ? `cannot write the stage cache entry ${path}: the disk is full (${Buffer.byteLength(text)} bytes to write; ${code})`
+        : `cannot write the stage cache entry ${path}: ${code ?? (e as Error).message}`,
+      {
+        hint: `free space on the file system of ${dir} (or point XDG_CACHE_HOME elsewhere); the entry was not written`,
+        cause: e,
+      },
+    );
   }
 }

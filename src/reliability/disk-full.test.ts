@@ -5,12 +5,17 @@
  * was there keeps its content.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../cli/testing.js";
 import { isSlimwheelError } from "../errors.js";
+import { writeLayerBlob } from "../oci/blob.js";
+import { assembleImage, imageBytes, writeImage } from "../oci/image-writer.js";
+import { layerTar } from "../oci/tar-writer.js";
+import { readStageCache, writeStageCache } from "../pipeline/stage-cache.js";
 import { writeAtomic } from "../util/write-atomic.js";
 
 let base: string;
@@ -103,5 +108,71 @@ describe("a full disk", () => {
     expect(l.code, l.stderr).toBe(1);
     expect(l.stderr).toContain(`cannot write ${sarif}: the disk is full`);
     expect(await readdir(mnt)).toEqual(before);
+  });
+
+  it("the OCI writer (oci:DIR, oci-archive:, docker-archive:): the path and the image's bytes named, nothing left", async (t) => {
+    if (!mounted) {
+      console.warn(`skipped: ${why}`);
+      t.skip();
+    }
+    await empty();
+    // An image of 256 KiB of incompressible bytes: four times the disk.
+    const store = join(base, "store");
+    await mkdir(store, { recursive: true });
+    const noise = randomBytes(256 * 1024);
+    const blob = await writeLayerBlob(
+      layerTar([{ path: "app/noise.bin", type: "file", content: noise }], { sourceDateEpoch: 0 }),
+      store,
+    );
+    const image = await assembleImage({
+      layers: [{ blob, createdBy: "test" }],
+      config: { cmd: ["true"] },
+      created: 0,
+      store,
+    });
+    const bytes = imageBytes(image);
+    expect(bytes).toBeGreaterThan(256 * 1024);
+    for (const kind of ["oci-dir", "oci-archive", "docker-archive"] as const) {
+      const path = join(mnt, `image-${kind}`);
+      const e = await writeImage(image, { kind, path }).catch((x: unknown) => x);
+      expect(isSlimwheelError(e), String(e)).toBe(true);
+      expect(e).toMatchObject({ code: "io" });
+      expect((e as Error).message).toBe(
+        `cannot write ${path}: the disk is full (${bytes} bytes of image to write; ENOSPC)`,
+      );
+      expect(await readdir(mnt), kind).toEqual([]);
+    }
+  });
+
+  it("the stage cache: the entry's path and bytes named, no temporary file, the old entry kept", async (t) => {
+    if (!mounted) {
+      console.warn(`skipped: ${why}`);
+      t.skip();
+    }
+    await empty();
+    const dir = join(mnt, "stages");
+    const key = "a".repeat(64);
+    const entry = (n: number) => ({
+      format: 1,
+      imageId: `sha256:${"b".repeat(64)}`,
+      ref: "localhost/slimwheel-stage:deps-x",
+      detection: {
+        resolution: { needs: [], packageOf: {}, unresolved: [], note: "x".repeat(n) },
+        extensions: 0,
+        wheels: 0,
+      },
+    });
+    await writeStageCache(dir, key, entry(10) as never);
+    await fill();
+    const big = entry(256 * 1024);
+    const e = await writeStageCache(dir, key, big as never).catch((x: unknown) => x);
+    expect(isSlimwheelError(e), String(e)).toBe(true);
+    expect((e as Error).message).toBe(
+      `cannot write the stage cache entry ${join(dir, `${key}.json`)}: the disk is full (${Buffer.byteLength(JSON.stringify(big))} bytes to write; ENOSPC)`,
+    );
+    expect(await readdir(dir)).toEqual([`${key}.json`]);
+    expect(
+      ((await readStageCache(dir, key)) as unknown as ReturnType<typeof entry>).detection.resolution.note,
+    ).toBe("x".repeat(10));
   });
 });

@@ -211,6 +211,28 @@ describe("hostile project directories", () => {
     }
   });
 
+  it("lint of a Dockerfile that is a FIFO, or beside a pyproject.toml that is one, is refused, never hangs", async () => {
+    const dir = await project(async (d) => {
+      mkfifo(join(d, "Dockerfile"));
+    });
+    refused(
+      await cli(["lint", dir], 10_000),
+      `${join(dir, "Dockerfile")} is a FIFO (named pipe), not a regular file`,
+    );
+    refused(await cli(["lint", join(dir, "Dockerfile")], 10_000), "Dockerfile is a FIFO (named pipe)");
+    // The Dockerfile is a file; the pyproject.toml next to it (read for [tool.slimwheel.lint]) is a FIFO.
+    const beside = await project(async (d) => {
+      await writeFile(join(d, "Dockerfile"), "FROM python:3.12-slim\nCOPY . /app\n");
+      mkfifo(join(d, "pyproject.toml"));
+    });
+    refused(await cli(["lint", beside], 10_000), "pyproject.toml is a FIFO (named pipe), not a regular file");
+    // A Dockerfile that is a link to a device is refused too.
+    const device = await project(async (d) => {
+      await symlink("/dev/zero", join(d, "Dockerfile"));
+    });
+    refused(await cli(["lint", device], 10_000), "Dockerfile is a character device, not a regular file");
+  });
+
   it("a requirements.txt that is (a link to) a device is refused; a device link elsewhere is not read", async () => {
     const inside = await project(async (d) => {
       await rm(join(d, "requirements.txt"));

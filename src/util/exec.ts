@@ -99,10 +99,15 @@ export function exec(file: string, args: readonly string[], options: ExecOptions
         return;
       }
       const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+      // Killed from outside (the kernel's OOM killer, an operator): its output says nothing of why.
+      const killedHint =
+        sig === "SIGKILL"
+          ? `${file} was killed from outside (the kernel's out-of-memory killer, or a person or program); check free memory (dmesg) and run it again`
+          : undefined;
       reject(
         new SlimwheelError("engine", `${doing}: ${file} ${how}`, {
           details: tail(stderr.trim() || stdout.trim()),
-          hint: options.hint,
+          hint: killedHint ?? options.hint,
         }),
       );
     });

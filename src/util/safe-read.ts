@@ -84,10 +84,25 @@ export async function readProjectFile(
       },
     );
   }
+  return readRegularFile(real, { display, maxBytes: max });
+}
+
+/**
+ * The text of the file at `path` (no check of where it is: for files the user names, such as the
+ * Dockerfile given to `lint`), or undefined when it does not exist or is a directory. A FIFO, a
+ * device or a socket is refused without blocking (it is opened with O_NONBLOCK and never read), as
+ * is a file over the size limit; errors are SlimwheelErrors ("input") naming `display`.
+ */
+export async function readRegularFile(
+  path: string,
+  options: { readonly display?: string; readonly maxBytes?: number } = {},
+): Promise<string | undefined> {
+  const display = options.display ?? path;
+  const max = options.maxBytes ?? MAX_PROJECT_FILE_BYTES;
   let handle: Awaited<ReturnType<typeof open>>;
   try {
     // O_NONBLOCK: opening a FIFO for reading returns at once instead of waiting for a writer.
-    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return undefined;

@@ -67,3 +67,41 @@ export async function pushImage(image: string, dest: string): Promise<string> {
   );
   return stdout.trim();
 }
+
+/** The names of buildah's working containers. */
+export async function buildahContainerNames(): Promise<string[]> {
+  // Listing can fail (exit 125) while other builds remove containers at that moment: tried 3 times.
+  let r = await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], {
+    env: process.env,
+    allowFailure: true,
+  });
+  for (let i = 0; i < 2 && r.code !== 0; i++) {
+    await new Promise((res) => setTimeout(res, 2000));
+    r = await exec("buildah", ["containers", "--format", "{{.ContainerName}}"], {
+      env: process.env,
+      allowFailure: true,
+    });
+  }
+  if (r.code !== 0) throw new Error(`buildah containers failed: ${r.stderr}`);
+  return r.stdout.trim().split("\n").filter(Boolean);
+}
+
+/** Mounted working containers, by mount point (`buildah mount` lists NAME MOUNTPOINT). */
+export async function mountedContainers(): Promise<Map<string, string>> {
+  const out = (await exec("buildah", ["mount"], { env: process.env, allowFailure: true })).stdout;
+  const map = new Map<string, string>();
+  for (const line of out.trim().split("\n")) {
+    const [name, mnt] = line.trim().split(/\s+/);
+    if (name && mnt) map.set(mnt, name);
+  }
+  return map;
+}
+
+/**
+ * The working containers slimwheel's CLI with process id `pid` made itself (`buildah from --name
+ * slimwheel-PID-…`) that are still there: the ones a test can attribute to that run in an engine
+ * storage others use at once.
+ */
+export async function containersOfCli(pid: number): Promise<string[]> {
+  return (await buildahContainerNames()).filter((n) => n.startsWith(`slimwheel-${pid}-`));
+}

@@ -6,7 +6,7 @@
  */
 import { createCipheriv, createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Transform } from "node:stream";
@@ -260,4 +260,39 @@ export async function writeDockerArchive(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Checks an OCI layout as a reader that trusts nothing would: `oci-layout` and `index.json` are
+ * there, and every blob the index names — each manifest, its config and its layers — exists with
+ * the size and sha256 digest its descriptor gives. Returns the manifests' digests; throws naming
+ * the first blob that does not match.
+ */
+export async function verifyOciLayout(dir: string): Promise<string[]> {
+  const layout = JSON.parse(await readFile(join(dir, "oci-layout"), "utf8")) as {
+    imageLayoutVersion?: string;
+  };
+  if (layout.imageLayoutVersion !== "1.0.0") throw new Error(`${dir}: oci-layout is not version 1.0.0`);
+  type Desc = { digest: string; size: number; mediaType?: string };
+  const blob = async (d: Desc): Promise<Buffer> => {
+    const [alg, hexDigest] = d.digest.split(":");
+    if (alg !== "sha256" || !/^[0-9a-f]{64}$/.test(hexDigest ?? ""))
+      throw new Error(`${dir}: bad digest ${d.digest}`);
+    const bytes = await readFile(join(dir, "blobs", "sha256", hexDigest!));
+    if (bytes.length !== d.size)
+      throw new Error(`${dir}: blob ${d.digest} is ${bytes.length} bytes, not ${d.size}`);
+    if (sha(bytes) !== d.digest) throw new Error(`${dir}: blob ${d.digest} has digest ${sha(bytes)}`);
+    return bytes;
+  };
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as { manifests: Desc[] };
+  if (!index.manifests?.length) throw new Error(`${dir}: index.json names no manifest`);
+  const out: string[] = [];
+  for (const m of index.manifests) {
+    const manifest = JSON.parse((await blob(m)).toString("utf8")) as { config: Desc; layers: Desc[] };
+    await blob(manifest.config);
+    if (!manifest.layers?.length) throw new Error(`${dir}: manifest ${m.digest} has no layers`);
+    for (const l of manifest.layers) await blob(l);
+    out.push(m.digest);
+  }
+  return out;
 }
