@@ -348,10 +348,14 @@ const tempPath = (path: string) =>
 const FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
 
 /** The bytes of the image's blobs (manifest, config, layers): about what any of its outputs needs. */
-export function imageBytes(image: StoredImage): number {
+export function imageBytes(image: StoredImage | StoredIndex): number {
+  const images = isStoredIndex(image) ? image.images : [image];
   const sizes = new Map<string, number>();
-  for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) sizes.set(d.digest, d.size);
-  return image.manifest.bytes.length + [...sizes.values()].reduce((a, b) => a + b, 0);
+  for (const i of images)
+    for (const d of [i.manifestJson.config, ...i.manifestJson.layers]) sizes.set(d.digest, d.size);
+  const manifests = images.reduce((n, i) => n + i.manifest.bytes.length, 0);
+  const index = isStoredIndex(image) ? image.index.bytes.length : 0;
+  return index + manifests + [...sizes.values()].reduce((a, b) => a + b, 0);
 }
 
 async function atomically(
