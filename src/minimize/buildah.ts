@@ -5,7 +5,19 @@
  * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
  * tag (`buildah pull docker-archive:`).
  */
-import { copyFile, cp, link, mkdir, mkdtemp, readdir, rename, rm, utimes } from "node:fs/promises";
+import {
+  copyFile,
+  cp,
+  link,
+  mkdir,
+  mkdtemp,
+  readdir,
+  rename,
+  rm,
+  stat,
+  utimes,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { isLoopbackRef } from "../engines/types.js";
@@ -248,16 +260,32 @@ async function setMtimes(dir: string, seconds: number): Promise<void> {
  * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
  */
 async function writeRootfs(trees: readonly { dir: string }[], dest: string, epoch: number): Promise<void> {
+  // Keyed by what it is made of: a tree already there is this one (and a build may be proving in it).
+  if (await stat(dest).catch(() => undefined)) return;
   const tmp = `${dest}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
     for (const t of trees) await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
     for (const d of ["app", "dev", "proc", "tmp"]) await mkdir(join(tmp, d), { recursive: true });
-    // The mtimes the image has (its .pyc headers match them): every lower layer's epoch.
+    // The mtimes the image has (its .pyc headers match them): the lower layers' epoch.
     await setMtimes(tmp, epoch);
-    await rm(dest, { recursive: true, force: true });
-    await rename(tmp, dest);
+    // What an engine puts in every container, for the proofs only (not in any layer).
+    await mkdir(join(tmp, "etc"), { recursive: true });
+    const hosts = join(tmp, "etc", "hosts");
+    if (!(await stat(hosts).catch(() => undefined)))
+      await writeFile(hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    const resolv = join(tmp, "etc", "resolv.conf");
+    if (!(await stat(resolv).catch(() => undefined)))
+      await copyFile("/etc/resolv.conf", resolv).catch(() => writeFile(resolv, ""));
+    // The tree's own time is when it was written (cache prune spares young trees).
+    const now = new Date();
+    await utimes(tmp, now, now);
+    await rename(tmp, dest).catch(async (e: NodeJS.ErrnoException) => {
+      // Another build wrote the same tree first: keep its.
+      if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+      await rm(tmp, { recursive: true, force: true });
+    });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

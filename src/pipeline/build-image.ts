@@ -35,7 +35,13 @@ import {
   usableEntry,
 } from "./fast-build.js";
 import { finalBaseImage, LABEL, pinnedDigest, projectLabels } from "./labels.js";
-import { appHasDistributions, type LayerCacheEntry, layerCacheDirs, lowerKey } from "./layer-cache.js";
+import {
+  appCopyStep,
+  appHasDistributions,
+  type LayerCacheEntry,
+  layerCacheDirs,
+  lowerKey,
+} from "./layer-cache.js";
 import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
@@ -258,7 +264,12 @@ async function layerCacheLookup(
     },
     async (ref) => (await engineNow()).engine.imageId(ref, ctx),
   );
-  if (!key) return { why: "the plan's app is not the final stage's last COPY . /app/" };
+  if (!key)
+    return {
+      why: appCopyStep(plans.at(-1)!)
+        ? "a base image is neither pinned by digest nor in the engine's local images"
+        : "the app is not the final stage's last COPY . /app/ with no RUN after it",
+    };
   const found = await usableEntry({
     project,
     plan: plans.at(-1)!,

@@ -19,6 +19,7 @@ import {
   rm,
   stat,
   symlink,
+  utimes,
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -179,7 +180,8 @@ export async function usableEntry(
   if (!entry.fastPath.ok) return { why: entry.fastPath.why };
   if (layerEpoch("runtime", input.sourceDateEpoch, entry.baseCreated) !== entry.lowerEpoch)
     return { why: "SOURCE_DATE_EPOCH moved before the base image's time: the lower layers' mtimes change" };
-  if (!rootfsRunAvailable()) return { why: "proving the image without an engine needs root" };
+  const runner = await rootfsRunAvailable();
+  if (runner !== true) return { why: runner };
   for (const l of entry.lower) {
     const st = await stat(blobFile(input.dirs.store, l.blob.digest)).catch(() => undefined);
     if (st?.size !== l.blob.size) return { why: `the cached ${l.role} layer is gone` };
@@ -189,6 +191,9 @@ export async function usableEntry(
   const { files } = appFiles(input.project, input.plan);
   const elf = await firstElf(input.project.dir, files);
   if (elf) return { why: `the app holds an ELF object (${elf}): its libraries go in the system layer` };
+  // A hit counts as a use: `cache prune --older-than` removes the entries used least recently.
+  const now = new Date();
+  await utimes(join(input.dirs.entries, `${input.key}.json`), now, now).catch(() => undefined);
   return { entry };
 }
 
@@ -325,7 +330,10 @@ export async function rememberLayers(
   },
   ctx: Context,
 ): Promise<void> {
-  const why = await sameAppTree(b.minimal.appTree, b.project, b.plan);
+  const elf = await firstElf(b.project.dir, appFiles(b.project, b.plan).files);
+  const why = elf
+    ? `the app holds an ELF object (${elf}): its libraries go in the system layer`
+    : await sameAppTree(b.minimal.appTree, b.project, b.plan);
   if (why)
     ctx.reporter.emit({
       type: "log",

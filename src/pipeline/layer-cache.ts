@@ -79,9 +79,14 @@ export function appCopyStep(plan: BuildPlan): Step | undefined {
     s.sources.length === 1 &&
     (s.sources[0] === "." || s.sources[0] === "./") &&
     s.dest.replace(/\/$/, "") === APP_DIR;
-  const copies = final?.steps.filter((s) => s.kind === "copy") ?? [];
+  const steps = final?.steps ?? [];
+  const copies = steps.filter((s) => s.kind === "copy");
   const last = copies.at(-1);
-  return last && isApp(last) ? last : undefined;
+  if (!last || !isApp(last)) return undefined;
+  // A RUN after the app's COPY (collectstatic…) may write outside /app from the app's code: the
+  // lower layers would then depend on the app, and a code-only rebuild cannot replace it alone.
+  if (steps.slice(steps.indexOf(last) + 1).some((s) => s.kind === "run")) return undefined;
+  return last;
 }
 
 /** The files of the app layer, relative to the project: the context after .dockerignore, and the plan's generated files. */

@@ -14,7 +14,11 @@ import { SlimwheelError } from "../errors.js";
 import type { ExecResult } from "../util/exec.js";
 import type { Runner } from "./prove.js";
 
+/** The exit code of the runner's own failure (before the command started): not the command's. */
+export const RUNNER_FAILED = 125;
+
 const SCRIPT = `set -e
+trap 'exit ${RUNNER_FAILED}' EXIT
 r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; shift 6
 image_path=$PATH
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -26,16 +30,58 @@ for n in null zero random urandom full tty; do
   mount --bind "/dev/$n" "$r/dev/$n"
 done
 ln -s /proc/self/fd "$r/dev/fd"
+ln -s /proc/self/fd/0 "$r/dev/stdin"
+ln -s /proc/self/fd/1 "$r/dev/stdout"
+ln -s /proc/self/fd/2 "$r/dev/stderr"
+mkdir "$r/dev/shm"
+mount -t tmpfs -o mode=1777 slimwheel-shm "$r/dev/shm"
 mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
 if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
 PATH=$image_path
 export PATH
+trap - EXIT
 exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
 `;
 
-/** Whether this process can run commands in a tree (root, with util-linux's unshare). */
-export function rootfsRunAvailable(): boolean {
-  return typeof process.getuid === "function" && process.getuid() === 0;
+let available: Promise<true | string> | undefined;
+
+/**
+ * Whether this process can run commands in a tree: root, util-linux's unshare with `--root`,
+ * `--wd`, `--setuid` (2.38 and later), and new mount, PID and network namespaces allowed here (not
+ * so as root inside an unprivileged container). `true`, or why not. Checked once per process.
+ */
+export function rootfsRunAvailable(): Promise<true | string> {
+  available ??= (async () => {
+    if (typeof process.getuid !== "function" || process.getuid() !== 0)
+      return "proving the image without an engine needs root";
+    const run = (args: string[]) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        const c = spawn("unshare", args, { stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        c.stdout.on("data", (d: Buffer) => (out += d));
+        c.stderr.on("data", (d: Buffer) => (out += d));
+        c.on("error", () => resolve({ code: 127, out: "" }));
+        c.on("close", (code) => resolve({ code: code ?? 1, out }));
+      });
+    const help = await run(["--help"]);
+    if (help.code === 127) return "util-linux's unshare is not installed";
+    if (!/--root/.test(help.out) || !/--setuid/.test(help.out))
+      return "this unshare has no --root/--setuid (util-linux 2.38 or later is needed)";
+    const ns = await run([
+      "--mount",
+      "--pid",
+      "--fork",
+      "--net",
+      "--",
+      "/bin/sh",
+      "-c",
+      "mount -t tmpfs x /mnt",
+    ]);
+    if (ns.code !== 0)
+      return `new namespaces are not allowed here (${ns.out.trim().split("\n")[0] ?? ns.code})`;
+    return true;
+  })();
+  return available;
 }
 
 export interface RootfsImage {
@@ -130,7 +176,18 @@ export function runInRootfs(
     });
     child.on("close", (code, sig) => {
       ctx.signal.removeEventListener("abort", kill);
-      resolve({ code: code ?? (sig ? 128 + 9 : 1), stdout, stderr });
+      if (code === RUNNER_FAILED && !ctx.signal.aborted)
+        reject(
+          new SlimwheelError(
+            "engine",
+            `running ${command[0]} in the image's tree: the runner could not set it up`,
+            {
+              details: stderr.slice(-2000),
+              hint: "rerun with --no-layer-cache to prove the image with the engine",
+            },
+          ),
+        );
+      else resolve({ code: code ?? (sig ? 128 + 9 : 1), stdout, stderr });
     });
   });
 }
