@@ -2,8 +2,9 @@
  * The layer cache (issue 11): after one build of examples/flask-app with the minimal runtime, a
  * one-line change to the app is rebuilt with no engine at all — the second build runs with a PATH
  * holding no buildah, podman or docker — reusing the runtime, system and dependencies layers;
- * its push uploads only the app layer and the config; the same inputs give the same digest; and a
- * change that breaks the app fails its proof with nothing written.
+ * its push uploads only the app layer and the config; the same inputs give the same digest, and the
+ * engine path (`--no-layer-cache`) makes the very same image from the same tree; and a change that
+ * breaks the app fails its proof with nothing written.
  */
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
+import { diffLayouts } from "./helpers/layout-diff.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const tb = await readEndpoints();
@@ -35,7 +37,7 @@ interface Outcome {
 
 const ref = () => `${tb.registry.host}/slimwheel-layer-cache/flask:t`;
 
-async function build(out: string, path?: string): Promise<Outcome> {
+async function build(out: string, path?: string, extra: readonly string[] = []): Promise<Outcome> {
   const r = await exec(
     process.execPath,
     [
@@ -46,6 +48,7 @@ async function build(out: string, path?: string): Promise<Outcome> {
       ...["-t", ref(), "--engine", "buildah", "--push"],
       ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
       ...["--index-url", tb.index.url, "--smoke", "python smoke.py", "--output", `oci:${out}`],
+      ...extra,
     ],
     {
       env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...(path ? { PATH: path } : {}) },
@@ -121,6 +124,12 @@ describe("a code-only change is rebuilt from the layer cache", () => {
     expect(again.code, again.stderr).toBe(0);
     expect((await manifestOf(join(work, "out3"))).digest).toBe(two.digest);
     expect(again.json.pushed?.[0]?.blobs?.every((b) => b.status === "skipped")).toBe(true);
+
+    // The engine path, from the same tree, makes the very same image (the test names what differs).
+    const engine = await build(join(work, "out5"), undefined, ["--no-layer-cache"]);
+    expect(engine.code, engine.stderr).toBe(0);
+    expect(engine.json.layerCache ?? null).toBeNull();
+    expect(await diffLayouts(join(work, "out5"), join(work, "out2"))).toEqual([]);
 
     // A change that breaks the app fails its proof, and writes nothing.
     await writeFile(join(app, "app.py"), `${source}\nraise SystemExit("broken on purpose")\n`);
