@@ -970,6 +970,27 @@ export interface PushResult {
   readonly blobs: readonly BlobReport[];
 }
 
+/** Pushes the config and layers of `image` not in `seen` (adding them), reporting each in `blobs`. */
+async function pushBlobsOf(
+  client: RegistryClient,
+  repository: string,
+  image: StoredImage,
+  seen: Set<string>,
+  blobs: BlobReport[],
+  o: PushOptions,
+): Promise<void> {
+  for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    const file = image.blobs.get(d.digest);
+    if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
+    const status = await client.pushBlob(repository, d, file, o.mountFrom);
+    const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
+    blobs.push(report);
+    o.onBlob?.(report);
+  }
+}
+
 /** Pushes `image` to `ref` (HOST/NAME[:TAG]): blobs, then the manifest by tag and by digest. */
 export async function pushImage(image: StoredImage, ref: string, o: PushOptions): Promise<PushResult> {
   const r = parseImageRef(ref);
@@ -984,17 +1005,7 @@ export async function pushImage(image: StoredImage, ref: string, o: PushOptions)
     );
   return withClient(r.registry, o, async (client) => {
     const blobs: BlobReport[] = [];
-    const seen = new Set<string>();
-    for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
-      if (seen.has(d.digest)) continue;
-      seen.add(d.digest);
-      const file = image.blobs.get(d.digest);
-      if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
-      const status = await client.pushBlob(r.repository, d, file, o.mountFrom);
-      const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
-      blobs.push(report);
-      o.onBlob?.(report);
-    }
+    await pushBlobsOf(client, r.repository, image, new Set<string>(), blobs, o);
     const mediaType = image.manifestJson.mediaType ?? image.manifest.descriptor.mediaType;
     const tag = r.tag ?? (r.digest ? undefined : "latest");
     if (tag) await client.putManifest(r.repository, tag, image.manifest.bytes, mediaType);
@@ -1024,16 +1035,7 @@ export async function pushIndex(stored: StoredIndex, ref: string, o: PushOptions
     const seen = new Set<string>();
     const images: { platform: string; digest: string }[] = [];
     for (const [i, image] of stored.images.entries()) {
-      for (const d of [image.manifestJson.config, ...image.manifestJson.layers]) {
-        if (seen.has(d.digest)) continue;
-        seen.add(d.digest);
-        const file = image.blobs.get(d.digest);
-        if (!file) throw new SlimwheelError("not-found", `blob ${d.digest} of the image is not on disk`);
-        const status = await client.pushBlob(r.repository, d, file, o.mountFrom);
-        const report = { digest: d.digest, size: d.size, mediaType: d.mediaType, status };
-        blobs.push(report);
-        o.onBlob?.(report);
-      }
+      await pushBlobsOf(client, r.repository, image, seen, blobs, o);
       const mediaType = image.manifestJson.mediaType ?? image.manifest.descriptor.mediaType;
       const m = image.manifest.descriptor.digest;
       await client.putManifest(r.repository, m, image.manifest.bytes, mediaType);
