@@ -44,6 +44,7 @@ exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
 `;
 
 let available: Promise<true | string> | undefined;
+const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**
  * Whether this process can run commands in a tree: root, util-linux's unshare with `--root`,
@@ -56,7 +57,8 @@ export function rootfsRunAvailable(): Promise<true | string> {
       return "proving the image without an engine needs root";
     const run = (args: string[]) =>
       new Promise<{ code: number; out: string }>((resolve) => {
-        const c = spawn("unshare", args, { stdio: ["ignore", "pipe", "pipe"] });
+        // The system's directories, as the runner finds its tools (not the caller's PATH).
+        const c = spawn("unshare", args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: SYSTEM_PATH } });
         let out = "";
         c.stdout.on("data", (d: Buffer) => (out += d));
         c.stderr.on("data", (d: Buffer) => (out += d));
