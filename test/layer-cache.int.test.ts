@@ -94,7 +94,7 @@ describe("a code-only change is rebuilt from the layer cache", () => {
     const one = await manifestOf(join(work, "out1"));
 
     const source = await readFile(join(app, "app.py"), "utf8");
-    await writeFile(join(app, "app.py"), `${source}\n# one more line\n`);
+    await writeFile(join(app, "app.py"), `${source}\n# one more line, ${Date.now()}\n`);
     const second = await build(join(work, "out2"), noEngineBin);
     expect(second.code, `${second.stderr}\n${JSON.stringify(second.json.error)}`).toBe(0);
     expect(second.json.layerCache?.hit).toBe(true);
