@@ -70,7 +70,7 @@ export function dockerArchiveSource(store: BlobStore, ref: string, tag?: string)
           });
         const head = await store.peek(name, 4);
         const gzip = head[0] === 0x1f && head[1] === 0x8b;
-        const zstd = head.readUInt32LE(0) === 0xfd2fb528;
+        const zstd = head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528;
         const m = /^blobs\/(sha256)\/([0-9a-f]{64})$/.exec(name.replace(/^\.\//, ""));
         layers.push({
           // A blob's name is its digest; an old `<id>/layer.tar` is hashed as it streams (gzip)

@@ -119,6 +119,9 @@ export function ociLayoutSource(store: BlobStore, ref: string, tag?: string): Im
       throw new SlimwheelError("input", `the manifest ${digest} in ${store.where} has no config or layers`, {
         hint: HINT,
       });
+    // Every layer a descriptor with a digest, the config too (found by the fuzz suite: a null layer).
+    descriptors(json.layers, `the manifest ${digest} in ${store.where}: layers`);
+    descriptors([json.config], `the manifest ${digest} in ${store.where}: config`);
     return { digest, json };
   };
   const get = () => {
