@@ -107,8 +107,9 @@ describe("build interrupted at random moments", () => {
     const before = await containers();
     const seed = Number(process.env.SLIMWHEEL_INTERRUPT_SEED ?? Date.now() % 100_000);
     const next = random(seed);
+    // From 1 s in: before that Node itself is starting (no program handles a signal then).
     const moments = Array.from({ length: 20 }, (_, i) => ({
-      afterMs: Math.round(300 + next() * Math.max(1000, warm.ms - 800)),
+      afterMs: Math.round(1000 + next() * Math.max(1000, warm.ms - 1500)),
       signal: (i % 5 === 4 ? "SIGTERM" : "SIGINT") as NodeJS.Signals,
     }));
     console.log(`interrupt seed ${seed} (SLIMWHEEL_INTERRUPT_SEED replays it); warm build ${warm.ms} ms`);

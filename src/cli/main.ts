@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-import { childTempDir } from "../util/child-tmp.js";
-import { run } from "./program.js";
-
+// The signal handlers come first, before the modules load (that takes a few hundred ms): an
+// interruption at any moment after Node itself has started is a cancellation, exit 130.
 const controller = new AbortController();
 // The first SIGINT/SIGTERM cancels: running programs are stopped, temporary directories, working
 // containers and partial outputs removed, exit 130. A second one exits at once.
@@ -11,15 +10,22 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
     controller.abort(new Error("interrupted"));
   });
 
-const children = await childTempDir(process.env);
-const code = await run(process.argv.slice(2), {
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  env: children.env,
-  cwd: process.cwd(),
-  stderrIsTTY: Boolean(process.stderr.isTTY),
-  stdoutIsTTY: Boolean(process.stdout.isTTY),
-  signal: controller.signal,
-});
-await children.remove();
-process.exitCode = code;
+const { childTempDir } = await import("../util/child-tmp.js");
+const { run } = await import("./program.js");
+if (controller.signal.aborted) {
+  process.stderr.write("error: interrupted\n");
+  process.exitCode = 130;
+} else {
+  const children = await childTempDir(process.env);
+  const code = await run(process.argv.slice(2), {
+    stdout: (t) => process.stdout.write(t),
+    stderr: (t) => process.stderr.write(t),
+    env: children.env,
+    cwd: process.cwd(),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    signal: controller.signal,
+  });
+  await children.remove();
+  process.exitCode = code;
+}
