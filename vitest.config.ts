@@ -11,6 +11,11 @@ export const LONG_TESTS = [
   "test/compose.int.test.ts",
   "test/platforms.int.test.ts",
   "test/load-output.int.test.ts",
+  // Covered in CI by shorter tests of the same code (layer-cache, interrupt, engine-faults):
+  "test/push-warm.int.test.ts",
+  "test/committed-dockerfile.int.test.ts",
+  "test/concurrent-builds.int.test.ts",
+  "test/compare-interrupt.int.test.ts",
 ];
 const long = process.env.SLIMWHEEL_LONG_TESTS === "1";
 
