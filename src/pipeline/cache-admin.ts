@@ -178,6 +178,17 @@ export function listingJson(l: CacheListing, now: number): unknown {
   };
 }
 
+/** Columns padded to their widest cell, two spaces apart; the third (a size) right-aligned. */
+export function formatTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]) =>
+    `${r
+      .map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd()}\n`;
+  return [head, ...rows].map(line).join("");
+}
+
 /** A table of the entries, then the totals. */
 export function formatCacheListing(l: CacheListing, now: number): string {
   if (!l.entries.length) return `stage cache ${l.dir}: empty\n`;
@@ -189,16 +200,8 @@ export function formatCacheListing(l: CacheListing, now: number): string {
     e.image,
     e.ref ?? "-",
   ]);
-  const head = ["KIND", "KEY", "SIZE", "AGE", "IMAGE", "REF"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) =>
-    `${r
-      .map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd()}\n`;
   let out = `stage cache ${l.dir}${l.engine ? ` (images checked with ${l.engine})` : " (images not checked: no engine)"}\n`;
-  out += line(head);
-  for (const r of rows) out += line(r);
+  out += formatTable(["KIND", "KEY", "SIZE", "AGE", "IMAGE", "REF"], rows);
   out += `${l.totals.entries} entr${l.totals.entries === 1 ? "y" : "ies"}, ${formatBytes(l.totals.bytes)} on disk`;
   const refs = l.entries.filter((e) => e.ref && e.image !== "missing").length;
   out += refs

@@ -7,6 +7,7 @@ import {
   formatAge,
   formatBytes,
   formatCacheListing,
+  formatTable,
   listingJson,
   listStageCache,
   parseDuration,
@@ -198,15 +199,7 @@ function formatLayerListing(l: LayerCacheListing, now: number): string {
     formatAge(now - i.modifiedMs),
     String(i.blobs?.length ?? "-"),
   ]);
-  const head = ["KIND", "KEY", "SIZE", "AGE", "BLOBS"];
-  const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k]!.length)));
-  const line = (r: string[]) =>
-    `${r
-      .map((c, k) => (k === 2 ? c.padStart(widths[k]!) : c.padEnd(widths[k]!)))
-      .join("  ")
-      .trimEnd()}\n`;
-  out += line(head);
-  for (const r of rows) out += line(r);
+  out += formatTable(["KIND", "KEY", "SIZE", "AGE", "BLOBS"], rows);
   const unused = l.items.filter((i) => i.kind === "blob");
   out += `${l.totals.entries} entr${l.totals.entries === 1 ? "y" : "ies"}; blob store: ${l.store.blobs} blobs, ${formatBytes(l.store.bytes)}${unused.length ? ` (${unused.length} used by no entry)` : ""}; ${formatBytes(l.totals.bytes)} in all\n`;
   if (rows.some((r) => r[0] === "layers*"))
