@@ -1,22 +1,25 @@
 /**
  * Engine faults (issue 13): `slimwheel build` of examples/flask-app with buildah, whose `buildah bud`
  * is killed (SIGKILL) from outside while it builds. The CLI must exit 1 (not 130, not 70) with an
- * error naming the engine and the step, no stack trace, no working container left and no partial
- * output (and none of the working containers the CLI names itself: those `buildah bud` makes cannot
- * be told from other builds' on a shared storage). And `build --output` onto a 2 MiB tmpfs (oci:DIR, docker-archive:FILE): exit 1, the path
+ * error naming the engine and the step, no stack trace, no working container left (neither those
+ * the CLI names itself nor those its `buildah bud` made, found by the build id each records) and no
+ * partial output; and another `buildah bud` from the same base running at that moment keeps its
+ * working container and finishes. And `build --output` onto a 2 MiB tmpfs (oci:DIR, docker-archive:FILE): exit 1, the path
  * named and the full disk said, nothing left on the tmpfs.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
+import { containersOfBuild } from "../src/engines/build-owner.js";
 import { containersOfCli } from "./helpers/buildah.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const TAG = "localhost/slimwheel-engine-faults/flask:t";
+const FOREIGN = "localhost/slimwheel-engine-faults/foreign:t";
 const tb = await readEndpoints();
 let work: string;
 
@@ -69,7 +72,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   spawnSync("umount", [join(work, "full")]);
-  await exec("buildah", ["rmi", "-f", TAG], { env: process.env, allowFailure: true });
+  await exec("buildah", ["rmi", "-f", TAG, FOREIGN], { env: process.env, allowFailure: true });
   await rm(work, { recursive: true, force: true });
 });
 
@@ -79,6 +82,20 @@ describe("the engine killed mid-build", () => {
     const temp = join(work, "tmp");
     await mkdir(out);
     await mkdir(temp);
+    // Another build on the same storage, from the same base (so buildah names its working container
+    // like the CLI's): it must survive the CLI's clean-up and finish.
+    const foreign = join(work, "foreign");
+    await mkdir(foreign);
+    await writeFile(join(foreign, "Dockerfile"), `FROM ${tb.images.runtime.pinned}\nRUN sleep 12\n`);
+    const other = spawn(
+      "buildah",
+      ["bud", "--isolation", "chroot", "--tls-verify=false", "-t", FOREIGN, foreign],
+      { env: process.env, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let otherOut = "";
+    other.stdout.on("data", (d: Buffer) => (otherOut += d));
+    other.stderr.on("data", (d: Buffer) => (otherOut += d));
+    const otherDone = new Promise<number | null>((res) => other.on("close", (c) => res(c)));
     const child = startBuild(`oci:${join(out, "image")}`, temp);
     let stderr = "";
     child.stdout.on("data", () => {});
@@ -87,22 +104,29 @@ describe("the engine killed mid-build", () => {
     let exited = false;
     void closed.then(() => (exited = true));
     let killed: number | undefined;
+    let sawContainer = false;
     while (!exited && killed === undefined) {
       const bud = await findBud(child.pid!);
       if (bud !== undefined) {
-        // Let it start its work, then kill it as an OOM killer or an operator would.
-        await new Promise((r) => setTimeout(r, 500));
+        // Let it start its work (its working container exists: what a kill leaves behind), then
+        // kill it as an OOM killer or an operator would.
+        const budContainers = () =>
+          containersOfBuild((id) => id.startsWith(`slimwheel-${child.pid}-`), process.env, true);
+        for (let i = 0; i < 100 && !exited && (await budContainers()).length === 0; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        sawContainer ||= (await budContainers()).length > 0;
         try {
           process.kill(bud, "SIGKILL");
           killed = bud;
         } catch {
-          // it ended in those 500 ms: look for the next one
+          // it ended meanwhile: look for the next one
         }
       } else await new Promise((r) => setTimeout(r, 50));
     }
     const code = await closed;
     console.log(`buildah bud ${killed} killed; the CLI said:\n${stderr.slice(-1200)}`);
     expect(killed, `no buildah bud was seen: ${stderr}`).toBeDefined();
+    expect(sawContainer, "the killed build had no working container yet").toBe(true);
     expect(code, stderr).toBe(1);
     // The engine and the step (the stage or image being built) are named.
     expect(stderr).toMatch(/buildah was killed by SIGKILL/);
@@ -113,6 +137,7 @@ describe("the engine killed mid-build", () => {
     expect(await readdir(out), "partial output").toEqual([]);
     expect(await readdir(temp), "temporary files left").toEqual([]);
     expect(await containersOfCli(child.pid!), "working containers left").toEqual([]);
+    expect(await otherDone, `the other build failed:\n${otherOut.slice(-1500)}`).toBe(0);
   });
 });
 

@@ -5,13 +5,13 @@
  * `buildah from` (podman run cannot set rlimits in some sandboxes) when buildah is installed.
  * docs/engine-notes.md has what each does on Debian 12.
  */
-import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { lastLine } from "../util/lines.js";
+import { BUILD_ID_ARG, containersOfBuild, newBuildId, ownArgWarning } from "./build-owner.js";
 import { runDetachable } from "./run.js";
 import { mountImagesInstead } from "./stage-mounts.js";
 import {
@@ -53,32 +53,18 @@ async function buildWithStageImages(
   ctx: Context,
   env: Env,
 ): Promise<BuildResult> {
-  // An interrupted `buildah bud` leaves its working containers behind (SIGINT or SIGTERM alike,
-  // buildah 1.28): the ones that appeared during this build are removed when it was cancelled.
-  // Only then: a build that merely failed leaves none (--force-rm), and sweeping after it would
-  // remove the working containers of other builds running at the same time.
-  const before = program === "buildah" ? await budContainers(env) : undefined;
+  // A `buildah bud` that is interrupted or killed leaves its working containers behind (buildah
+  // 1.28). Each build carries its own id (build-owner.ts), so after any failure exactly the
+  // containers this build made are removed, never those of another build on the same storage.
+  const buildId = newBuildId();
   try {
-    return await buildStages(program, req, ctx, env);
+    return await buildStages(program, req, ctx, env, buildId);
   } catch (e) {
-    if (before && ctx.signal.aborted) {
-      const left = [...(await budContainers(env))].filter((id) => !before.has(id));
+    if (program === "buildah" || (await hasProgram("buildah", env))) {
+      const left = await containersOfBuild(buildId, env);
       if (left.length) await exec("buildah", ["rm", ...left], { env, allowFailure: true });
     }
     throw e;
-  }
-}
-
-/** Working containers `buildah bud` makes (named IMAGEID-working-container). */
-async function budContainers(env: Env): Promise<Set<string>> {
-  const r = await exec("buildah", ["containers", "--json"], { env, allowFailure: true });
-  try {
-    const list = JSON.parse(r.stdout || "[]") as { id: string; builder: boolean; containername: string }[];
-    return new Set(
-      list.filter((c) => c.builder && /-working-container(-\d+)?$/.test(c.containername)).map((c) => c.id),
-    );
-  } catch {
-    return new Set();
   }
 }
 
@@ -87,17 +73,24 @@ async function buildStages(
   req: BuildRequest,
   ctx: Context,
   env: Env,
+  buildId: string,
 ): Promise<BuildResult> {
   const started = ctx.now();
   const subcommand = program === "buildah" ? "bud" : "build";
   const text = await readFile(req.dockerfile, "utf8");
   const stages = req.mountedStages ?? [];
+  const onLine = req.onLine;
   const run = (args: string[], doing: string) =>
-    exec(program, [subcommand, ...args], {
+    exec(program, [subcommand, "--build-arg", `${BUILD_ID_ARG}=${buildId}`, ...args], {
       signal: ctx.signal,
       env,
       doing,
-      onLine: req.onLine,
+      onLine: onLine
+        ? (line) => {
+            const kept = ownArgWarning(line);
+            if (kept !== undefined) onLine(kept);
+          }
+        : undefined,
       hint: `see the ${program} output above; rerun with --verbose for all of it`,
     });
   let dockerfile = req.dockerfile;
@@ -168,7 +161,7 @@ async function buildahRun(
 /** A working container of `image`, pulled when missing. */
 async function buildahFrom(image: string, ctx: Context, env: Env, insecure: boolean): Promise<string> {
   // A unique name: buildah derives default names from the image, which collide when two runs use one image at once.
-  const name = `slimwheel-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const name = newBuildId();
   const r = await exec(
     "buildah",
     ["from", "--quiet", "--name", name, ...(insecure ? ["--tls-verify=false"] : []), image],

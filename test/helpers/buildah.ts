@@ -5,6 +5,7 @@
  * that came from its layer cache (`RUN --mount=type=bind,from=STAGE` finds nothing; buildah
  * issue 4375, fixed in later releases) and reuses such layers when the stage changed (4522).
  */
+import { containersOfBuild } from "../../src/engines/build-owner.js";
 import { type ExecResult, exec } from "../../src/util/exec.js";
 
 export async function buildahBuild(options: {
@@ -98,10 +99,13 @@ export async function mountedContainers(): Promise<Map<string, string>> {
 }
 
 /**
- * The working containers slimwheel's CLI with process id `pid` made itself (`buildah from --name
- * slimwheel-PID-…`) that are still there: the ones a test can attribute to that run in an engine
- * storage others use at once.
+ * The working containers slimwheel's CLI with process id `pid` made and left: those it names itself
+ * (`buildah from --name slimwheel-PID-…`) and those its `buildah bud`s made, found by the build id
+ * each bud records (src/engines/build-owner.ts). Only these can be attributed to that run in an
+ * engine storage others use at once.
  */
 export async function containersOfCli(pid: number): Promise<string[]> {
-  return (await buildahContainerNames()).filter((n) => n.startsWith(`slimwheel-${pid}-`));
+  const named = (await buildahContainerNames()).filter((n) => n.startsWith(`slimwheel-${pid}-`));
+  const built = await containersOfBuild((id) => id.startsWith(`slimwheel-${pid}-`), process.env, true);
+  return [...named, ...built];
 }
