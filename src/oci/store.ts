@@ -25,6 +25,13 @@ export interface BlobStore {
 
 const MAX_READ = 64 * 1024 * 1024;
 
+/** A document (manifest, config, index) larger than any real one: refused, never allocated. */
+function tooLarge(where: string, size: number): SlimwheelError {
+  return new SlimwheelError("input", `${where} is ${size} bytes, too large for an image's JSON document`, {
+    hint: `manifests, configs and indexes are kilobytes; slimwheel reads at most ${MAX_READ / 1024 / 1024} MiB of one`,
+  });
+}
+
 const normal = (p: string) => p.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
 
 export function dirStore(dir: string): BlobStore {
@@ -42,7 +49,7 @@ export function dirStore(dir: string): BlobStore {
     },
     async read(p) {
       const s = await stat(full(p));
-      if (s.size > MAX_READ) throw new Error(`${p} is ${s.size} bytes, too large for a JSON document`);
+      if (s.size > MAX_READ) throw tooLarge(`${dir}/${p}`, s.size);
       return readFile(full(p));
     },
     async peek(p, n) {
@@ -148,6 +155,13 @@ async function indexTar(path: string): Promise<Map<string, TarEntry>> {
       name = pax?.get("path") ?? longName ?? name;
       const linkname = pax?.get("linkpath") ?? longLink ?? cstring(header, 157, 100);
       if (pax?.has("size")) size = Number(pax.get("size"));
+      // A size that is no byte count, or data past the end of the file: not an archive to trust.
+      if (!Number.isSafeInteger(size) || size < 0 || dataAt + size > total)
+        throw new SlimwheelError(
+          "input",
+          `${path}: the entry ${JSON.stringify(name.slice(0, 200))} claims ${Number.isFinite(size) ? `${size} bytes` : "an invalid size"}${Number.isSafeInteger(size) && size >= 0 ? `, past the end of the file (${total} bytes)` : ""}`,
+          { hint: "the archive is corrupt or truncated; export the image again" },
+        );
       const type =
         flag === "0" || flag === "\0" || flag === "7"
           ? "file"
@@ -239,7 +253,7 @@ export async function tarStore(path: string): Promise<BlobStore> {
     },
     async read(p) {
       const e = resolve(p);
-      if (e.size > MAX_READ) throw new Error(`${p} is ${e.size} bytes, too large for a JSON document`);
+      if (e.size > MAX_READ) throw tooLarge(`${path}: ${p}`, e.size);
       const fh = await open(path, "r");
       try {
         const buf = Buffer.alloc(e.size);
