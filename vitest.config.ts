@@ -14,8 +14,6 @@ export const LONG_TESTS = [
   // Covered in CI by shorter tests of the same code (layer-cache, interrupt, engine-faults):
   "test/push-warm.int.test.ts",
   "test/committed-dockerfile.int.test.ts",
-  "test/concurrent-builds.int.test.ts",
-  "test/compare-interrupt.int.test.ts",
 ];
 const long = process.env.SLIMWHEEL_LONG_TESTS === "1";
 

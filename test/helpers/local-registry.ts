@@ -217,9 +217,12 @@ export interface ProxyFault {
    * `drop`: the connection is destroyed after the request body arrived, before it is forwarded;
    * `drop-after`: the request is forwarded and done by the registry, then the connection is
    * destroyed before its answer reaches the client (the answer is lost, the effect is not);
-   * `corrupt`: forwarded, and the answer's body passed on with one byte changed.
+   * `corrupt`: forwarded, and the answer's body passed on with one byte changed;
+   * `slow`: forwarded after `delayMs` (a slow link, to interrupt a push while it waits).
    */
-  readonly kind: 500 | "drop" | "drop-after" | "corrupt";
+  readonly kind: 500 | "drop" | "drop-after" | "corrupt" | "slow";
+  /** For `slow`: how long the request waits before it is forwarded (default 5000 ms). */
+  readonly delayMs?: number;
   /** How many matching requests pass untouched first (default 0). */
   skip?: number;
   /** How many matching requests get it (default 1). */
@@ -230,7 +233,7 @@ export interface ProxiedRequest {
   readonly method: string;
   readonly url: string;
   /** The upstream's status, or what the proxy did instead. */
-  readonly outcome: number | "dropped" | "dropped after" | "corrupted" | "injected 500";
+  readonly outcome: number | "dropped" | "dropped after" | "corrupted" | "injected 500" | "delayed";
 }
 
 /**
@@ -271,38 +274,48 @@ export class FaultProxy {
           res.end('{"errors":[{"code":"UNKNOWN","message":"injected by the test proxy"}]}');
           return;
         }
-        const up = httpRequest(
-          { host: uHost, port: Number(uPort), method, path: url, headers: req.headers },
-          (ur) => {
-            if (fault?.kind === "drop-after") {
-              this.log.push({ method, url, outcome: "dropped after" });
-              ur.resume();
-              ur.on("end", () => req.socket.destroy());
-              return;
-            }
-            if (fault?.kind === "corrupt") {
-              const parts: Buffer[] = [];
-              ur.on("data", (c: Buffer) => parts.push(c));
-              ur.on("end", () => {
-                const body = Buffer.concat(parts);
-                const i = body.length >> 1;
-                if (body.length) body[i] = (body[i] ?? 0) ^ 0xff;
-                this.log.push({ method, url, outcome: "corrupted" });
-                res.writeHead(ur.statusCode ?? 502, ur.headers);
-                res.end(body);
-              });
-              return;
-            }
-            this.log.push({ method, url, outcome: ur.statusCode ?? 0 });
-            res.writeHead(ur.statusCode ?? 502, ur.headers);
-            ur.pipe(res);
-          },
-        );
-        up.on("error", (e) => {
-          res.writeHead(502);
-          res.end(String(e));
-        });
-        up.end(Buffer.concat(chunks));
+        const forward = () => {
+          const up = httpRequest(
+            { host: uHost, port: Number(uPort), method, path: url, headers: req.headers },
+            (ur) => {
+              if (fault?.kind === "drop-after") {
+                this.log.push({ method, url, outcome: "dropped after" });
+                ur.resume();
+                ur.on("end", () => req.socket.destroy());
+                return;
+              }
+              if (fault?.kind === "corrupt") {
+                const parts: Buffer[] = [];
+                ur.on("data", (c: Buffer) => parts.push(c));
+                ur.on("end", () => {
+                  const body = Buffer.concat(parts);
+                  const i = body.length >> 1;
+                  if (body.length) body[i] = (body[i] ?? 0) ^ 0xff;
+                  this.log.push({ method, url, outcome: "corrupted" });
+                  res.writeHead(ur.statusCode ?? 502, ur.headers);
+                  res.end(body);
+                });
+                return;
+              }
+              this.log.push({ method, url, outcome: ur.statusCode ?? 0 });
+              res.writeHead(ur.statusCode ?? 502, ur.headers);
+              ur.pipe(res);
+            },
+          );
+          up.on("error", (e) => {
+            res.writeHead(502);
+            res.end(String(e));
+          });
+          up.end(Buffer.concat(chunks));
+        };
+        if (fault?.kind === "slow") {
+          this.log.push({ method, url, outcome: "delayed" });
+          const wait = fault.delayMs ?? 5000;
+          fault = undefined;
+          setTimeout(forward, wait);
+          return;
+        }
+        forward();
       });
     });
     await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
