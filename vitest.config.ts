@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 /**
  * Integration tests too long for CI's 45 minutes (each builds several images cold or runs a whole
- * user path): `npm run test:long` runs them (docs/testing.md). CI's `npm test` leaves them out.
+ * user path): `npm run test:long` runs them (README.md, contributor section). CI's `npm test` leaves them out.
  */
 export const LONG_TESTS = [
   "test/readme.int.test.ts",
