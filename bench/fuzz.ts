@@ -7,9 +7,13 @@
  * bytes). Exit 1 if any target had an untyped crash or a hang.
  *
  * Each target runs in a worker thread; a watchdog in the main thread terminates a worker stuck on
- * one input for --kill-ms, records the hang with its input, and resumes at the next case.
+ * one input for --kill-ms, records the hang with its input, and resumes at the next case. The
+ * worker's JavaScript heap is limited to --heap-mb (default 256, the issue's bound): an input that
+ * needs more ends the worker with ERR_WORKER_OUT_OF_MEMORY, counted as a crash of that input, with
+ * its fixture. (Buffers live outside that heap: what bounds them is that no reader allocates from
+ * a size an input claims before checking it against the bytes there are.)
  *
- * Usage: npm run fuzz -- [--cases N] [--target NAME[,NAME]] [--seed S] [--hang-ms MS] [--kill-ms MS] [--no-save]
+ * Usage: npm run fuzz -- [--cases N] [--target NAME[,NAME]] [--seed S] [--hang-ms MS] [--kill-ms MS] [--heap-mb MB] [--no-save]
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -101,6 +105,7 @@ interface Options {
   seed: number;
   hangMs: number;
   killMs: number;
+  heapMb: number;
   save: boolean;
   targets: FuzzTarget[];
 }
@@ -111,6 +116,7 @@ function parseArgs(argv: string[]): Options {
     seed: 1,
     hangMs: 1000,
     killMs: 10_000,
+    heapMb: 256,
     save: true,
     targets: [...targets],
   };
@@ -129,6 +135,7 @@ function parseArgs(argv: string[]): Options {
     if (flag === "--cases") o.cases = num(value());
     else if (flag === "--seed") o.seed = num(value());
     else if (flag === "--hang-ms") o.hangMs = num(value());
+    else if (flag === "--heap-mb") o.heapMb = num(value());
     else if (flag === "--kill-ms") o.killMs = num(value());
     else if (flag === "--no-save") o.save = false;
     else if (flag === "--target") picked.push(...value().split(",").filter(Boolean).map(targetNamed));
@@ -188,7 +195,11 @@ async function fuzzTarget(target: FuzzTarget, o: Options): Promise<Row> {
         known: [...known],
         shared,
       };
-      const worker = new Worker(WORKER_BOOT, { eval: true, workerData: job });
+      const worker = new Worker(WORKER_BOOT, {
+        eval: true,
+        workerData: job,
+        resourceLimits: { maxOldGenerationSizeMb: o.heapMb, maxYoungGenerationSizeMb: 32 },
+      });
       const stopped = await new Promise<{ index: number; why: "hang" | "crash" } | undefined>((resolve) => {
         const watchdog = setInterval(() => {
           if (Atomics.load(i32, I_RUNNING) === 1 && Date.now() - f64[0]! > o.killMs) {
@@ -288,7 +299,7 @@ function table(rows: Row[]): string {
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   console.log(
-    `fuzzing ${o.targets.length} target(s), ${o.cases} cases each, seed ${o.seed}, hang > ${o.hangMs} ms (watchdog ${o.killMs} ms), node ${process.version}`,
+    `fuzzing ${o.targets.length} target(s), ${o.cases} cases each, seed ${o.seed}, hang > ${o.hangMs} ms (watchdog ${o.killMs} ms), worker heap ≤ ${o.heapMb} MB, node ${process.version}`,
   );
   const rows: Row[] = [];
   for (const t of o.targets) {

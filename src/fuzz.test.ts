@@ -73,6 +73,7 @@ describe("fuzz targets", () => {
       "tar-layer",
       "oci-layout",
       "docker-archive",
+      "dockerfile",
     ]);
     for (const t of targets) expect(t.seeds().length, t.name).toBeGreaterThan(0);
   });

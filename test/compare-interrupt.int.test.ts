@@ -3,8 +3,8 @@
  * with buildah, interrupted with SIGINT at 3 moments chosen by what it prints (--verbose): during
  * the cold engine build, while it measures (exports and reads) the image, and during the cached
  * rebuild. Each time: exit 130, no stack trace, nothing left in TMPDIR (an empty directory of the
- * test's), none of the working containers the CLI names itself (`slimwheel-PID-…`; those of
- * `buildah bud` cannot be told from other builds' on a shared storage), no image left under
+ * test's), none of the CLI's working containers (those it names itself, `slimwheel-PID-…`, and
+ * those its `buildah bud`s made, found by the build id each records), no image left under
  * compare's tag, and no report — no
  * `--html` file (nor its temporary file), no JSON report on stdout.
  */

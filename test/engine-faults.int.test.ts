@@ -5,7 +5,7 @@
  * the CLI names itself nor those its `buildah bud` made, found by the build id each records) and no
  * partial output; and another `buildah bud` from the same base running at that moment keeps its
  * working container and finishes. And `build --output` onto a 2 MiB tmpfs (oci:DIR, docker-archive:FILE): exit 1, the path
- * named and the full disk said, nothing left on the tmpfs.
+ * named, the full disk and the image's size said, nothing left on the tmpfs.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -163,6 +163,7 @@ describe("build --output on a full disk", () => {
       const code = await new Promise<number | null>((res) => child.on("close", (c) => res(c)));
       expect(code, stderr.slice(-3000)).toBe(1);
       expect(stderr).toContain(`cannot write ${path}: the disk is full`);
+      expect(stderr).toMatch(/which needs about [\d.]+ [KMG]?B uncompressed/); // the bytes needed
       expect(stderr).toContain("ENOSPC");
       expect(stderr).not.toMatch(/\n\s+at .+:\d+:\d+\)?/);
       expect(await readdir(full), `${kind}: partial output`).toEqual([]);

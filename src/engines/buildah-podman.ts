@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
+import { formatBytes } from "../report/html.js";
 import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { lastLine } from "../util/lines.js";
 import { BUILD_ID_ARG, containersOfBuild, newBuildId, ownArgWarning } from "./build-owner.js";
@@ -302,6 +303,27 @@ export function buildahPodmanEngine(program: BuildahPodman, env: Env): Engine {
       return r.code === 0 && /^(sha256:)?[0-9a-f]{64}$/.test(id)
         ? `sha256:${id.replace(/^sha256:/, "")}`
         : undefined;
+    },
+    async imageSize(ref, ctx) {
+      // buildah says it in words ("152 MB"); podman in bytes.
+      if (program === "buildah") {
+        const r = await exec("buildah", ["images", "--json", ref], {
+          env,
+          signal: ctx.signal,
+          allowFailure: true,
+        });
+        try {
+          return (JSON.parse(r.stdout) as { size?: string }[])[0]?.size;
+        } catch {
+          return undefined;
+        }
+      }
+      const r = await exec("podman", ["image", "inspect", "--format", "{{.Size}}", ref], {
+        env,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+      return r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? formatBytes(Number(r.stdout.trim())) : undefined;
     },
     async imageDigest(ref, ctx, options = {}) {
       const inspect = async () => {

@@ -5,11 +5,13 @@
  * `docker save` (docker-archive); an OCI layout or archive is converted from that archive with
  * `skopeo copy`.
  */
+
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import { SlimwheelError } from "../errors.js";
+import { formatBytes } from "../report/html.js";
 import { type Env, exec } from "../util/exec.js";
 import { firstLine } from "../util/lines.js";
 import { runDetachable } from "./run.js";
@@ -212,6 +214,15 @@ export function dockerEngine(env: Env): Engine {
       });
       const id = r.stdout.trim();
       return r.code === 0 && /^sha256:[0-9a-f]{64}$/.test(id) ? id : undefined;
+    },
+    async imageSize(ref, ctx) {
+      const c = await getClient();
+      const r = await exec(c.program, ["image", "inspect", "--format", "{{.Size}}", ref], {
+        env: dockerEnv,
+        signal: ctx.signal,
+        allowFailure: true,
+      });
+      return r.code === 0 && /^\d+$/.test(r.stdout.trim()) ? formatBytes(Number(r.stdout.trim())) : undefined;
     },
     async imageDigest(ref, ctx) {
       const c = await getClient();

@@ -106,6 +106,8 @@ export interface Engine {
   removeImages(images: readonly string[], ctx: Context): Promise<void>;
   /** The ID of a local image, or undefined when there is no such image. */
   imageId(ref: string, ctx: Context): Promise<string | undefined>;
+  /** The size of a local image as the engine reports it (e.g. "152 MB"), or undefined. */
+  imageSize?(ref: string, ctx: Context): Promise<string | undefined>;
   /**
    * The manifest digest of the image `ref` names (a base image), pulled first when it is not
    * local (the build would pull it anyway); undefined when the engine cannot say.

@@ -77,4 +77,35 @@ describe("tarStore", () => {
     });
     await expect(tarStore(join(tmp, "missing.tar"))).rejects.toMatchObject({ code: "not-found" });
   });
+
+  /** A tar whose first header (of type `flag`) claims `size` bytes, with `tail` bytes after it. */
+  function lyingHeader(flag: string, size: string, tail = 1024): Buffer {
+    const h = Buffer.alloc(512);
+    h.write("big", 0, "latin1");
+    h.write("0000644\0", 100, "latin1");
+    h.write(size, 124, "latin1");
+    h.write(flag, 156, "latin1");
+    h.write("ustar\0", 257, "latin1");
+    h.write("00", 263, "latin1");
+    h.fill(" ", 148, 156);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+    return Buffer.concat([h, Buffer.alloc(tail)]);
+  }
+
+  it("refuses, before allocating, a header that claims more bytes than the file has (pax, long name, file)", async () => {
+    // 60 MiB claimed in a 1.5 KB file: the size is never trusted for an allocation.
+    const claimed = `${(60 * 1024 * 1024).toString(8).padStart(11, "0")}\0`;
+    for (const flag of ["x", "L", "0"]) {
+      const f = join(tmp, `lying-${flag}.tar`);
+      await writeFile(f, lyingHeader(flag, claimed));
+      const before = process.memoryUsage().arrayBuffers;
+      await expect(tarStore(f), flag).rejects.toMatchObject({
+        code: "input",
+        message: expect.stringMatching(/claims 62914560 bytes, past the end of the file \(1536 bytes\)/),
+      });
+      expect(process.memoryUsage().arrayBuffers - before, flag).toBeLessThan(16 * 1024 * 1024);
+    }
+  });
 });

@@ -136,6 +136,13 @@ async function indexTar(path: string): Promise<Map<string, TarEntry>> {
       const dataAt = offset + 512;
       const next = dataAt + Math.ceil(size / 512) * 512;
       if (flag === "L" || flag === "K" || flag === "x") {
+        // Checked before anything is allocated: a header's size is the file's claim, not a fact.
+        if (!Number.isSafeInteger(size) || size < 0 || dataAt + size > total)
+          throw new SlimwheelError(
+            "input",
+            `${path}: a tar extension header at byte ${offset} claims ${Number.isFinite(size) ? `${size} bytes` : "an invalid size"}, past the end of the file (${total} bytes)`,
+            { hint: "the archive is corrupt or truncated; export the image again" },
+          );
         const data = await readData(dataAt, size);
         if (flag === "L") longName = data.toString("utf8").replace(/\0.*$/s, "");
         else if (flag === "K") longLink = data.toString("utf8").replace(/\0.*$/s, "");

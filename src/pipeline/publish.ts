@@ -75,16 +75,18 @@ export async function exportAtomically(
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     const text = isSlimwheelError(e) ? `${e.message}\n${e.details ?? ""}` : String((e as Error).message);
     if (isSlimwheelError(e) && e.code === "cancelled") throw e;
-    if (DISK_FULL.test(text))
+    if (DISK_FULL.test(text)) {
+      const size = await engine.imageSize?.(image, ctx).catch(() => undefined);
       throw new SlimwheelError(
         "io",
-        `cannot write ${output.path}: the disk is full (${engine.id} ran out of space writing the image; ENOSPC)`,
+        `cannot write ${output.path}: the disk is full (${engine.id} ran out of space writing the image${size ? `, which needs about ${size} uncompressed` : ""}; ENOSPC)`,
         {
-          hint: `free space on the file system of ${dir} (the image needs about its size: see \`${engine.id} images\`), or write elsewhere; nothing was left at ${output.path}`,
+          hint: `free ${size ? `about ${size}` : "about the image's size"} on the file system of ${dir}, or write elsewhere; nothing was left at ${output.path}`,
           details: isSlimwheelError(e) ? e.details : undefined,
           cause: e,
         },
       );
+    }
     throw e;
   }
 }

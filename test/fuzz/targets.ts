@@ -12,6 +12,8 @@ import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { parse as parseTomlText, stringify as stringifyToml } from "smol-toml";
+import { lintText } from "../../src/lint/lint.js";
+import { rules as lintRules } from "../../src/lint/rules/index.js";
 import { readDockerArchive } from "../../src/oci/docker-archive.js";
 import { analyzeLayer } from "../../src/oci/layer.js";
 import { readLayout } from "../../src/oci/layout.js";
@@ -1646,6 +1648,74 @@ const dockerArchiveTarget: FuzzTarget<Buffer> = {
   },
 };
 
+const dockerfileTarget = textTarget({
+  name: "dockerfile",
+  exercises: "Dockerfile parser and every lint rule (lintText)",
+  ext: "Dockerfile",
+  quick: 500,
+  seeds: () => [
+    ...texts((n) => n.endsWith(".Dockerfile") || n === "Dockerfile"),
+    ...lintRules.flatMap((r) => [...r.good, ...r.bad]),
+  ],
+  arbitrary: () => {
+    const keyword = fc.constantFrom(
+      "FROM",
+      "RUN",
+      "COPY",
+      "ADD",
+      "ENV",
+      "ARG",
+      "USER",
+      "WORKDIR",
+      "CMD",
+      "ENTRYPOINT",
+      "LABEL",
+      "EXPOSE",
+      "HEALTHCHECK",
+      "ONBUILD",
+      "SHELL",
+      "VOLUME",
+      "STOPSIGNAL",
+      "from",
+      "# slimwheel-ignore",
+      "# escape=`",
+    );
+    const word = fc.oneof(
+      fc.constantFrom(
+        "python:3.12-slim AS build",
+        "--from=build",
+        "--mount=type=cache,target=/root/.cache/pip",
+        "apt-get install -y gcc",
+        "pip install -r requirements.txt",
+        '["python", "app.py"]',
+        "&& rm -rf /var/lib/apt/lists/*",
+        "\\",
+        "${X:-y}",
+        "<<EOF",
+        "EOF",
+        ". /app/",
+      ),
+      fc.string({ maxLength: 12 }),
+    );
+    return fc
+      .array(fc.tuple(keyword, fc.array(word, { maxLength: 5 })), { maxLength: 12 })
+      .map((lines) => lines.map(([k, ws]) => `${k} ${ws.join(" ")}`).join("\n"));
+  },
+  tokens: [
+    "FROM python:3.12\n",
+    "RUN ",
+    "\\\n",
+    "COPY --from=",
+    "<<EOF\n",
+    "\nEOF\n",
+    "# escape=`\n",
+    "`\n",
+    "${",
+    "}",
+  ],
+  run: (input) => lintText(input, "Dockerfile"),
+});
+
 export const targets: readonly FuzzTarget[] = [
   requirementsTarget,
   pyprojectTarget,
@@ -1666,6 +1736,7 @@ export const targets: readonly FuzzTarget[] = [
   tarLayerTarget,
   ociLayoutTarget,
   dockerArchiveTarget,
+  dockerfileTarget,
 ] as unknown as readonly FuzzTarget[];
 
 export function targetNamed(name: string): FuzzTarget {
