@@ -42,15 +42,23 @@ export function splitWords(command: string): string[] {
   return words;
 }
 
+/** Which command is split: the image's start command, or the `--smoke` command (they are fixed in different places). */
+export type CommandRole = "start" | "smoke";
+
+const NO_SHELL_HINT: Record<CommandRole, string> = {
+  start:
+    "give a start command without pipes, redirections, && or $( ) ([tool.slimwheel] command, or the Procfile's web: line; a script can do the rest), or use --runtime slim",
+  smoke:
+    "give --smoke a command without pipes, redirections, && or $( ) (e.g. --smoke 'python -m app.selfcheck'), or use --runtime slim",
+};
+
 /** The exec-form argv that runs `command` with no shell in the image. */
-export function execForm(command: string): string[] {
+export function execForm(command: string, role: CommandRole = "start"): string[] {
   if (SHELL_ONLY.test(command.replace(/'[^']*'|"(?:[^"\\]|\\.)*"/g, "")))
     throw new SlimwheelError(
       "input",
-      `a minimal image has no shell, and this command needs one: ${command}`,
-      {
-        hint: "give a command without pipes, redirections, && or $( ) ([tool.slimwheel] command), or use --runtime slim",
-      },
+      `a minimal image has no shell, and ${role === "smoke" ? "the --smoke command" : "the start command"} needs one: ${command}`,
+      { hint: NO_SHELL_HINT[role] },
     );
   if (!/\$/.test(command)) return splitWords(command);
   return ["python3", "-c", LAUNCHER, command];
