@@ -1,8 +1,9 @@
 /**
- * A start command without a shell, for a minimal image (no /bin/sh): a command that needs no shell
- * becomes exec form by splitting it into words; one that does (`${PORT:-8000}`, quotes) runs through
- * a short Python launcher that expands `$PORT`, `${PORT}` and `${PORT:-N}` from the environment, splits the
- * command as a POSIX shell would (shlex) and execs it — so the server still honours PORT.
+ * A start command without a shell, for a minimal image (no /bin/sh): a command without `$` becomes
+ * exec form by splitting it into words (POSIX quotes and backslashes included); one with `$PORT`,
+ * `${PORT:-8000}` or another `$VAR` runs through a short Python launcher that expands `$VAR`,
+ * `${VAR}` and `${VAR:-N}` from the environment, splits the command as a POSIX shell would (shlex)
+ * and execs it — so the server still honours PORT.
  */
 import { SlimwheelError } from "../errors.js";
 

@@ -85,7 +85,7 @@ export interface BuildOptions extends ImageSources {
   readonly bootTest?: boolean;
   /** With a minimal runtime: more paths of the built image to keep (besides `[tool.slimwheel] keep`). */
   readonly keep?: readonly string[];
-  /** With a minimal runtime: keep busybox (from busybox-static, when installed) as a debug shell. */
+  /** With a minimal runtime: install busybox-static (the plan's runtime packages) and keep its /bin/busybox as a debug shell. */
   readonly debugShell?: boolean;
   /** `minimal`: ship only the closure of what the app runs (slimwheel strategy; with docker, assembled through buildah); default `slim`. */
   readonly runtime?: RuntimeKind;
