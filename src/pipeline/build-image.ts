@@ -385,7 +385,7 @@ async function fastBuild(
 }
 
 /** The plan's options for this build (`--debug-shell` adds busybox-static to the runtime packages). */
-export const strategyOptions = (o: BuildOptions, ctx: Context): StrategyOptions => ({
+export const strategyOptions = (o: BuildOptions, ctx: Pick<Context, "sourceDateEpoch">): StrategyOptions => ({
   sourceDateEpoch: ctx.sourceDateEpoch,
   withoutRuntimePackages: o.excludeRuntimePackages,
   ...(o.debugShell ? { debugShell: true } : {}),

@@ -8,11 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../cli/testing.js";
-import type { Context } from "../context.js";
 import { isSlimwheelError } from "../errors.js";
 import { readProject } from "../project/read.js";
 import { renderDockerfile } from "../render/dockerfile/index.js";
-import { silentReporter } from "../reporter/index.js";
 import { hasProgram } from "../util/exec.js";
 import { assemblePlan } from "./assemble.js";
 import { strategyOptions } from "./build-image.js";
@@ -24,14 +22,6 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "slimwheel-minimal-checks-"));
 });
 afterAll(() => rm(work, { recursive: true, force: true }));
-
-const ctx = (): Context => ({
-  signal: new AbortController().signal,
-  reporter: silentReporter,
-  cwd: "/",
-  env: {},
-  now: Date.now,
-});
 
 /** A project whose start command is `command` ([tool.slimwheel] command). */
 async function projectWith(name: string, command: string): Promise<string> {
@@ -52,7 +42,7 @@ const finalStage = (dockerfile: string) => dockerfile.slice(dockerfile.lastIndex
 describe("--debug-shell installs busybox-static in the runtime stage", () => {
   const render = async (debugShell: boolean) => {
     const project = await readProject(FLASK);
-    const options = strategyOptions({ tags: [], version: "0.0.0-test", debugShell }, ctx());
+    const options = strategyOptions({ tags: [], version: "0.0.0-test", debugShell }, {});
     const plan = assemblePlan(project, "slimwheel", options);
     return { plan, dockerfile: renderDockerfile(plan, { version: "0.0.0-test", runtime: "minimal" }) };
   };
