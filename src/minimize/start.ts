@@ -1,8 +1,9 @@
 /**
- * A start command without a shell, for a minimal image (no /bin/sh): a command that needs no shell
- * becomes exec form by splitting it into words; one that does (`${PORT:-8000}`, quotes) runs through
- * a short Python launcher that expands `$PORT`, `${PORT}` and `${PORT:-N}` from the environment, splits the
- * command as a POSIX shell would (shlex) and execs it — so the server still honours PORT.
+ * A start command without a shell, for a minimal image (no /bin/sh): a command without `$` becomes
+ * exec form by splitting it into words (POSIX quotes and backslashes included); one with `$PORT`,
+ * `${PORT:-8000}` or another `$VAR` runs through a short Python launcher that expands `$VAR`,
+ * `${VAR}` and `${VAR:-N}` from the environment, splits the command as a POSIX shell would (shlex)
+ * and execs it — so the server still honours PORT.
  */
 import { SlimwheelError } from "../errors.js";
 
@@ -42,15 +43,23 @@ export function splitWords(command: string): string[] {
   return words;
 }
 
+/** Which command is split: the image's start command, or the `--smoke` command (they are fixed in different places). */
+export type CommandRole = "start" | "smoke";
+
+const NO_SHELL_HINT: Record<CommandRole, string> = {
+  start:
+    "give a start command without pipes, redirections, && or $( ) ([tool.slimwheel] command, or the Procfile's web: line; a script can do the rest), or use --runtime slim",
+  smoke:
+    "give --smoke a command without pipes, redirections, && or $( ) (e.g. --smoke 'python -m app.selfcheck'), or use --runtime slim",
+};
+
 /** The exec-form argv that runs `command` with no shell in the image. */
-export function execForm(command: string): string[] {
+export function execForm(command: string, role: CommandRole = "start"): string[] {
   if (SHELL_ONLY.test(command.replace(/'[^']*'|"(?:[^"\\]|\\.)*"/g, "")))
     throw new SlimwheelError(
       "input",
-      `a minimal image has no shell, and this command needs one: ${command}`,
-      {
-        hint: "give a command without pipes, redirections, && or $( ) ([tool.slimwheel] command), or use --runtime slim",
-      },
+      `a minimal image has no shell, and ${role === "smoke" ? "the --smoke command" : "the start command"} needs one: ${command}`,
+      { hint: NO_SHELL_HINT[role] },
     );
   if (!/\$/.test(command)) return splitWords(command);
   return ["python3", "-c", LAUNCHER, command];

@@ -9,7 +9,7 @@ import type { Engine, RunOptions } from "../engines/types.js";
 import { readProject } from "../project/read.js";
 import { silentReporter } from "../reporter/index.js";
 import { bootOptions } from "./build-image.js";
-import { bootTest, failureHint } from "./prove.js";
+import { bootTest, failureHint, findMissing } from "./prove.js";
 
 const ctx = (): Context => ({
   signal: new AbortController().signal,
@@ -106,16 +106,63 @@ describe("the boot test", () => {
 });
 
 describe("the hint of a failed proof", () => {
-  const out =
-    "Traceback…\nFileNotFoundError: [Errno 2] No such file or directory: '/usr/share/misc/magic.mgc'\n";
-  it("names the missing file and the --keep line for a minimal image", () => {
-    expect(failureHint(out, { keepHint: true }, "x")).toContain("--keep /usr/share/misc/magic.mgc");
-    expect(failureHint("libmagic.so.1: cannot open shared object file", { keepHint: true }, "x")).toContain(
-      "libmagic.so.1 is not in the minimal image",
-    );
+  /** What the closure dropped from a built image (an arm64 one: the path is looked up, not guessed). */
+  const dropped = [
+    "/usr/bin/perl",
+    "/usr/lib/aarch64-linux-gnu/libgomp.so.1",
+    "/usr/lib/aarch64-linux-gnu/libgomp.so.1.0.0",
+    "/usr/share/misc/magic.mgc",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+  ];
+  const ctypesSmoke = [
+    "Traceback (most recent call last):",
+    '  File "/app/smoke.py", line 2, in <module>',
+    '    ctypes.CDLL("libgomp.so.1")',
+    '  File "/usr/local/lib/python3.11/ctypes/__init__.py", line 376, in __init__',
+    "    self._handle = _dlopen(self._name, mode)",
+    "OSError: libgomp.so.1: cannot open shared object file: No such file or directory",
+  ].join("\n");
+  const fileBoot = [
+    "[2026-11-30 00:10:01 +0000] [1] [INFO] Starting gunicorn 23.0.0",
+    "Traceback (most recent call last):",
+    '  File "/app/app.py", line 4, in <module>',
+    '    MAGIC = open("/usr/share/misc/magic.mgc", "rb").read()',
+    "FileNotFoundError: [Errno 2] No such file or directory: '/usr/share/misc/magic.mgc'",
+    "[2026-11-30 00:10:01 +0000] [1] [ERROR] Worker failed to boot.",
+  ].join("\n");
+
+  it("gives the --keep line of the library's real path in the built image (a ctypes dlopen)", () => {
+    expect(findMissing(ctypesSmoke, dropped)).toEqual({
+      name: "libgomp.so.1",
+      kind: "library",
+      keep: "/usr/lib/aarch64-linux-gnu/libgomp.so.1",
+    });
+    const hint = failureHint(ctypesSmoke, { dropped }, "x");
+    expect(hint).toContain("--keep /usr/lib/aarch64-linux-gnu/libgomp.so.1 ");
+    expect(hint).toContain('keep = ["/usr/lib/aarch64-linux-gnu/libgomp.so.1"]');
+    expect(hint).not.toContain("x86_64");
   });
-  it("falls back to the generic hint on a slim image or an unknown failure", () => {
-    expect(failureHint(out, { keepHint: false }, "fallback")).toBe("fallback");
-    expect(failureHint("boom", { keepHint: true }, "fallback")).toBe("fallback");
+
+  it("gives the --keep line of a dropped file, or of a directory whose files were dropped", () => {
+    expect(failureHint(fileBoot, { dropped }, "x")).toContain("--keep /usr/share/misc/magic.mgc");
+    const dir = "FileNotFoundError: [Errno 2] No such file or directory: '/usr/share/fonts/truetype/dejavu'";
+    expect(findMissing(dir, dropped)?.keep).toBe("/usr/share/fonts/truetype/dejavu");
+  });
+
+  it("names the Debian package route for a library the built image never had", () => {
+    const out = "ImportError: libpq.so.5: cannot open shared object file: No such file or directory";
+    expect(findMissing(out, dropped)).toEqual({ name: "libpq.so.5", kind: "library" });
+    const hint = failureHint(out, { dropped }, "x");
+    expect(hint).toContain("libpq.so.5 is not in the built image either");
+    expect(hint).toContain("runtime-packages");
+    expect(hint).not.toContain("--keep");
+  });
+
+  it("falls back to the generic hint on a slim image, a file the image never had, or an unknown failure", () => {
+    expect(failureHint(fileBoot, {}, "fallback")).toBe("fallback");
+    expect(failureHint(ctypesSmoke, {}, "fallback")).toBe("fallback");
+    const appFile = "FileNotFoundError: [Errno 2] No such file or directory: '/app/settings.local.yaml'";
+    expect(failureHint(appFile, { dropped }, "fallback")).toBe("fallback");
+    expect(failureHint("boom", { dropped }, "fallback")).toBe("fallback");
   });
 });

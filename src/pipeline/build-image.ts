@@ -42,6 +42,7 @@ import {
   layerCacheDirs,
   lowerKey,
 } from "./layer-cache.js";
+import { checkMinimalCommands, checkMinimalHost } from "./minimal-checks.js";
 import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
@@ -84,7 +85,7 @@ export interface BuildOptions extends ImageSources {
   readonly bootTest?: boolean;
   /** With a minimal runtime: more paths of the built image to keep (besides `[tool.slimwheel] keep`). */
   readonly keep?: readonly string[];
-  /** With a minimal runtime: keep busybox (from busybox-static, when installed) as a debug shell. */
+  /** With a minimal runtime: install busybox-static (the plan's runtime packages) and keep its /bin/busybox as a debug shell. */
   readonly debugShell?: boolean;
   /** `minimal`: ship only the closure of what the app runs (slimwheel strategy; with docker, assembled through buildah); default `slim`. */
   readonly runtime?: RuntimeKind;
@@ -151,6 +152,11 @@ export async function buildImage(
       : assembleArtifacts(project, strategy, options);
   const early = artifactsPlan ?? planned;
   checkRequest(early, strategy, { ...o, runtime });
+  if (runtime === "minimal") {
+    // What the minimize and prove phases would refuse after the engine build, refused now.
+    checkMinimalCommands(project, o.smoke);
+    await checkMinimalHost(ctx.env);
+  }
   const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
   let chosen = selected;
   const engineNow = async () =>
@@ -378,9 +384,11 @@ async function fastBuild(
   }
 }
 
-const strategyOptions = (o: BuildOptions, ctx: Context): StrategyOptions => ({
+/** The plan's options for this build (`--debug-shell` adds busybox-static to the runtime packages). */
+export const strategyOptions = (o: BuildOptions, ctx: Pick<Context, "sourceDateEpoch">): StrategyOptions => ({
   sourceDateEpoch: ctx.sourceDateEpoch,
   withoutRuntimePackages: o.excludeRuntimePackages,
+  ...(o.debugShell ? { debugShell: true } : {}),
   ...o.strategyOptions,
 });
 
@@ -511,7 +519,7 @@ function proofOptions(
   return {
     importTest: o.importTest,
     noShell: closure !== undefined,
-    keepHint: closure !== undefined,
+    dropped: closure?.dropped.flatMap((d) => d.paths),
     boot: o.bootTest === false ? undefined : bootOptions(project, closure !== undefined),
     smoke: o.smoke,
     builderImage: o.builderImage ?? `python:${project.python.version}`,

@@ -13,7 +13,7 @@ import { SlimwheelError } from "../errors.js";
 import { buildMinimalImage, type MinimalImage } from "../minimize/buildah.js";
 import { execForm } from "../minimize/start.js";
 import { resolveSourceDateEpoch } from "../oci/image-writer.js";
-import { APP_UID } from "../plan/options.js";
+import { APP_UID, DEBUG_SHELL_PACKAGE } from "../plan/options.js";
 import type { Project } from "../project/read.js";
 import { exec } from "../util/exec.js";
 
@@ -90,7 +90,10 @@ export async function minimizeImage(
       `the minimal image would lack ${u.library}, needed by ${u.neededBy}${closure.unresolved.length > 1 ? ` (and ${closure.unresolved.length - 1} more)` : ""}`,
       {
         details: closure.unresolved.map((x) => `${x.library} ← ${x.neededBy}`).join("\n"),
-        hint: "install the package that ships it in the image, or use --runtime slim",
+        hint:
+          u.library === "/bin/busybox"
+            ? `--debug-shell installs ${DEBUG_SHELL_PACKAGE} (runtime-packages): drop --exclude-runtime-package ${DEBUG_SHELL_PACKAGE}, or add [tool.slimwheel] runtime-packages = ["${DEBUG_SHELL_PACKAGE}"]`
+            : "install the package that ships it in the image, or use --runtime slim",
       },
     );
   }

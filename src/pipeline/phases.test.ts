@@ -12,6 +12,7 @@ import type { BuildRequest, Engine } from "../engines/types.js";
 import { isSlimwheelError, SlimwheelError } from "../errors.js";
 import { readProject } from "../project/read.js";
 import { silentReporter } from "../reporter/index.js";
+import type { ImportFailure } from "../sysdeps/import-test.js";
 import type { ExecResult } from "../util/exec.js";
 import { assembleArtifacts, assemblePlan } from "./assemble.js";
 import { detectRuntimeNeeds } from "./detect.js";
@@ -103,30 +104,66 @@ describe("the prove phase", () => {
     expect(calls.at(-1)!.args[1]).toEqual(["python", "smoke.py"]);
   });
 
-  it("names the library a module could not load and the Debian package that ships it", async () => {
-    const failed = JSON.stringify({
-      python: "3.11",
-      checked: [],
-      failures: [
-        {
-          module: "psycopg2",
-          dist: "psycopg2",
-          error: "libpq.so.5: cannot open shared object file",
-          library: "libpq.so.5",
-        },
-      ],
-    });
-    const { engine } = scriptedEngine((argv) =>
+  /** An image whose import test fails so; dpkg in the builder finds libpq.so.5 in libpq5. */
+  const failingImports = (...failures: ImportFailure[]) =>
+    scriptedEngine((argv) =>
       argv[0] === "sh"
         ? { stdout: "libpq.so.5\tlibpq5:amd64: /usr/lib/x86_64-linux-gnu/libpq.so.5\n" }
-        : { stdout: failed },
+        : { stdout: JSON.stringify({ python: "3.11", checked: [], failures }) },
     );
+  const psycopg2 = (error: string): ImportFailure => ({
+    module: "psycopg2",
+    dist: "psycopg2",
+    error,
+    library: "libpq.so.5",
+  });
+
+  it("names the library a module could not load and the Debian package that ships it", async () => {
+    const { engine } = failingImports(psycopg2("libpq.so.5: cannot open shared object file"));
     const e = await proveImage(engine, "img", opts, ctx()).catch((x: unknown) => x);
     expect(isSlimwheelError(e)).toBe(true);
     expect((e as Error).message).toContain(
       "psycopg2 (from psycopg2) cannot load libpq.so.5, which Debian package libpq5 provides",
     );
     expect((e as { hint?: string }).hint).toContain('runtime-packages = ["libpq5"]');
+  });
+
+  it("on a minimal image: the --keep line for a library the closure dropped, the package for one never installed", async () => {
+    const { engine, calls } = failingImports(
+      {
+        module: "pyvips",
+        dist: "pyvips",
+        error:
+          "OSError: cannot load library 'libvips.so.42': libvips.so.42: cannot open shared object file: No such file or directory",
+        library: "libvips.so.42",
+      },
+      psycopg2("ImportError: libpq.so.5: cannot open shared object file: No such file or directory"),
+    );
+    const dropped = [
+      "/usr/lib/x86_64-linux-gnu/libvips.so.42",
+      "/usr/lib/x86_64-linux-gnu/libvips.so.42.17.1",
+    ];
+    const e = await proveImage(engine, "img", { ...opts, dropped }, ctx()).catch((x: unknown) => x);
+    expect(isSlimwheelError(e)).toBe(true);
+    expect((e as Error).message).toContain(
+      "pyvips (from pyvips) cannot load libvips.so.42: the minimal image dropped /usr/lib/x86_64-linux-gnu/libvips.so.42",
+    );
+    const hint = (e as { hint: string }).hint;
+    expect(hint).toContain("--keep /usr/lib/x86_64-linux-gnu/libvips.so.42 ");
+    expect(hint).toContain('runtime-packages = ["libpq5"]');
+    expect(hint).not.toContain("libvips.so.42.17.1");
+    // Only the library that was never installed is searched for its package.
+    const searched = calls.filter((c) => (c.args[1] as string[])[0] === "sh").map((c) => c.args[1]);
+    expect(searched).toHaveLength(1);
+    expect(searched[0]).not.toContain("libvips.so.42");
+    expect(searched[0]).toContain("libpq.so.5");
+  });
+
+  it("refuses a --smoke command that needs a shell on a minimal image, naming --smoke", async () => {
+    const { engine } = scriptedEngine(() => ({ stdout: ok }));
+    await expect(
+      proveImage(engine, "img", { ...opts, smoke: "python smoke.py | cat", noShell: true }, ctx()),
+    ).rejects.toSatisfy((e: unknown) => isSlimwheelError(e) && /give --smoke/.test(e.hint ?? ""));
   });
 
   it("fails, with the command's output, when the smoke command fails", async () => {

@@ -14,7 +14,12 @@ export type Runner = Pick<Engine, "run">;
 import { SlimwheelError } from "../errors.js";
 import { execForm } from "../minimize/start.js";
 import { APP_DIR } from "../plan/options.js";
-import { IMPORT_TEST_SCRIPT, type ImportTestResult, parseImportTest } from "../sysdeps/import-test.js";
+import {
+  IMPORT_TEST_SCRIPT,
+  type ImportFailure,
+  type ImportTestResult,
+  parseImportTest,
+} from "../sysdeps/import-test.js";
 import { DPKG_SEARCH, parseDpkgSearch } from "../sysdeps/resolve.js";
 
 export interface Proof {
@@ -57,8 +62,11 @@ export interface ProveOptions {
   readonly noShell?: boolean;
   /** Boot the start command (see {@link bootTest}); undefined: no boot test. */
   readonly boot?: BootOptions;
-  /** The --keep line a file missing from a minimal image would need (set for minimal images). */
-  readonly keepHint?: boolean;
+  /**
+   * The files the minimal runtime dropped from the built image (set for minimal images): a file or
+   * library a failed proof misses is looked up there, for the `--keep` line that brings it back.
+   */
+  readonly dropped?: readonly string[];
   /** Run the proofs at once rather than one after the other. */
   readonly concurrent?: boolean;
   /** The import test's result on an image with the same dependencies (the layer cache): not run again. */
@@ -132,17 +140,50 @@ const bootFailure = (b: BootResult): string =>
     ? `exited within ${(b.ms / 1000).toFixed(1)} s: ${lastMeaningfulLines(b.output, 2) || "no output"}`
     : `did not answer HTTP on port ${b.port} within ${(b.ms / 1000).toFixed(0)} s`;
 
+/** What a failed proof's output says is missing, and, when the minimal runtime dropped it, the path to keep. */
+export interface Missing {
+  /** The library's file name (`libmagic.so.1`) or the file's path, as the output names it. */
+  readonly name: string;
+  readonly kind: "library" | "file";
+  /** The path in the built image that `--keep` brings back; undefined when the closure did not drop it. */
+  readonly keep?: string;
+}
+
 /**
- * What a failed proof's output says is missing, as the hint that fixes it: a file the app opened,
- * or a shared library, with the `--keep` line for a minimal image.
+ * Reads a failed proof's output for a shared library the loader could not find (`libfoo.so.1:
+ * cannot open shared object file`, from the loader or ctypes) or a file the app could not open
+ * (`No such file or directory: '/x/y'`), and looks it up among the files the minimal runtime
+ * dropped (`dropped`): a library by its file name (its real path, whatever the architecture), a
+ * file by its path or as a directory holding dropped files.
  */
-export function failureHint(output: string, o: Pick<ProveOptions, "keepHint">, fallback: string): string {
-  const file = /No such file or directory: '(\/[^']+)'/.exec(output)?.[1];
+export function findMissing(output: string, dropped: readonly string[] = []): Missing | undefined {
   const lib = /([\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(output)?.[1];
-  if (o.keepHint && file)
-    return `${file} is not in the minimal image: keep it with --keep ${file} (or [tool.slimwheel] keep = ["${file}"]), or use --runtime slim`;
-  if (o.keepHint && lib)
-    return `${lib} is not in the minimal image: keep it with --keep and its path in the slim image (e.g. --keep /usr/lib/x86_64-linux-gnu/${lib}), or use --runtime slim`;
+  const file = /No such file or directory: '(\/[^']+)'/.exec(output)?.[1];
+  const libKeep = lib && dropped.find((p) => p.slice(p.lastIndexOf("/") + 1) === lib);
+  if (lib && libKeep) return { name: lib, kind: "library", keep: libKeep };
+  const under = file && `${file.replace(/\/+$/, "")}/`;
+  const fileKeep = file && dropped.some((p) => p === file || p.startsWith(under!)) ? file : undefined;
+  if (file && fileKeep) return { name: file, kind: "file", keep: fileKeep };
+  if (lib) return { name: lib, kind: "library" };
+  return file ? { name: file, kind: "file" } : undefined;
+}
+
+/** `--keep A --keep B (or [tool.slimwheel] keep = ["A", "B"])`. */
+const keepLine = (paths: readonly string[]): string =>
+  `${paths.map((p) => `--keep ${p}`).join(" ")} (or [tool.slimwheel] keep = ${JSON.stringify(paths)})`;
+
+/**
+ * The hint of a failed smoke or boot test on a minimal image (`o.dropped` set): the `--keep` line
+ * of the file or library the closure dropped; a library that is not among the dropped files was
+ * never installed, so the Debian package that ships it is what is missing. Else `fallback`.
+ */
+export function failureHint(output: string, o: Pick<ProveOptions, "dropped">, fallback: string): string {
+  if (!o.dropped) return fallback;
+  const missing = findMissing(output, o.dropped);
+  if (missing?.keep)
+    return `the minimal image dropped ${missing.name === missing.keep ? missing.keep : `${missing.name} (${missing.keep})`}: keep it with ${keepLine([missing.keep])}, or use --runtime slim`;
+  if (missing?.kind === "library")
+    return `${missing.name} is not in the built image either: install the Debian package that ships it ([tool.slimwheel] runtime-packages; dpkg -S ${missing.name} in the builder image names it), or use --runtime slim`;
   return fallback;
 }
 
@@ -247,7 +288,7 @@ export async function smokeTest(
   ctx: Context,
   noShell = false,
 ): Promise<SmokeResult> {
-  const argv = noShell ? execForm(command) : ["sh", "-c", command];
+  const argv = noShell ? execForm(command, "smoke") : ["sh", "-c", command];
   const r = await engine.run(image, argv, ctx, { workdir: APP_DIR });
   return { ok: r.code === 0, output: `${r.stdout}${r.stderr}`.trim() };
 }
@@ -292,7 +333,11 @@ async function runImportTest(
   throw await diagnoseImportFailures(engine, image, result, o, ctx);
 }
 
-/** The error for failed imports: each failure with the library it could not load and its Debian package. */
+/**
+ * The error for failed imports: each failure with what it could not load. On a minimal image, a
+ * library or file the closure dropped (a dlopen, ctypes) gets its `--keep` line; a library that was
+ * never installed gets the Debian package that ships it (`runtime-packages`).
+ */
 async function diagnoseImportFailures(
   engine: Runner,
   image: string,
@@ -300,7 +345,8 @@ async function diagnoseImportFailures(
   o: ProveOptions,
   ctx: Context,
 ): Promise<SlimwheelError> {
-  const missing = [...new Set(result.failures.flatMap((f) => (f.library ? [f.library] : [])))];
+  const dropped = (f: ImportFailure) => (o.dropped ? findMissing(f.error, o.dropped)?.keep : undefined);
+  const missing = [...new Set(result.failures.flatMap((f) => (f.library && !dropped(f) ? [f.library] : [])))];
   const unknown = missing.filter((l) => !o.packageOf[l]);
   const found = unknown.length
     ? parseDpkgSearch(
@@ -308,20 +354,30 @@ async function diagnoseImportFailures(
       )
     : new Map<string, string>();
   const pkgOf = (lib: string) => o.packageOf[lib] ?? found.get(lib);
-  const lines = result.failures.map((f) =>
-    f.library
+  const lines = result.failures.map((f) => {
+    const keep = dropped(f);
+    if (keep)
+      return `${f.module} (from ${f.dist}) cannot load ${f.library ?? keep}: the minimal image dropped ${keep}`;
+    return f.library
       ? `${f.module} (from ${f.dist}) cannot load ${f.library}${pkgOf(f.library) ? `, which Debian package ${pkgOf(f.library)} provides` : ""}`
-      : `${f.module} (from ${f.dist}): ${f.error}`,
-  );
+      : `${f.module} (from ${f.dist}): ${f.error}`;
+  });
+  const keeps = [...new Set(result.failures.flatMap((f) => dropped(f) ?? []))];
   const pkgs = missing.map(pkgOf).filter(Boolean);
+  const hints = [
+    ...(keeps.length ? [`keep what the minimal runtime dropped: ${keepLine(keeps)}`] : []),
+    ...(pkgs.length
+      ? [
+          `install ${pkgs.join(", ")} in the final image: [tool.slimwheel] runtime-packages = ${JSON.stringify(pkgs)} (or drop --exclude-runtime-package)`,
+        ]
+      : []),
+  ];
   return new SlimwheelError(
     "engine",
     `the import test failed in ${image}: ${lines[0]}${lines.length > 1 ? ` (and ${lines.length - 1} more)` : ""}`,
     {
       details: lines.join("\n"),
-      hint: pkgs.length
-        ? `install ${pkgs.join(", ")} in the final image: [tool.slimwheel] runtime-packages = ${JSON.stringify(pkgs)} (or drop --exclude-runtime-package)`
-        : "see the errors above; --no-import-test skips this check",
+      hint: hints.length ? hints.join("; ") : "see the errors above; --no-import-test skips this check",
     },
   );
 }

@@ -6,7 +6,7 @@
 import { composeDockerignore } from "../project/context-files.js";
 import type { Project } from "../project/read.js";
 import { type Distro, KNOWN, knownNeeds, usedModules } from "../sysdeps/known-packages.js";
-import type { StrategyOptions } from "./options.js";
+import { DEBUG_SHELL_PACKAGE, type StrategyOptions } from "./options.js";
 import type { BuildArg, BuildPlan, GeneratedFile, Stage } from "./types.js";
 
 export function imageArgs(python: string, variant: "debian" | "alpine"): BuildArg[] {
@@ -145,6 +145,11 @@ export function systemNeeds(
   for (const name of [...(p.config.runtimePackages ?? []), ...(options.runtimePackages ?? [])]) {
     if (!runtime.has(name)) runtime.set(name, "asked for in configuration");
   }
+  if (options.debugShell && !runtime.has(DEBUG_SHELL_PACKAGE))
+    runtime.set(
+      DEBUG_SHELL_PACKAGE,
+      "--debug-shell: the minimal image keeps its /bin/busybox as a labelled debug shell (busybox sh); not for production",
+    );
   for (const name of options.withoutRuntimePackages ?? []) runtime.delete(name);
   const build = [
     ...new Set([

@@ -11,7 +11,12 @@ export interface StrategyOptions {
   readonly runtimeNeeds?: readonly SystemNeed[];
   /** Leave these out of the runtime packages (to prove the import test can fail). */
   readonly withoutRuntimePackages?: readonly string[];
+  /** `--debug-shell` (minimal runtime): install {@link DEBUG_SHELL_PACKAGE}, whose /bin/busybox the minimal image keeps. */
+  readonly debugShell?: boolean;
 }
+
+/** Debian's static busybox: `--debug-shell`'s /bin/busybox (static, so it needs no libraries). */
+export const DEBUG_SHELL_PACKAGE = "busybox-static";
 
 export const APP_DIR = "/app";
 

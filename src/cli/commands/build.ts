@@ -90,7 +90,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     )
     .option(
       "--debug-shell",
-      "minimal runtime: keep busybox (busybox-static) as a debug shell; not for production",
+      "minimal runtime: install busybox-static in the runtime stage and keep /bin/busybox as a debug shell (busybox sh); not for production",
     )
     .addOption(
       new Option(

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { Option } from "commander";
+import { minimalCommandProblems } from "../../pipeline/minimal-checks.js";
 import { type RuntimeKind, resolveRuntime } from "../../pipeline/minimize.js";
 import { previewRuntime } from "../../pipeline/runtime-preview.js";
 import { DEFAULT_STRATEGY } from "../../plan/strategies/index.js";
@@ -73,16 +74,27 @@ requirements.txt, pyproject.toml ([project] or [tool.poetry]), Pipfile, setup.cf
         const { ctx, global, io } = getEnv();
         const arch =
           o.arch === "amd64" ? "x86_64" : o.arch === "arm64" ? "aarch64" : (o.arch as "x86_64" | "aarch64");
-        const project = await readProject(
-          dir === "." ? ctx.cwd : new URL(dir, `file://${ctx.cwd}/`).pathname,
-          {
-            arch,
-            python: o.python,
-            ...selection(o),
-          },
-        );
-        const strategy = project.config.strategy ?? DEFAULT_STRATEGY;
-        const runtime = resolveRuntime(strategy, o.runtime, project.config.runtime);
+        const read = await readProject(dir === "." ? ctx.cwd : new URL(dir, `file://${ctx.cwd}/`).pathname, {
+          arch,
+          python: o.python,
+          ...selection(o),
+        });
+        const strategy = read.config.strategy ?? DEFAULT_STRATEGY;
+        const runtime = resolveRuntime(strategy, o.runtime, read.config.runtime);
+        // A start command the minimal image cannot run (it needs a shell): `build` refuses it before
+        // any engine work; here it is a warning (--strict: exit 1).
+        const project =
+          runtime === "minimal"
+            ? {
+                ...read,
+                warnings: [
+                  ...read.warnings,
+                  ...minimalCommandProblems(read, undefined).map((e) => ({
+                    message: `${e.message}; ${e.hint}`,
+                  })),
+                ],
+              }
+            : read;
         const image = o.runtimeImage ?? `python:${project.python.version}-slim`;
         const preview = runtime === "minimal" ? await previewRuntime(image, ctx.env) : undefined;
         if (global.json)
