@@ -28,6 +28,9 @@ export default defineConfig({
           name: "unit",
           include: ["src/**/*.test.ts", "testbed/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "node_modules/**", "dist/**"],
+          // Pure tests, but many spawn the CLI or Node: on a loaded 2-core machine (the integration
+          // project's builds run beside them) 5 s is not enough. Not a speed bound: bench/ measures.
+          testTimeout: 60_000,
         },
       },
       {
