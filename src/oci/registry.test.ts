@@ -267,6 +267,22 @@ describe("push and pull against a loopback registry", { timeout: 30_000 }, () =>
     expect(same).toBe(true);
   });
 
+  it("refuses a blob whose file is not the size its descriptor says, before any upload", async () => {
+    const reg = await fake();
+    const layer0 = img.manifestJson.layers[0]!;
+    const short = join(await tmp("short"), "blob");
+    await writeFile(short, (await readFile(img.blobs.get(layer0.digest)!)).subarray(0, 1000));
+    const lying = { ...img, blobs: new Map(img.blobs).set(layer0.digest, short) };
+    await expect(pushImage(lying, `${reg.host}/lying:1`, noCreds)).rejects.toMatchObject({
+      code: "input",
+      message: expect.stringContaining(
+        `the blob is 1000 bytes in ${short}, but its descriptor says ${layer0.size}`,
+      ),
+    });
+    expect(reg.blobs.get("lying")?.has(layer0.digest) ?? false).toBe(false);
+    expect(reg.manifests.get("lying")).toBeUndefined();
+  });
+
   it("uploads a big blob in PATCH chunks", async () => {
     const reg = await fake();
     await pushImage(img, `${reg.host}/chunky:1`, { ...noCreds, chunkSize: 100_000 });

@@ -11,7 +11,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -739,6 +739,14 @@ export class RegistryClient {
   ): Promise<BlobStatus> {
     const scopes = this.scopes(repo, true, mountFrom);
     const doing = `pushing blob ${d.digest} to ${this.host}/${repo}`;
+    // The descriptor's size is the layout's claim; what is read (and allocated) must be the file.
+    const actual = (await stat(file)).size;
+    if (actual !== d.size)
+      throw new SlimwheelError(
+        "input",
+        `${doing}: the blob is ${actual} bytes in ${file}, but its descriptor says ${d.size}`,
+        { hint: "the image layout is corrupt or was changed after it was written; write it again" },
+      );
     const start = this.url(`/v2/${repo}/blobs/uploads/`);
     if (mountFrom) {
       start.searchParams.set("mount", d.digest);
