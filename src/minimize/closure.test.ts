@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isSlimwheelError } from "../errors.js";
 import { parseElf } from "../sysdeps/elf.js";
+import { minimalClosure } from "./buildah.js";
 import { assertResolved, type Closure, classifyDropped, computeClosure } from "./closure.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
@@ -283,6 +284,10 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
       library: "libdep.so.2",
       neededBy: "/usr/local/lib/python3.11/dist-packages/bar/_n.so",
     });
+    // The assembly's closure refuses it before anything is written or pulled.
+    expect(() =>
+      minimalClosure(root, { keep: ["/usr/local/lib/python3.11/dist-packages/bar/_n.so"] }),
+    ).toThrow(/^the minimal image would lack libdep\.so\.2, needed by /);
   });
 
   it("groups what it drops, with bytes", () => {
