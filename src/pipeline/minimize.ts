@@ -81,7 +81,10 @@ export async function minimizeImage(
         keep: o.keep,
         debugShell: o.debugShell,
         // What the project asks for is kept even when it is pip, setuptools or wheel.
-        requires: project.dependencies.requirements.map((r) => r.name),
+        requires: [
+          ...project.dependencies.requirements.map((r) => r.name),
+          ...project.dependencies.references.flatMap((r) => (r.name ? [r.name] : [])),
+        ],
       },
       cache: o.cache,
     },
