@@ -26,7 +26,13 @@ import { assembleImage, type ImageConfigInput, type StoredImage, writeImage } fr
 import { layerFromDirectory } from "../oci/tar-writer.js";
 import { type Env, exec } from "../util/exec.js";
 import { writeLayerTrees, writeLdSoCache } from "./assemble.js";
-import { type Closure, type ClosureOptions, computeClosure, type LayerRole } from "./closure.js";
+import {
+  assertResolved,
+  type Closure,
+  type ClosureOptions,
+  computeClosure,
+  type LayerRole,
+} from "./closure.js";
 
 /** What each layer holds, for the image's history (`inspect`, `docker history`). */
 const ROLE_SAYS: Record<string, string> = {
@@ -37,16 +43,22 @@ const ROLE_SAYS: Record<string, string> = {
 };
 
 /**
- * The time a layer's mtimes are clamped to. The app layer: SOURCE_DATE_EPOCH (the last commit).
- * The layers below it: the same, but never later than the base image's creation — their files
- * come from the base image and from the build (installed "now"), and clamping those to each new
- * commit's time would change every lower layer at every commit, so a one-line change would push
- * (and store) them all again. Clamped to the base's time they change only with what they hold.
+ * The time a layer's mtimes are clamped to (and its .pyc headers retimed to, see ./pyc.ts).
+ * - runtime: the base image's `created` alone (0 when the base says no valid time). The layer
+ *   holds files of the base image only, so its digest depends on the base only: every project on
+ *   that base, committed before or after it, in git or not, shares the blob.
+ * - system, dependencies: SOURCE_DATE_EPOCH (the last commit), but never later than the base
+ *   image's creation — their files come from the build (installed "now"), and clamping those to
+ *   each new commit's time would change them at every commit, so a one-line change would push
+ *   (and store) them all again. Clamped to the base's time they change only with what they hold.
+ * - app: SOURCE_DATE_EPOCH.
  */
 export function layerEpoch(role: string, epoch: number, baseCreated: string | undefined): number {
   if (role === "app") return epoch;
-  const base = baseCreated ? Math.floor(Date.parse(baseCreated) / 1000) : Number.NaN;
-  return Number.isFinite(base) && base >= 0 ? Math.min(epoch, base) : epoch;
+  const parsed = baseCreated ? Math.floor(Date.parse(baseCreated) / 1000) : Number.NaN;
+  const base = Number.isFinite(parsed) && parsed >= 0 ? parsed : undefined;
+  if (role === "runtime") return base ?? 0;
+  return base === undefined ? epoch : Math.min(epoch, base);
 }
 
 const buildahIn =
@@ -89,9 +101,12 @@ export interface MinimalImage {
   readonly appTree: string;
   /** The config digest (the image ID). */
   readonly imageId: string;
-  /** The epoch the lower layers were clamped to (`layerEpoch`), and the app layer's. */
-  readonly epochs: { readonly lower: number; readonly app: number };
-  /** The base image's `created` (what the lower layers' epoch depends on besides SOURCE_DATE_EPOCH). */
+  /**
+   * The epochs the layers were clamped to (`layerEpoch`): the runtime layer's (the base's time),
+   * the system and dependencies layers' (`lower`), and the app layer's.
+   */
+  readonly epochs: { readonly runtime: number; readonly lower: number; readonly app: number };
+  /** The base image's `created` (what the layers' epochs depend on besides SOURCE_DATE_EPOCH). */
   readonly baseCreated?: string;
   /** The written image (its blobs on disk until `done`): what --output and --push write. */
   readonly image: StoredImage;
@@ -118,24 +133,124 @@ export async function mountImage(
   };
 }
 
+/** What `buildah inspect --type image` says of an image's OCI config (the parts the minimal image reads). */
+export interface InspectedImage {
+  readonly architecture?: string;
+  readonly os?: string;
+  readonly created?: string;
+  readonly config?: {
+    readonly Env?: readonly string[];
+    readonly User?: string;
+    readonly WorkingDir?: string;
+    readonly Labels?: Readonly<Record<string, string>>;
+    readonly ExposedPorts?: Readonly<Record<string, unknown>>;
+    readonly StopSignal?: string;
+  };
+}
+
+/**
+ * The minimal image's config, from what the built image says of itself: its Env (the base's and
+ * every ENV of the Dockerfile: PYTHONDONTWRITEBYTECODE, PATH…, over defaults for PATH,
+ * PYTHONUNBUFFERED and LANG, under `input.env`), WorkingDir (else /app), StopSignal, labels (but
+ * buildah's) and exposed ports. The command is `input.cmd` in exec form with no entrypoint (the
+ * base's entrypoint script is not in the closure); the user is the app user by number.
+ */
+export function minimalConfig(
+  built: InspectedImage | undefined,
+  input: Pick<MinimalImageInput, "cmd" | "user" | "env" | "options">,
+): ImageConfigInput {
+  const env = new Map<string, string>([
+    ["PATH", "/usr/local/bin:/usr/bin:/bin"],
+    ["PYTHONUNBUFFERED", "1"],
+    ["LANG", "C.UTF-8"],
+  ]);
+  for (const e of built?.config?.Env ?? []) {
+    const eq = e.indexOf("=");
+    if (eq > 0) env.set(e.slice(0, eq), e.slice(eq + 1));
+  }
+  for (const [k, v] of Object.entries(input.env ?? {})) env.set(k, v);
+  const labels: Record<string, string> = Object.fromEntries([
+    ...Object.entries(built?.config?.Labels ?? {}).filter(([k]) => !k.startsWith("io.buildah.")),
+    ["io.slimwheel.runtime", "minimal"],
+    ...(input.options?.debugShell ? [["io.slimwheel.debug-shell", "/bin/busybox sh (busybox-static)"]] : []),
+  ]);
+  return {
+    cmd: input.cmd,
+    env: [...env].map(([k, v]) => `${k}=${v}`),
+    workingDir: built?.config?.WorkingDir || "/app",
+    user: input.user ? `${input.user.uid}:${input.user.gid}` : built?.config?.User || undefined,
+    labels,
+    exposedPorts: Object.keys(built?.config?.ExposedPorts ?? {}),
+    stopSignal: built?.config?.StopSignal || undefined,
+    architecture: built?.architecture,
+    os: built?.os,
+  };
+}
+
+/** Each layer role's epoch (`layerEpoch`) for one build. */
+export const layerEpochs =
+  (sourceDateEpoch: number, baseCreated: string | undefined) =>
+  (role: LayerRole): number =>
+    layerEpoch(role, sourceDateEpoch, baseCreated);
+
+/**
+ * One normalized layer blob per tree (sorted entries, root-owned, mtimes clamped to its role's
+ * epoch). The lower layers' blobs go to `store` (the layer cache's, when there is one), the app
+ * layer's — which changes with every code change — to `appStore`.
+ */
+export async function writeLayers(
+  trees: readonly { role: LayerRole; dir: string }[],
+  epochOf: (role: LayerRole) => number,
+  store: string,
+  appStore: string,
+): Promise<MinimalImage["layers"][number][]> {
+  const layers = [];
+  for (const t of trees) {
+    const tar = await layerFromDirectory(t.dir, { sourceDateEpoch: epochOf(t.role) });
+    const app = t.role === "app";
+    const blob = await writeLayerBlob(tar, app ? appStore : store);
+    layers.push({
+      role: t.role,
+      blob,
+      store: app ? undefined : store,
+      createdBy: `slimwheel minimal runtime: ${t.role} layer`,
+      comment: ROLE_SAYS[t.role],
+    });
+  }
+  return layers;
+}
+
+/**
+ * The built image's closure on its base (see `computeClosure`), refused — before anything is
+ * written — when a library it needs is missing.
+ */
+export function minimalClosure(imageRoot: string, options: ClosureOptions): Closure {
+  const closure = computeClosure(imageRoot, options);
+  assertResolved(closure);
+  return closure;
+}
+
 export async function buildMinimalImage(input: MinimalImageInput, env: Env): Promise<MinimalImage> {
   const buildah = buildahIn(env);
   const image = await mountImage(input.image, env);
-  const base = await mountImage(input.base, env);
-  const work = await mkdtemp(join(tmpdir(), "slimwheel-minimal-"));
+  let base: Awaited<ReturnType<typeof mountImage>> | undefined;
+  let work: string | undefined;
   let keepWork = false;
   try {
-    const user = input.user;
-    const closure = computeClosure(image.root, {
+    base = await mountImage(input.base, env);
+    // Everything that can refuse the image is checked before anything is written or pulled.
+    const closure = minimalClosure(image.root, {
       ...input.options,
       baseRoot: base.root,
-      user,
+      baseImage: input.base,
+      user: input.user,
     });
+    work = await mkdtemp(join(tmpdir(), "slimwheel-minimal-"));
     const epoch = input.sourceDateEpoch ?? 0;
     const baseInfo = JSON.parse(await buildah("inspect", "--type", "image", input.base)) as {
-      OCIv1?: { created?: string };
+      OCIv1?: InspectedImage;
     };
-    const epochOf = (role: LayerRole) => layerEpoch(role, epoch, baseInfo.OCIv1?.created);
+    const epochOf = layerEpochs(epoch, baseInfo.OCIv1?.created);
     const trees = await writeLayerTrees(
       closure,
       { image: image.root, base: base.root },
@@ -143,82 +258,43 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
       epochOf,
     );
     await writeLdSoCache(trees, base.root, env, "system");
-    const imageEnv = {
-      PATH: "/usr/local/bin:/usr/bin:/bin",
-      PYTHONUNBUFFERED: "1",
-      LANG: "C.UTF-8",
-      ...input.env,
-    };
-    // What the built image says of itself (OCI labels, exposed ports) carries over.
+    // What the built image says of itself (Env, labels, exposed ports…) carries over.
     const built = JSON.parse(await buildah("inspect", "--type", "image", input.image)) as {
-      OCIv1?: {
-        architecture?: string;
-        os?: string;
-        config?: { Labels?: Record<string, string>; ExposedPorts?: Record<string, unknown> };
-      };
+      OCIv1?: InspectedImage;
     };
-    const labels: Record<string, string> = Object.fromEntries([
-      ...Object.entries(built.OCIv1?.config?.Labels ?? {}).filter(([k]) => !k.startsWith("io.buildah.")),
-      ["io.slimwheel.runtime", "minimal"],
-      ...(input.options?.debugShell
-        ? [["io.slimwheel.debug-shell", "/bin/busybox sh (busybox-static)"]]
-        : []),
-    ]);
-    // slimwheel writes the image itself: one normalized layer per role (sorted entries, root-owned,
-    // mtimes clamped to SOURCE_DATE_EPOCH), so the runtime layer's digest depends on the base only.
-    const store = input.cache?.store ?? join(work, "store");
-    const layers = [];
-    for (const t of trees) {
-      const tar = await layerFromDirectory(t.dir, { sourceDateEpoch: epochOf(t.role) });
-      // The app layer changes with every code change: it stays out of the cache's blob store.
-      const blob = await writeLayerBlob(tar, t.role === "app" ? join(work, "store") : store);
-      layers.push({
-        role: t.role,
-        blob,
-        store: t.role === "app" ? undefined : store,
-        createdBy: `slimwheel minimal runtime: ${t.role} layer`,
-        comment: ROLE_SAYS[t.role],
-      });
-    }
-    const config: ImageConfigInput = {
-      cmd: input.cmd,
-      env: Object.entries(imageEnv).map(([k, v]) => `${k}=${v}`),
-      workingDir: "/app",
-      user: user ? `${user.uid}:${user.gid}` : undefined,
-      labels,
-      exposedPorts: Object.keys(built.OCIv1?.config?.ExposedPorts ?? {}),
-      architecture: built.OCIv1?.architecture,
-      os: built.OCIv1?.os,
-    };
-    const minimal = await assembleMinimal(layers, config, epoch, join(work, "store"));
+    const config = minimalConfig(built.OCIv1, input);
+    const ownStore = join(work, "store");
+    const layers = await writeLayers(trees, epochOf, input.cache?.store ?? ownStore, ownStore);
+    const minimal = await assembleMinimal(layers, config, epoch, ownStore);
+    if (input.cache?.rootfs)
+      await writeRootfs(
+        trees.filter((t) => t.role !== "app"),
+        input.cache.rootfs,
+        epochOf,
+      );
     // A docker archive names its image (RepoTags): buildah takes that name, where an OCI layout's
     // image would be named after its directory's path.
     const archive = join(work, "image.tar");
     await writeImage(minimal, { kind: "docker-archive", path: archive, tag: input.tag });
     const pulled = await buildah("pull", "--quiet", `docker-archive:${archive}`);
     await buildah("tag", pulled.split("\n").at(-1)!, input.tag);
-    if (input.cache?.rootfs)
-      await writeRootfs(
-        trees.filter((t) => t.role !== "app"),
-        input.cache.rootfs,
-        epochOf("runtime"),
-      );
     keepWork = true;
+    const dir = work;
     return {
       closure,
       layers,
       config,
       appTree: trees.find((t) => t.role === "app")!.dir,
       imageId: minimal.manifestJson.config.digest,
-      epochs: { lower: epochOf("runtime"), app: epoch },
+      epochs: { runtime: epochOf("runtime"), lower: epochOf("system"), app: epoch },
       baseCreated: baseInfo.OCIv1?.created,
       image: minimal,
-      done: () => rm(work, { recursive: true, force: true }),
+      done: () => rm(dir, { recursive: true, force: true }),
     };
   } finally {
     await image.release();
-    await base.release();
-    if (!keepWork) await rm(work, { recursive: true, force: true });
+    await base?.release();
+    if (!keepWork && work) await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -245,31 +321,42 @@ export async function assembleMinimal(
   return assembleImage({ layers: [...layers], store, created, config });
 }
 
-/** Sets the mtime of every file and directory under `dir` (not symlinks) to `seconds`. */
-async function setMtimes(dir: string, seconds: number): Promise<void> {
-  for (const e of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) await setMtimes(p, seconds);
-    if (!e.isSymbolicLink()) await utimes(p, seconds, seconds);
+/** Sets the mtime of every file and directory of `tree` (not symlinks), found again under `dest`, to `seconds`. */
+async function setMtimesOf(tree: string, dest: string, seconds: number): Promise<void> {
+  for (const e of await readdir(tree, { withFileTypes: true })) {
+    if (e.isDirectory()) await setMtimesOf(join(tree, e.name), join(dest, e.name), seconds);
+    else if (!e.isSymbolicLink()) await utimes(join(dest, e.name), seconds, seconds);
   }
-  await utimes(dir, seconds, seconds);
+  await utimes(dest, seconds, seconds);
 }
 
 /**
  * The lower layers' trees merged into `dest` (written beside it, then renamed): the image without
  * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
  */
-async function writeRootfs(trees: readonly { dir: string }[], dest: string, epoch: number): Promise<void> {
+async function writeRootfs(
+  trees: readonly { role: LayerRole; dir: string }[],
+  dest: string,
+  epochOf: (role: LayerRole) => number,
+): Promise<void> {
   // Keyed by what it is made of: a tree already there is this one (and a build may be proving in it).
   if (await stat(dest).catch(() => undefined)) return;
   const tmp = `${dest}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
-    for (const t of trees) await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
-    for (const d of ["app", "dev", "proc", "tmp"]) await mkdir(join(tmp, d), { recursive: true });
-    // The mtimes the image has (its .pyc headers match them): the lower layers' epoch.
-    await setMtimes(tmp, epoch);
+    // The mtimes the image has (its .pyc headers match them): each layer's epoch, an upper layer's
+    // entries over a lower one's, as in the image.
+    for (const t of trees) {
+      await cp(t.dir, tmp, { recursive: true, verbatimSymlinks: true, force: true });
+      await setMtimesOf(t.dir, tmp, epochOf(t.role));
+    }
+    for (const d of ["app", "dev", "proc", "tmp"]) {
+      const dir = join(tmp, d);
+      if (await stat(dir).catch(() => undefined)) continue;
+      await mkdir(dir);
+      await utimes(dir, epochOf("system"), epochOf("system"));
+    }
     // What an engine puts in every container, for the proofs only (not in any layer).
     await mkdir(join(tmp, "etc"), { recursive: true });
     const hosts = join(tmp, "etc", "hosts");

@@ -16,8 +16,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isSlimwheelError } from "../errors.js";
 import { parseElf } from "../sysdeps/elf.js";
-import { type Closure, computeClosure } from "./closure.js";
+import { minimalClosure } from "./buildah.js";
+import { assertResolved, type Closure, classifyDropped, computeClosure } from "./closure.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
 const TRIPLET = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch as string];
@@ -282,6 +284,10 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
       library: "libdep.so.2",
       neededBy: "/usr/local/lib/python3.11/dist-packages/bar/_n.so",
     });
+    // The assembly's closure refuses it before anything is written or pulled.
+    expect(() =>
+      minimalClosure(root, { keep: ["/usr/local/lib/python3.11/dist-packages/bar/_n.so"] }),
+    ).toThrow(/^the minimal image would lack libdep\.so\.2, needed by /);
   });
 
   it("groups what it drops, with bytes", () => {
@@ -321,5 +327,210 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     });
     expect(resolveIn(fs, "/../../../../etc/hostname").path).toBe("/etc/hostname");
     expect(kept("dependencies")).toContain("/etc/hostname");
+  });
+});
+
+/**
+ * The official images' layout: Python under /usr/local, site-packages inside the stdlib's
+ * directory. No ELF objects (the interpreter is a plain file), so no compiler needed.
+ */
+describe("computeClosure over the official images' /usr/local layout", () => {
+  let local: string;
+  const S = "/usr/local/lib/python3.12";
+  const SP = `${S}/site-packages`;
+  const at = (path: string, content = "x\n", mode = 0o644) => {
+    mkdirSync(dirname(join(local, path)), { recursive: true });
+    writeFileSync(join(local, path), content, { mode });
+  };
+  const ln = (path: string, target: string) => {
+    mkdirSync(dirname(join(local, path)), { recursive: true });
+    symlinkSync(target, join(local, path));
+  };
+  const dist = (name: string, version: string, files: string[], requires: string[] = []) => {
+    for (const f of files) at(`${SP}/${f}`);
+    const info = `${name}-${version}.dist-info`;
+    at(
+      `${SP}/${info}/METADATA`,
+      `Metadata-Version: 2.1\nName: ${name}\nVersion: ${version}\n${requires.map((r) => `Requires-Dist: ${r}\n`).join("")}`,
+    );
+    at(
+      `${SP}/${info}/RECORD`,
+      [...files, `${info}/METADATA`, `${info}/RECORD`].map((f) => `${f},,\n`).join(""),
+    );
+  };
+  const paths = (c: Closure, role?: string) =>
+    new Set(c.layers.filter((l) => !role || l.role === role).flatMap((l) => l.files.map((f) => f.path)));
+
+  beforeAll(() => {
+    local = mkdtempSync(join(tmpdir(), "minimize-local-"));
+    at("/usr/local/bin/python3.12", "not an ELF file", 0o755);
+    ln("/usr/local/bin/python3", "python3.12");
+    ln("/usr/local/bin/python", "python3");
+    at("/usr/local/bin/pip", "#!/usr/local/bin/python\n", 0o755);
+    at("/usr/local/bin/pip3", "#!/usr/local/bin/python\n", 0o755);
+    at("/usr/local/lib/libpython3.12.so.1.0", "not an ELF file");
+    ln("/usr/local/lib/libpython3.12.so", "libpython3.12.so.1.0");
+    at(`${S}/os.py`);
+    at(`${S}/json/__init__.py`);
+    at(`${S}/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so`, "not an ELF file");
+    at(`${S}/test/test_os.py`);
+    at(`${S}/idlelib/idle.py`);
+    at(`${S}/ensurepip/__init__.py`);
+    at(`${SP}/README.txt`, "This directory exists so that 3rd party packages can be installed here.\n");
+    dist("pip", "24.0", ["pip/__init__.py", "pip/_internal/cli.py", "../../../bin/pip", "../../../bin/pip3"]);
+    dist("setuptools", "69.0", [
+      "setuptools/__init__.py",
+      "pkg_resources/__init__.py",
+      "_distutils_hack/__init__.py",
+    ]);
+    dist("wheel", "0.42.0", ["wheel/__init__.py"]);
+    dist(
+      "flask",
+      "3.0.0",
+      ["flask/__init__.py", "flask/app.py"],
+      ["itsdangerous>=2.1", "pytest; extra == 'test'"],
+    );
+    dist("itsdangerous", "2.1.2", ["itsdangerous/__init__.py"]);
+    at("/etc/ssl/certs/ca-certificates.crt", "PEM\n");
+    at("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\n");
+    at("/etc/group", "root:x:0:\n");
+    at("/usr/share/doc/python3/README", "docs");
+    at("/app/app.py", "print('hi')\n");
+  });
+  afterAll(() => {
+    if (local) rmSync(local, { recursive: true, force: true });
+  });
+
+  it("finds the interpreter through /usr/local/bin's links, with libpython and the stdlib under /usr/local/lib", () => {
+    const c = computeClosure(local);
+    expect(c.python).toEqual({ executable: "/usr/local/bin/python", version: "3.12", stdlib: S });
+    const rt = paths(c, "runtime");
+    for (const p of [
+      "/usr/local/bin/python",
+      "/usr/local/bin/python3",
+      "/usr/local/bin/python3.12",
+      "/usr/local/lib/libpython3.12.so",
+      "/usr/local/lib/libpython3.12.so.1.0",
+      `${S}/os.py`,
+      `${S}/json/__init__.py`,
+      `${S}/lib-dynload/_ssl.cpython-312-x86_64-linux-gnu.so`,
+    ])
+      expect(rt, p).toContain(p);
+  });
+
+  it("leaves out the stdlib parts a server never imports, and site-packages from the runtime layer", () => {
+    const c = computeClosure(local);
+    const all = paths(c);
+    for (const p of ["test/test_os.py", "idlelib/idle.py", "ensurepip/__init__.py"])
+      expect(all).not.toContain(`${S}/${p}`);
+    expect([...paths(c, "runtime")].filter((p) => p.startsWith(`${SP}/`))).toEqual([]);
+    const stdlibParts = c.dropped.find((d) => d.group === "stdlib parts")!;
+    expect([...stdlibParts.paths].sort()).toEqual([
+      `${S}/ensurepip/__init__.py`,
+      `${S}/idlelib/idle.py`,
+      `${S}/test/test_os.py`,
+    ]);
+  });
+
+  it("reads site-packages' RECORDs: the app's distributions and what they require stay, pip/setuptools/wheel go", () => {
+    const c = computeClosure(local);
+    expect(c.distributions).toEqual(["flask", "itsdangerous"]);
+    const deps = paths(c, "dependencies");
+    for (const p of ["flask/app.py", "itsdangerous/__init__.py", "flask-3.0.0.dist-info/RECORD"])
+      expect(deps).toContain(`${SP}/${p}`);
+    for (const p of ["pip/__init__.py", "setuptools/__init__.py", "wheel/__init__.py"])
+      expect(deps).not.toContain(`${SP}/${p}`);
+    expect(paths(c)).not.toContain("/usr/local/bin/pip");
+    expect(paths(c, "app")).toContain("/app/app.py");
+  });
+
+  // Regression: site-packages is inside the stdlib's directory here, and the stdlib rule came
+  // first — the dropped pip, setuptools and wheel were reported as "stdlib parts".
+  it("groups dropped pip, setuptools and wheel (and their scripts) as Python tooling, not stdlib parts", () => {
+    const c = computeClosure(local);
+    const by = Object.fromEntries(c.dropped.map((d) => [d.group, d]));
+    const tooling = by["Python tooling"]!.paths;
+    for (const p of [
+      `${SP}/pip/__init__.py`,
+      `${SP}/pip/_internal/cli.py`,
+      `${SP}/pip-24.0.dist-info/RECORD`,
+      `${SP}/setuptools/__init__.py`,
+      `${SP}/pkg_resources/__init__.py`,
+      `${SP}/_distutils_hack/__init__.py`,
+      `${SP}/wheel-0.42.0.dist-info/METADATA`,
+      "/usr/local/bin/pip",
+      "/usr/local/bin/pip3",
+    ])
+      expect(tooling, p).toContain(p);
+    expect(by["stdlib parts"]!.paths.filter((p) => p.startsWith(`${SP}/`))).toEqual([]);
+    expect(by.other!.paths).toContain(`${SP}/README.txt`);
+    expect(by.docs!.paths).toEqual(["/usr/share/doc/python3/README"]);
+    expect(classifyDropped(`${SP}/pip/__init__.py`, S)).toBe("Python tooling");
+    expect(classifyDropped(`${S}/idlelib/idle.py`, S)).toBe("stdlib parts");
+  });
+
+  it("keeps setuptools (its RECORDed files) when the project requires it directly", () => {
+    const c = computeClosure(local, { requires: ["SetupTools", "flask"] });
+    expect(c.distributions).toEqual(["flask", "itsdangerous", "setuptools"]);
+    const deps = paths(c, "dependencies");
+    for (const p of ["setuptools/__init__.py", "pkg_resources/__init__.py", "_distutils_hack/__init__.py"])
+      expect(deps).toContain(`${SP}/${p}`);
+    expect(deps).not.toContain(`${SP}/pip/__init__.py`);
+    expect(deps).not.toContain(`${SP}/wheel/__init__.py`);
+  });
+
+  it("refuses a keep path that matches nothing in the image (an input error naming it)", () => {
+    const keep = (k: string) => () => computeClosure(local, { keep: [k] });
+    expect(paths(computeClosure(local, { keep: ["/usr/share/doc/**/README"] }), "system")).toContain(
+      "/usr/share/doc/python3/README",
+    );
+    for (const k of ["/usr/share/misc/magic.mgc", "/usr/share/nothing/**/*.mgc"]) {
+      expect(keep(k)).toThrow(expect.objectContaining({ code: "input", exitCode: 2 }));
+      expect(keep(k)).toThrow(`keep ${k}: nothing in the built image matches it`);
+    }
+  });
+
+  it("refuses a runtime base without Python as an input error naming the image", () => {
+    const bare = mkdtempSync(join(tmpdir(), "minimize-bare-"));
+    try {
+      mkdirSync(join(bare, "usr/bin"), { recursive: true });
+      writeFileSync(join(bare, "usr/bin/busybox"), "x");
+      let error: unknown;
+      try {
+        computeClosure(local, { baseRoot: bare, baseImage: "docker.io/library/busybox:1" });
+      } catch (e) {
+        error = e;
+      }
+      expect(isSlimwheelError(error)).toBe(true);
+      expect(error).toMatchObject({
+        code: "input",
+        exitCode: 2,
+        message: "docker.io/library/busybox:1 has no Python interpreter in /usr/local/bin or /usr/bin",
+      });
+      expect((error as { hint: string }).hint).toContain("--runtime slim");
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("assertResolved", () => {
+  it("passes a closure with every library found", () => {
+    expect(() => assertResolved({ unresolved: [] })).not.toThrow();
+  });
+  it("refuses one lacking a library, naming it, what needs it and how many more", () => {
+    const u = [
+      { library: "libpq.so.5", neededBy: "/usr/local/lib/python3.12/site-packages/psycopg2/_psycopg.so" },
+      { library: "libssl.so.3", neededBy: "/usr/lib/x86_64-linux-gnu/libpq.so.5" },
+    ];
+    expect(() => assertResolved({ unresolved: u })).toThrow(
+      expect.objectContaining({
+        code: "engine",
+        message:
+          "the minimal image would lack libpq.so.5, needed by /usr/local/lib/python3.12/site-packages/psycopg2/_psycopg.so (and 1 more)",
+        hint: "install the package that ships it in the image, or use --runtime slim",
+        details: `libpq.so.5 ← ${u[0]!.neededBy}\nlibssl.so.3 ← ${u[1]!.neededBy}`,
+      }),
+    );
   });
 });

@@ -3,7 +3,10 @@
  * grouped by layer role and reason; plus what was dropped, grouped, with bytes. Pure over a
  * `RootFs` (a directory on disk in production, fixture trees in tests); never leaves the root.
  */
+
 import { posix } from "node:path";
+import { SlimwheelError } from "../errors.js";
+import { DEBUG_SHELL_PACKAGE } from "../plan/options.js";
 import { type ElfInfo, isElf, parseElf } from "../sysdeps/elf.js";
 import { listFilePackage, mergedUsrKey, trimStatus } from "./dpkg.js";
 import { expandTokens, ldSoConfDirs, searchPath } from "./ldso.js";
@@ -106,6 +109,13 @@ export interface ClosureOptions {
   readonly debugShell?: boolean;
   /** Keep pip, setuptools and wheel even when nothing requires them. */
   readonly keepPythonTooling?: boolean;
+  /**
+   * The project's direct requirements (distribution names): kept with what they require, even
+   * pip, setuptools or wheel, which are otherwise dropped unless a kept distribution requires them.
+   */
+  readonly requires?: readonly string[];
+  /** The base image's name, for messages. */
+  readonly baseImage?: string;
   /** The base (runtime) image's root: the runtime layer is computed from it alone. */
   readonly baseRoot?: string | RootFs;
   /** The app user, added to /etc/passwd and /etc/group when missing. */
@@ -307,7 +317,7 @@ interface PythonFound {
   readonly prefix: string;
 }
 
-function findPython(fs: RootFs): PythonFound {
+function findPython(fs: RootFs, image = "the runtime base image"): PythonFound {
   for (const name of PYTHON_NAMES) {
     const r = resolveIn(fs, name);
     if (!r.exists) continue;
@@ -316,7 +326,9 @@ function findPython(fs: RootFs): PythonFound {
     const prefix = posix.dirname(posix.dirname(r.path));
     return { executable: name, version: m[1]!, stdlib: posix.join(prefix, "lib", `python${m[1]}`), prefix };
   }
-  throw new Error("no python interpreter in /usr/local/bin or /usr/bin");
+  throw new SlimwheelError("input", `${image} has no Python interpreter in /usr/local/bin or /usr/bin`, {
+    hint: "the minimal runtime keeps the base image's own Python: use a Python base image, or --runtime slim",
+  });
 }
 
 /** The runtime: the interpreter, its stdlib, libpython, run-time data — from one root alone. */
@@ -408,11 +420,19 @@ function topLevelFallback(fs: RootFs, site: string, metaDir: string, topLevel: s
   return out;
 }
 
-/** Which distributions stay: all but pip/setuptools/wheel, unless a kept one requires them. */
-export function selectDists(dists: readonly Dist[], keepTooling: boolean): Dist[] {
+/**
+ * Which distributions stay: all but pip/setuptools/wheel, unless the project requires them
+ * directly (`requires`, any spelling) or a kept one requires them.
+ */
+export function selectDists(
+  dists: readonly Dist[],
+  keepTooling: boolean,
+  requires: readonly string[] = [],
+): Dist[] {
   const tooling = new Set<string>(PYTHON_TOOLING);
   const byName = new Map(dists.map((d) => [d.name, d]));
   const keep = new Set(dists.filter((d) => keepTooling || !tooling.has(d.name)).map((d) => d.name));
+  for (const r of requires) if (byName.has(normalizeName(r))) keep.add(normalizeName(r));
   const stack = [...keep];
   for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
     for (const r of byName.get(n)?.requires ?? []) {
@@ -425,9 +445,12 @@ export function selectDists(dists: readonly Dist[], keepTooling: boolean): Dist[
   return dists.filter((d) => keep.has(d.name));
 }
 
-function classifyDropped(path: string, stdlib: string): DropGroup {
-  if (path.startsWith(`${stdlib}/`)) return "stdlib parts";
-  if (/\.po$/.test(path)) return "translation sources";
+/**
+ * The group of a dropped file. Site directories come first: on the official images' /usr/local
+ * layout site-packages is inside the stdlib's directory, and what is dropped there (pip,
+ * setuptools, wheel) is Python tooling, not a stdlib part.
+ */
+export function classifyDropped(path: string, stdlib: string): DropGroup {
   if (
     /\/(pip|setuptools|wheel|_distutils_hack|pkg_resources)([-/._]|$)|\/bin\/(pip|easy_install|wheel|pydoc|idle|2to3)/.test(
       path,
@@ -435,6 +458,9 @@ function classifyDropped(path: string, stdlib: string): DropGroup {
   ) {
     return "Python tooling";
   }
+  if (/\.po$/.test(path)) return "translation sources";
+  const inSiteDir = /\/(site|dist)-packages\//.test(path);
+  if (!inSiteDir && path.startsWith(`${stdlib}/`)) return "stdlib parts";
   if (
     /^\/(usr\/share\/(doc|man|info|locale|lintian|common-licenses|bug|doc-base)|usr\/local\/share\/man)\//.test(
       path,
@@ -575,6 +601,34 @@ function toLayer(
   return { role, source, files, generated: gen, bytes, byReason };
 }
 
+/** The paths of the built image a `--keep` (or `[tool.slimwheel] keep`) value names; an input error when none. */
+function keepMatches(fs: RootFs, glob: string): string[] {
+  const found = expandGlob(fs, glob);
+  if (found.length) return found;
+  // A literal path through a directory link (merged /usr's /lib…) exists though lstat misses it.
+  if (!/[*?]/.test(glob) && resolveIn(fs, glob).exists) return [posix.normalize(glob)];
+  throw new SlimwheelError("input", `keep ${glob}: nothing in the built image matches it`, {
+    hint: "check the path (absolute, in the image) given to --keep or in [tool.slimwheel] keep of pyproject.toml",
+  });
+}
+
+/** Refuses a closure with a library (or the debug shell) nowhere in the image: it would not run. */
+export function assertResolved(closure: Pick<Closure, "unresolved">): void {
+  if (!closure.unresolved.length) return;
+  const u = closure.unresolved[0]!;
+  throw new SlimwheelError(
+    "engine",
+    `the minimal image would lack ${u.library}, needed by ${u.neededBy}${closure.unresolved.length > 1 ? ` (and ${closure.unresolved.length - 1} more)` : ""}`,
+    {
+      details: closure.unresolved.map((x) => `${x.library} ← ${x.neededBy}`).join("\n"),
+      hint:
+        u.library === "/bin/busybox"
+          ? `--debug-shell installs ${DEBUG_SHELL_PACKAGE} (runtime-packages): drop --exclude-runtime-package ${DEBUG_SHELL_PACKAGE}, or add [tool.slimwheel] runtime-packages = ["${DEBUG_SHELL_PACKAGE}"]`
+          : "install the package that ships it in the image, or use --runtime slim",
+    },
+  );
+}
+
 /**
  * Computes the closure of the root filesystem at `root` (the built image, extracted or mounted).
  * The runtime layer comes from `options.baseRoot` alone when given (so every project on that base
@@ -589,13 +643,14 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
         ? diskRoot(options.baseRoot)
         : options.baseRoot;
   const appDir = posix.normalize(options.appDir ?? "/app");
-  const py = findPython(baseFs);
+  const py = findPython(baseFs, options.baseImage);
   const runtime = collectRuntime(baseFs, py);
 
   const main = new Collector(fs, new Set(runtime.kept.keys()));
   const dists = selectDists(
     readDists(fs, siteDirs(py, options.siteDirs ?? [])),
     options.keepPythonTooling ?? false,
+    options.requires,
   );
   for (const d of dists)
     for (const f of d.files) if (!neverReadAtRunTime(f)) main.keepPath(f, "distribution", "dependencies");
@@ -603,7 +658,7 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
   // Loader configuration the built image added (e.g. Debian's BLAS alternatives): the loader
   // and ldconfig read it, so the closure above was resolved with it.
   for (const conf of ["/etc/ld.so.conf", "/etc/ld.so.conf.d"]) main.keepPath(conf, "data", "system");
-  for (const g of options.keep ?? []) for (const p of expandGlob(fs, g)) main.keepPath(p, "keep", "system");
+  for (const g of options.keep ?? []) for (const p of keepMatches(fs, g)) main.keepPath(p, "keep", "system");
   if (options.debugShell) {
     if (!main.keepPath(DEBUG_SHELL, "debug-shell", "system")) {
       main.unresolved.push({ library: DEBUG_SHELL, neededBy: "debugShell (install busybox-static)" });

@@ -178,7 +178,7 @@ export async function usableEntry(
   const entry = await readLayerEntry(input.dirs, input.key);
   if (!entry) return { why: "no cached layers for these inputs" };
   if (!entry.fastPath.ok) return { why: entry.fastPath.why };
-  if (layerEpoch("runtime", input.sourceDateEpoch, entry.baseCreated) !== entry.lowerEpoch)
+  if (layerEpoch("system", input.sourceDateEpoch, entry.baseCreated) !== entry.lowerEpoch)
     return { why: "SOURCE_DATE_EPOCH moved before the base image's time: the lower layers' mtimes change" };
   const runner = await rootfsRunAvailable();
   if (runner !== true) return { why: runner };

@@ -24,7 +24,7 @@ import type { ImportTestResult } from "../sysdeps/import-test.js";
 import type { RuntimeNeeds } from "./detect.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
-export const LAYER_CACHE_FORMAT = 2;
+export const LAYER_CACHE_FORMAT = 3;
 
 export interface LayerCacheDirs {
   readonly root: string;
@@ -53,7 +53,7 @@ export interface LayerCacheEntry {
   readonly engine: EngineInfo;
   /** The lower layers in order, their blobs in the cache's store. */
   readonly lower: readonly CachedLayer[];
-  /** The lower layers' mtime clamp, and the base's `created` it came from (see `layerEpoch`). */
+  /** The system and dependencies layers' mtime clamp, and the base's `created` it came from (see `layerEpoch`). */
   readonly lowerEpoch: number;
   readonly baseCreated?: string;
   /** The final image's config (its `created` comes from each build's SOURCE_DATE_EPOCH). */

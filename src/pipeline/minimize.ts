@@ -1,19 +1,19 @@
 /**
  * The minimize phase (`--runtime minimal`): the built image's closure — interpreter, stdlib,
  * RECORDed files, app, ELF closure, run-time data, dpkg records — assembled FROM scratch, one
- * layer per role, under the same tag (docs/minimal-runtime.md). Assembly goes through buildah
- * until slimwheel writes images itself, so it needs the buildah or podman engine.
+ * layer per role, under the same tag (docs/minimal-runtime.md). slimwheel writes the image itself;
+ * the images are read through buildah (mounted), so it needs the buildah or podman engine, or
+ * docker with buildah installed beside it (the image handed over as a docker archive).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
-import { SlimwheelError } from "../errors.js";
 import { buildMinimalImage, type MinimalImage } from "../minimize/buildah.js";
 import { execForm } from "../minimize/start.js";
 import { resolveSourceDateEpoch } from "../oci/image-writer.js";
-import { APP_UID, DEBUG_SHELL_PACKAGE } from "../plan/options.js";
+import { APP_UID } from "../plan/options.js";
 import type { Project } from "../project/read.js";
 import { exec } from "../util/exec.js";
 
@@ -77,26 +77,21 @@ export async function minimizeImage(
       user: { name: "app", uid: APP_UID, gid: APP_UID },
       env: project.start?.port ? { PORT: String(project.start.port) } : {},
       sourceDateEpoch,
-      options: { keep: o.keep, debugShell: o.debugShell },
+      options: {
+        keep: o.keep,
+        debugShell: o.debugShell,
+        // What the project asks for is kept even when it is pip, setuptools or wheel.
+        requires: [
+          ...project.dependencies.requirements.map((r) => r.name),
+          ...project.dependencies.references.flatMap((r) => (r.name ? [r.name] : [])),
+        ],
+      },
       cache: o.cache,
     },
     ctx.env,
   );
+  // A library missing from the image was refused before anything was written (minimalClosure).
   const closure = built.closure;
-  if (closure.unresolved.length) {
-    const u = closure.unresolved[0]!;
-    throw new SlimwheelError(
-      "engine",
-      `the minimal image would lack ${u.library}, needed by ${u.neededBy}${closure.unresolved.length > 1 ? ` (and ${closure.unresolved.length - 1} more)` : ""}`,
-      {
-        details: closure.unresolved.map((x) => `${x.library} ← ${x.neededBy}`).join("\n"),
-        hint:
-          u.library === "/bin/busybox"
-            ? `--debug-shell installs ${DEBUG_SHELL_PACKAGE} (runtime-packages): drop --exclude-runtime-package ${DEBUG_SHELL_PACKAGE}, or add [tool.slimwheel] runtime-packages = ["${DEBUG_SHELL_PACKAGE}"]`
-            : "install the package that ships it in the image, or use --runtime slim",
-      },
-    );
-  }
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   for (const l of closure.layers)
     ctx.reporter.emit({
@@ -134,6 +129,7 @@ async function minimizeThroughBuildah(
     });
   const minimal = `localhost/slimwheel-handoff/${process.pid}:minimal-${Date.now()}`;
   let handoffImage: string | undefined;
+  let minimized: MinimalImage | undefined;
   try {
     const saved = join(work, "built.tar");
     await engine.exportImage(o.tag, { kind: "docker-archive", path: saved }, ctx);
@@ -141,7 +137,7 @@ async function minimizeThroughBuildah(
     const image = pulled.stdout.trim().split("\n").at(-1)!;
     handoffImage = image;
     const buildahEngine = { ...engine, id: "buildah" as const };
-    const minimized = await minimizeImage(
+    minimized = await minimizeImage(
       buildahEngine,
       project,
       { ...o, image: image ?? o.tag, tag: minimal },
@@ -151,6 +147,10 @@ async function minimizeThroughBuildah(
     await buildah(`writing ${minimal}`, "push", "--quiet", minimal, `docker-archive:${out}:${o.tag}`);
     await engine.loadArchive(out, ctx);
     return minimized;
+  } catch (e) {
+    // Handed back to nobody: its working directory goes now.
+    await minimized?.done();
+    throw e;
   } finally {
     await exec("buildah", ["rmi", "--force", minimal, handoffImage ?? minimal], {
       env: ctx.env,

@@ -48,7 +48,11 @@ describe("schema/slimwheel-config.schema.json", () => {
     const expected = { string: "string", number: "integer", boolean: "boolean", strings: "array" } as const;
     for (const [key, kind] of Object.entries(SLIMWHEEL_KEYS)) {
       expect(properties[key]!.type, key).toBe(expected[kind]);
-      if (kind === "strings") expect(properties[key]!.items, key).toEqual({ type: "string" });
+      if (kind === "strings")
+        expect(properties[key]!.items, key).toEqual(
+          // keep: absolute paths in the image (the parser refuses others)
+          key === "keep" ? { type: "string", pattern: "^/" } : { type: "string" },
+        );
     }
   });
 
@@ -87,6 +91,7 @@ describe("schema/slimwheel-config.schema.json", () => {
     "port = 80.5",
     'groups = "dev"',
     "keep = [1]",
+    'keep = ["usr/share/misc/magic.mgc"]',
     'ignore-lock = "yes"',
     'runtime = "fat"',
     "python = 3.12",
@@ -118,5 +123,30 @@ describe("schema/pyproject.schema.json (a whole pyproject.toml, for a #:schema d
       ),
     ).toBe(true);
     expect(validateDocument(doc("[tool.slimwheel]\nport = 0\n"))).toBe(false);
+  });
+});
+
+describe("[tool.slimwheel] keep", () => {
+  it("refuses a relative path as an input error naming pyproject.toml and its line", () => {
+    const toml =
+      '[project]\nname = "app"\n\n[tool.slimwheel]\nkeep = ["/etc/magic", "usr/share/misc/magic.mgc"]\n';
+    let error: unknown;
+    try {
+      parse(toml, "pyproject.toml");
+    } catch (e) {
+      error = e;
+    }
+    expect(isSlimwheelError(error)).toBe(true);
+    expect(error).toMatchObject({
+      code: "input",
+      exitCode: 2,
+      location: "pyproject.toml:5",
+      message: 'tool.slimwheel.keep: "usr/share/misc/magic.mgc" is not an absolute path in the image',
+    });
+    expect((error as { hint: string }).hint).toContain('"/usr/share/misc/magic.mgc"');
+  });
+  it("accepts absolute paths and globs", () => {
+    const facts = parse('[tool.slimwheel]\nkeep = ["/etc/magic", "/usr/share/**/*.mgc"]\n', "pyproject.toml");
+    expect(facts.slimwheel?.keep).toEqual(["/etc/magic", "/usr/share/**/*.mgc"]);
   });
 });

@@ -195,6 +195,18 @@ function slimwheelConfig(
         type === "strings" ? "an array of strings" : key === "port" ? "a port number (1-65535)" : `a ${type}`,
       );
     }
+    const relative = key === "keep" ? (value as string[]).find((k) => !k.startsWith("/")) : undefined;
+    if (relative !== undefined) {
+      const line = lineOf(content, "keep");
+      throw new SlimwheelError(
+        "input",
+        `tool.slimwheel.keep: ${JSON.stringify(relative)} is not an absolute path in the image`,
+        {
+          location: line ? `${path}:${line}` : path,
+          hint: `give absolute paths in ${path}, e.g. "/${relative.replace(/^\.?\/?/, "")}" or "/app/${relative.replace(/^\.?\/?/, "")}"`,
+        },
+      );
+    }
     const camel = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     out[camel] = value;
   }
