@@ -3,6 +3,7 @@ import type { Context } from "../context.js";
 import { ExitCode, isSlimwheelError, SlimwheelError } from "../errors.js";
 import { type Reporter, silentReporter, streamReporter } from "../reporter/index.js";
 import { maskSecrets } from "../util/mask.js";
+import { examples } from "./commands/examples.js";
 import { commands } from "./commands/index.js";
 import type { CliIO, GlobalOptions } from "./io.js";
 import { packageVersion } from "./version.js";
@@ -102,6 +103,16 @@ Environment:
   NO_COLOR            disable colors
   FORCE_COLOR         1/2/3/true: color even when not on a terminal; 0/false: no colors
   SOURCE_DATE_EPOCH   timestamp used in outputs, for reproducible results`,
+    )
+    .addHelpText(
+      "after",
+      `${examples([
+        ["slimwheel plan", "what slimwheel would build for the project here, and why"],
+        ["slimwheel build -t myapp", "build the image (the slimwheel strategy, its minimal runtime)"],
+        ["slimwheel compare --html compare.html", "build every strategy cold and warm, and compare"],
+        ["slimwheel dockerfile --check", "is the committed Dockerfile current? (for CI)"],
+        ["slimwheel build --help", "each command's options, with its own examples"],
+      ])}`,
     );
 
   program.hook("preAction", () => {

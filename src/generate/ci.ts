@@ -30,7 +30,8 @@ export const SBOM_COMMAND = "$SLIMWHEEL sbom docker-archive:image.tar -o sbom.js
 
 /**
  * The `slimwheel dockerfile` flags a committed Dockerfile was written with, read from its inputs
- * line (`strategy=venv python=3.12 group=prod extra=pg`), so `--check` compares like with like.
+ * line (`strategy=venv runtime=slim python=3.12 group=prod extra=pg`), so `--check` compares like
+ * with like and `build` builds the same runtime.
  */
 export function dockerfileFlagsFrom(dockerfile: string | undefined): string[] {
   const line = dockerfile?.split(/\r?\n/, 3).find((l) => l.startsWith(INPUTS_PREFIX));
@@ -39,7 +40,7 @@ export function dockerfileFlagsFrom(dockerfile: string | undefined): string[] {
   for (const word of opts.split(" ").filter(Boolean)) {
     const [k, v] = [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)];
     if (k === "strategy" && v !== "slimwheel") flags.push("-s", v);
-    else if (k === "python" || k === "group" || k === "extra") flags.push(`--${k}`, v);
+    else if (k === "runtime" || k === "python" || k === "group" || k === "extra") flags.push(`--${k}`, v);
   }
   return flags;
 }
@@ -51,9 +52,43 @@ function checkCommand(o: CiOptions): string {
   return `$SLIMWHEEL dockerfile ${shellWords([o.dir ?? ".", ...(o.dockerfileFlags ?? [])])} --check`;
 }
 
-/** The same flags for \`slimwheel build\` (it takes -s, --python, --group and --extra too). */
+/** The same flags for \`slimwheel build\` (it takes -s, --runtime, --python, --group and --extra too). */
 function strategyFlags(o: CiOptions): string {
   return o.dockerfileFlags?.length ? ` ${shellWords(o.dockerfileFlags)}` : "";
+}
+
+/** The runtime the committed Dockerfile was written for (`--runtime X` in its flags). */
+function runtimeOf(o: CiOptions): string | undefined {
+  const flags = o.dockerfileFlags ?? [];
+  const i = flags.indexOf("--runtime");
+  return i >= 0 ? flags[i + 1] : undefined;
+}
+
+/**
+ * Whether the recipe needs the buildah binary: the minimal runtime (the default of the slimwheel
+ * strategy) is cut with buildah even with `--engine docker`, and `compare` measures it too unless
+ * the Dockerfile was written with `--runtime slim` (then compare gets `--runtime slim` as well).
+ */
+export function needsBuildah(o: CiOptions): boolean {
+  return runtimeOf(o) !== "slim";
+}
+
+function compareFlags(o: CiOptions): string {
+  return needsBuildah(o) ? "" : " --runtime slim";
+}
+
+/**
+ * GitHub's ubuntu runners ship buildah (and podman) preinstalled; the step says so in the
+ * workflow, and installs it when a runner image no longer has it, instead of relying on it silently.
+ */
+function githubBuildahStep(o: CiOptions): string {
+  if (!needsBuildah(o)) return "";
+  return `      # The minimal runtime is cut with buildah, even with --engine docker. GitHub's ubuntu runners
+      # ship it preinstalled; installed here if a runner image ever drops it. (A Dockerfile written
+      # with --runtime slim needs no buildah: this step is then left out.)
+      - name: buildah (the minimal runtime)
+        run: command -v buildah || { sudo apt-get update && sudo apt-get install -y buildah; }
+`;
 }
 
 export function renderGithubWorkflow(o: CiOptions): string {
@@ -90,7 +125,7 @@ jobs:
         run: ${checkCommand(o)}
       - name: Image name (registries want it lower-case)
         run: echo "IMAGE=${image}" >> "$GITHUB_ENV"
-      # A docker-container builder: the registry cache (mode=max: every stage) needs one.
+${githubBuildahStep(o)}      # A docker-container builder: the registry cache (mode=max: every stage) needs one.
       - uses: docker/setup-buildx-action@v3
       - uses: docker/login-action@v3
         with:
@@ -121,13 +156,26 @@ jobs:
         with:
           node-version: "20"
       - uses: docker/setup-buildx-action@v3
-      - name: Compare the strategies
-        run: $SLIMWHEEL compare ${dir} --engine docker --html compare.html
+${githubBuildahStep(o)}      - name: Compare the strategies
+        run: $SLIMWHEEL compare ${dir}${compareFlags(o)} --engine docker --html compare.html
       - uses: actions/upload-artifact@v4
         with:
           name: compare
           path: compare.html
 `;
+}
+
+function gitlabBuildahComment(o: CiOptions): string {
+  return needsBuildah(o)
+    ? `
+# The minimal runtime (the slimwheel strategy's default) is cut with buildah, even with
+# --engine docker, and compare measures it too: Alpine's buildah package, with the vfs storage
+# driver and chroot isolation (overlay on the job's overlay does not mount). To do without it,
+# write the Dockerfile with --runtime slim, then run slimwheel ci again: build and compare get
+# --runtime slim and this job installs no buildah.`
+    : `
+# The Dockerfile was written with --runtime slim: build and compare get --runtime slim, which needs
+# no buildah (the minimal runtime would: slimwheel ci writes the install when it is used).`;
 }
 
 export function renderGitlabCi(o: CiOptions): string {
@@ -158,15 +206,21 @@ dockerfile-check:
     - ${checkCommand(o)}
 
 # Docker in Docker with a docker-container buildx builder: the registry cache (mode=max: every
-# stage) needs one.
+# stage) needs one.${gitlabBuildahComment(o)}
 .docker:
   image: docker:27
   services:
     - docker:27-dind
   variables:
-    DOCKER_TLS_CERTDIR: /certs
+    DOCKER_TLS_CERTDIR: /certs${
+      needsBuildah(o)
+        ? `
+    STORAGE_DRIVER: vfs
+    BUILDAH_ISOLATION: chroot`
+        : ""
+    }
   before_script:
-    - apk add --no-cache nodejs npm
+    - apk add --no-cache ${needsBuildah(o) ? "buildah " : ""}nodejs npm
     - echo "$CI_REGISTRY_PASSWORD" | docker login -u "$CI_REGISTRY_USER" --password-stdin "$CI_REGISTRY"
     - docker buildx create --use --driver docker-container
 
@@ -193,7 +247,7 @@ compare:
   rules:
     - if: ${branchRule}
   script:
-    - $SLIMWHEEL compare ${dir} --engine docker --html compare.html
+    - $SLIMWHEEL compare ${dir}${compareFlags(o)} --engine docker --html compare.html
   artifacts:
     paths:
       - compare.html

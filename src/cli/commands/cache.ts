@@ -24,6 +24,7 @@ import {
 } from "../../pipeline/layer-cache-admin.js";
 import { stageCacheDir } from "../../pipeline/stage-cache.js";
 import type { CommandEnv, GetEnv } from "../program.js";
+import { examples } from "./examples.js";
 import { addEngineOption, engineOf } from "./options.js";
 
 /** The engine asked for, else the first available; none available: undefined (files only). */
@@ -66,13 +67,29 @@ that holds the stage (localhost/slimwheel-stage:STAGE-ID).
 The layer cache: the lower layers of each minimal image (runtime, system, dependencies) as blobs,
 with the tree a code-only rebuild proves the image in, in $XDG_CACHE_HOME/slimwheel/layers.
 See docs/cache.md.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel cache ls", "what the cache holds, with sizes, ages and totals"],
+        ["slimwheel cache prune --dry-run", "what a prune would remove, removing nothing"],
+        ["slimwheel cache prune --all", "empty both caches and remove the stage images"],
+      ]),
     );
 
   addEngineOption(
     cache
       .command("ls")
       .description("list the cache's entries with size, age and whether their image is still there; totals")
-      .option("--older-than <dur>", "only entries last written longer ago than DUR (e.g. 7d, 12h)"),
+      .option("--older-than <dur>", "only entries last written longer ago than DUR (e.g. 7d, 12h)")
+      .addHelpText(
+        "after",
+        examples([
+          ["slimwheel cache ls", "every entry with its size, age and whether its image is still there"],
+          ["slimwheel cache ls --older-than 7d", "only the entries not written for a week"],
+          ["slimwheel cache ls --engine podman --json", "check the images in podman's storage; JSON"],
+        ]),
+      ),
   ).action(async (o: { olderThan?: string; engine?: string }) => {
     const e = getEnv();
     const min = o.olderThan === undefined ? undefined : parseDuration(o.olderThan);
@@ -100,7 +117,18 @@ See docs/cache.md.`,
       )
       .option("--older-than <dur>", "also entries last written longer ago than DUR (e.g. 7d, 12h, 1d12h)")
       .option("--all", "every entry")
-      .option("--dry-run", "say what would be removed, remove nothing"),
+      .option("--dry-run", "say what would be removed, remove nothing")
+      .addHelpText(
+        "after",
+        examples([
+          ["slimwheel cache prune", "remove the garbage: unreadable entries, entries whose image is gone"],
+          [
+            "slimwheel cache prune --older-than 14d --dry-run",
+            "what is older than two weeks, removing nothing",
+          ],
+          ["slimwheel cache prune --all --engine docker", "everything, and the stage images in docker"],
+        ]),
+      ),
   ).action(async (o: { olderThan?: string; all?: boolean; dryRun?: boolean; engine?: string }) => {
     const e = getEnv();
     const olderThanMs = o.olderThan === undefined ? undefined : parseDuration(o.olderThan);

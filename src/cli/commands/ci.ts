@@ -7,6 +7,7 @@ import { isGenerated } from "../../generate/header.js";
 import { writeAtomic } from "../../util/write-atomic.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 import { resolveDir } from "./options.js";
 
 export function registerCi(program: Command, getEnv: GetEnv): void {
@@ -34,14 +35,18 @@ export function registerCi(program: Command, getEnv: GetEnv): void {
     .addHelpText(
       "after",
       `
-Examples:
-  slimwheel ci github                  write .github/workflows/slimwheel.yml
-  slimwheel ci gitlab                  write .gitlab-ci.yml
-  slimwheel ci github --branch trunk   push from trunk instead of main
-  slimwheel ci gitlab -o -             print it
-
-The recipe runs \`slimwheel dockerfile --check\` with the flags the committed Dockerfile was
-written with (read from its header), so write the Dockerfile first. Details: docs/ci.md.`,
+The recipe runs \`slimwheel dockerfile --check\` and \`slimwheel build\` with the flags the committed
+Dockerfile was written with (its strategy, runtime, Python, groups and extras, read from its
+header), so write the Dockerfile first. Details: docs/ci.md.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel ci github", "write .github/workflows/slimwheel.yml"],
+        ["slimwheel ci gitlab", "write .gitlab-ci.yml"],
+        ["slimwheel ci github --branch trunk", "push from trunk instead of main"],
+        ["slimwheel ci gitlab -o -", "print it"],
+      ]),
     )
     .action(
       async (

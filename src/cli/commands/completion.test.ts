@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Option } from "commander";
+import { type Command, Option } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIO } from "../io.js";
 import { buildProgram } from "../program.js";
@@ -145,28 +145,62 @@ describe("slimwheel completion", () => {
   });
 });
 
+/** Every command path of the program, subcommands included ([] is the root). */
+function commandPaths(c: Command, path: readonly string[] = []): string[][] {
+  return [[...path], ...c.commands.flatMap((sub) => commandPaths(sub, [...path, sub.name()]))];
+}
+const FLAG = /(?:^|[\s,])(--?[a-zA-Z][\w-]*)/gm;
+
 describe("every command's --help ends with examples that use its real options", () => {
-  const names = ["plan", "dockerfile", "build", "compare", "inspect", "lint", "push", "completion"];
-  it.each(names)("%s", async (name) => {
-    const r = await runCli([name, "--help"]);
+  const program = buildProgram(quietIO());
+  const paths = commandPaths(program);
+
+  it("covers every command and subcommand of the program", () => {
+    expect(paths.map((p) => p.join(" "))).toEqual(
+      expect.arrayContaining(["", "plan", "build", "ci", "sbom", "cache", "cache ls", "cache prune"]),
+    );
+  });
+
+  /** The deepest command path an example line names (`slimwheel cache ls --json` → cache ls). */
+  const pathOf = (words: readonly string[]): string[] => {
+    let c: Command = program;
+    const path: string[] = [];
+    for (const w of words) {
+      const sub = c.commands.find((x) => x.name() === w);
+      if (!sub) break;
+      path.push(w);
+      c = sub;
+    }
+    return path;
+  };
+  const helpFlags = async (path: readonly string[]) => {
+    const flags = new Set<string>();
+    for (const p of [[], path])
+      for (const m of (await runCli([...p, "--help"])).stdout.matchAll(FLAG)) flags.add(m[1]!);
+    return flags;
+  };
+
+  it.each(paths.map((p) => [p.join(" ") || "(root)", p] as const))("%s", async (_, path) => {
+    const r = await runCli([...path, "--help"]);
     expect(r.code).toBe(0);
     const at = r.stdout.indexOf("\nExamples:\n");
     expect(at).toBeGreaterThan(0);
-    const lines = r.stdout
-      .slice(at)
-      .split("\n")
-      .filter((l) => l.startsWith("  $ "));
-    expect(lines.length).toBeGreaterThanOrEqual(2);
-    const flags = new Set([...r.stdout.matchAll(/(?:^|[\s,])(--?[a-zA-Z][\w-]*)/gm)].map((m) => m[1]!));
-    const global = await runCli(["--help"]);
-    for (const m of global.stdout.matchAll(/(?:^|[\s,])(--?[a-zA-Z][\w-]*)/gm)) flags.add(m[1]!);
+    const tail = r.stdout.slice(at).split("\n").slice(2).filter(Boolean);
+    // The shared examples() format, and nothing after the examples.
+    expect(tail.length).toBeGreaterThanOrEqual(4);
+    tail.forEach((l, i) => {
+      expect(l, r.stdout).toMatch(i % 2 === 0 ? /^ {2}# \S/ : /^ {2}\$ \S/);
+    });
+    const lines = tail.filter((l) => l.startsWith("  $ "));
+    const name = ["slimwheel", ...path].join(" ");
     for (const line of lines) {
-      expect(line).toContain(`slimwheel ${name}`);
-      const used = line
-        .slice(line.indexOf(`slimwheel ${name}`))
+      expect(`${line} `).toContain(`${name} `);
+      const words = line
+        .slice(line.indexOf(`${name} `))
         .split(/\s+/)
-        .filter((w) => /^--?[a-zA-Z]/.test(w))
-        .map((w) => w.replace(/=.*$/, ""));
+        .slice(1);
+      const flags = await helpFlags(pathOf(words));
+      const used = words.filter((w) => /^--?[a-zA-Z]/.test(w)).map((w) => w.replace(/=.*$/, ""));
       for (const flag of used) expect(flags, `${line}: ${flag}`).toContain(flag);
     }
   });

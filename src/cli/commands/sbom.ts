@@ -9,6 +9,7 @@ import {
 } from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
+import { examples } from "./examples.js";
 
 export function registerSbom(program: Command, getEnv: GetEnv): void {
   program
@@ -30,12 +31,15 @@ export function registerSbom(program: Command, getEnv: GetEnv): void {
 Lists every *.dist-info of a site-packages or dist-packages directory (name, version, license,
 SHA-256 of its RECORD, pkg:pypi purl) and every package of /var/lib/dpkg/status and
 /var/lib/dpkg/status.d/ (pkg:deb purl with arch and distro), as the image's final file system has
-them (docs/sbom.md). With SOURCE_DATE_EPOCH set, the same image gives the same bytes.
-
-Examples:
-  slimwheel sbom oci:./out -o app.cdx.json
-  slimwheel sbom oci-archive:app.tar --format spdx -o app.spdx.json
-  slimwheel sbom docker-daemon:myapp:latest > sbom.json`,
+them (docs/sbom.md). With SOURCE_DATE_EPOCH set, the same image gives the same bytes.`,
+    )
+    .addHelpText(
+      "after",
+      examples([
+        ["slimwheel sbom oci:./out -o app.cdx.json", "CycloneDX SBOM of an OCI layout directory"],
+        ["slimwheel sbom oci-archive:app.tar --format spdx -o app.spdx.json", "SPDX, of an OCI archive"],
+        ["slimwheel sbom docker-daemon:myapp:latest > sbom.json", "an image of the docker daemon, to stdout"],
+      ]),
     )
     .action(
       async (refText: string, o: { format: string; output?: string; name?: string; insecure?: boolean }) => {
