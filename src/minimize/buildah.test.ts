@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { imageConfig } from "../oci/image-writer.js";
 import { writeLayerTrees } from "./assemble.js";
 import { layerEpoch, layerEpochs, minimalConfig, writeLayers } from "./buildah.js";
 import { computeClosure } from "./closure.js";
@@ -137,6 +138,20 @@ describe("minimalConfig", () => {
       architecture: "arm64",
       os: "linux",
     });
+  });
+  // Regression: buildah builds OCI-format images, which drop the Dockerfile's HEALTHCHECK.
+  it("keeps the plan's health check, written as Docker's Healthcheck of the image config", () => {
+    const check = ["python3", "-c", "import http.client"];
+    const c = minimalConfig(built, { cmd: ["gunicorn", "app:app"], healthcheck: check });
+    expect(c.healthcheck).toEqual(check);
+    const json = imageConfig(undefined, { layers: [], config: c, created: 0, store: "/nowhere" }, 0);
+    expect(json.config?.Healthcheck).toEqual({ Test: ["CMD", ...check] });
+    const none = imageConfig(
+      undefined,
+      { layers: [], config: minimalConfig(built, { cmd: ["x"] }), created: 0, store: "/nowhere" },
+      0,
+    );
+    expect(JSON.stringify(none)).not.toContain("Healthcheck");
   });
   it("falls back to a PATH, /app and no stop signal when the built image says nothing", () => {
     const c = minimalConfig({}, { cmd: ["python3"], options: { debugShell: true } });

@@ -75,6 +75,8 @@ export interface MinimalImageInput {
   readonly cmd: readonly string[];
   readonly user?: { name: string; uid: number; gid: number };
   readonly env?: Readonly<Record<string, string>>;
+  /** The plan's HEALTHCHECK command (exec form): kept in the config, which buildah's OCI build dropped. */
+  readonly healthcheck?: readonly string[];
   readonly options?: ClosureOptions;
   /** Seconds since the epoch for the app layer's files and the image (default 0). */
   readonly sourceDateEpoch?: number;
@@ -157,7 +159,7 @@ export interface InspectedImage {
  */
 export function minimalConfig(
   built: InspectedImage | undefined,
-  input: Pick<MinimalImageInput, "cmd" | "user" | "env" | "options">,
+  input: Pick<MinimalImageInput, "cmd" | "user" | "env" | "options" | "healthcheck">,
 ): ImageConfigInput {
   const env = new Map<string, string>([
     ["PATH", "/usr/local/bin:/usr/bin:/bin"],
@@ -182,6 +184,7 @@ export function minimalConfig(
     labels,
     exposedPorts: Object.keys(built?.config?.ExposedPorts ?? {}),
     stopSignal: built?.config?.StopSignal || undefined,
+    healthcheck: input.healthcheck,
     architecture: built?.architecture,
     os: built?.os,
   };

@@ -35,6 +35,11 @@ export interface ImageConfigInput {
   /** Added to the base's labels, replacing those of the same key. */
   readonly labels?: Readonly<Record<string, string>>;
   readonly stopSignal?: string;
+  /**
+   * A health check command (exec form), written as Docker's `Healthcheck: {Test: ["CMD", …]}`:
+   * docker honours it when it loads or pulls the image; OCI tools ignore the field.
+   */
+  readonly healthcheck?: readonly string[];
   /** Default: the base's, else amd64 / linux. */
   readonly architecture?: string;
   readonly os?: string;
@@ -222,6 +227,7 @@ export function imageConfig(
       ExposedPorts: Object.keys(ports).length ? ports : undefined,
       Labels: Object.keys(labels).length ? labels : undefined,
       StopSignal: pick(c.stopSignal, base?.config?.StopSignal),
+      Healthcheck: c.healthcheck ? { Test: ["CMD", ...c.healthcheck] } : base?.config?.Healthcheck,
     },
     rootfs: { type: "layers", diff_ids: [...baseDiffIds, ...input.layers.map((l) => l.blob.diffId)] },
     history,

@@ -35,6 +35,8 @@ export interface ImageConfigJson {
     readonly ExposedPorts?: Record<string, Record<string, never>>;
     readonly Labels?: Record<string, string>;
     readonly StopSignal?: string;
+    /** Docker's extension (not in the OCI spec): docker honours it, OCI tools ignore it. */
+    readonly Healthcheck?: { readonly Test?: string[] };
   };
   readonly rootfs?: { readonly type?: string; readonly diff_ids?: string[] };
   readonly history?: HistoryJson[];

@@ -14,6 +14,7 @@ import { buildMinimalImage, type MinimalImage } from "../minimize/buildah.js";
 import { execForm } from "../minimize/start.js";
 import { resolveSourceDateEpoch } from "../oci/image-writer.js";
 import { APP_UID } from "../plan/options.js";
+import { healthcheckCommand } from "../plan/steps.js";
 import type { Project } from "../project/read.js";
 import { exec } from "../util/exec.js";
 
@@ -76,6 +77,8 @@ export async function minimizeImage(
       cmd: project.start ? execForm(project.start.command) : ["python3"],
       user: { name: "app", uid: APP_UID, gid: APP_UID },
       env: project.start?.port ? { PORT: String(project.start.port) } : {},
+      // The plan's HEALTHCHECK (startSteps), which an OCI-format engine build drops.
+      healthcheck: project.start?.port ? healthcheckCommand(project.start.port) : undefined,
       sourceDateEpoch,
       options: {
         keep: o.keep,
