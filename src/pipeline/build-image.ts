@@ -152,11 +152,8 @@ export async function buildImage(
       : assembleArtifacts(project, strategy, options);
   const early = artifactsPlan ?? planned;
   checkRequest(early, strategy, { ...o, runtime });
-  if (runtime === "minimal") {
-    // What the minimize and prove phases would refuse after the engine build, refused now.
-    checkMinimalCommands(project, o.smoke);
-    await checkMinimalHost(ctx.env);
-  }
+  // What the minimize and prove phases would refuse after the engine build, refused now.
+  if (runtime === "minimal") checkMinimalCommands(project, o.smoke);
   const tags = o.tags.length ? o.tags : [`localhost/slimwheel/${imageName(project)}:${strategy}`];
   let chosen = selected;
   const engineNow = async () =>
@@ -171,6 +168,9 @@ export async function buildImage(
     const fast = await fastBuild(project, cache.key, cache.entry, tags, o, ctx, engineNow);
     if (fast) return fast;
   }
+  // The engine path's minimal assembly needs buildah and root (a code-only rebuild from the
+  // layer cache, above, needs neither): checked before the engine build, not after it.
+  if (runtime === "minimal") await checkMinimalHost(ctx.env);
   const { engine, info } = await engineNow();
   const context = await prepareContext(project, early, o.version);
   const b: Build = {
