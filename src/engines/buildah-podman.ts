@@ -14,6 +14,7 @@ import { type Env, type ExecResult, exec, hasProgram } from "../util/exec.js";
 import { lastLine } from "../util/lines.js";
 import { BUILD_ID_ARG, containersOfBuild, newBuildId, ownArgWarning } from "./build-owner.js";
 import { runDetachable } from "./run.js";
+import { execRetryingRuntimeFault } from "./runtime-fault.js";
 import { mountImagesInstead } from "./stage-mounts.js";
 import {
   type BuildRequest,
@@ -148,7 +149,7 @@ async function buildahRun(
     if (options.user) args.push("--user", options.user);
     if (options.workdir) args.push("--workingdir", options.workdir);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
-    return await exec("buildah", [...args, ctr, "--", ...command], {
+    return await execRetryingRuntimeFault("buildah", [...args, ctr, "--", ...command], {
       env,
       signal: ctx.signal,
       allowFailure: true,

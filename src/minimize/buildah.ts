@@ -5,6 +5,7 @@
  * FROM scratch — exec-form CMD, no shell. The image goes back into buildah's storage under the
  * tag (`buildah pull docker-archive:`).
  */
+
 import {
   copyFile,
   cp,
@@ -20,6 +21,7 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { execRetryingRuntimeFault } from "../engines/runtime-fault.js";
 import { isLoopbackRef } from "../engines/types.js";
 import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
 import { assembleImage, type ImageConfigInput, type StoredImage, writeImage } from "../oci/image-writer.js";
@@ -387,7 +389,7 @@ export async function runInImage(ref: string, argv: readonly string[], env: Env)
   const buildah = buildahIn(env);
   const c = await buildah("from", "--pull-never", ref);
   try {
-    return await exec("buildah", ["run", "--isolation", "chroot", c, "--", ...argv], {
+    return await execRetryingRuntimeFault("buildah", ["run", "--isolation", "chroot", c, "--", ...argv], {
       env,
       allowFailure: true,
     });
