@@ -111,6 +111,7 @@ describe("a Dockerfile written with --runtime slim", () => {
     expect(runs("image")).toContain("$SLIMWHEEL build . --runtime slim --engine docker");
     expect(runs("compare")).toContain("$SLIMWHEEL compare . --runtime slim --engine docker");
     expect(t).not.toMatch(/buildah/);
+    expect(t).not.toMatch(/sudo/);
   });
 
   it("gives --runtime slim to the check, the build and compare; installs no buildah (GitLab)", () => {
@@ -130,6 +131,16 @@ describe("a Dockerfile written with --runtime slim", () => {
 });
 
 describe("the minimal runtime (the default) needs buildah beside docker", () => {
+  it("GitHub: build and compare run as root (the assembly mounts images), with the runner's PATH and HOME", () => {
+    const doc = parse(renderGithubWorkflow({ version: "1.2.3" })) as Workflow;
+    const runs = (job: string) => doc.jobs[job]!.steps.map((s) => s.run ?? "").join("\n");
+    const root = 'sudo -E env "PATH=$PATH" "HOME=$HOME" "npm_config_cache=$RUNNER_TEMP/npm-root" $SLIMWHEEL';
+    expect(runs("image")).toContain(`${root} build .`);
+    expect(runs("compare")).toContain(`${root} compare .`);
+    // The check and the SBOM need no root.
+    expect(runs("image")).toMatch(/^\$SLIMWHEEL dockerfile \. --check$/m);
+  });
+
   it("GitHub: a visible step in both jobs, installing it if the runner lacks it", () => {
     const doc = parse(renderGithubWorkflow({ version: "1.2.3" })) as Workflow;
     for (const job of ["image", "compare"]) {

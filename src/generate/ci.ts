@@ -91,6 +91,17 @@ function githubBuildahStep(o: CiOptions): string {
 `;
 }
 
+/**
+ * The minimal runtime's assembly needs root (it mounts images with buildah); GitHub runs steps as
+ * the \`runner\` user, so those commands go through sudo, keeping PATH (node), HOME (docker's login
+ * and buildx builder) and a root-owned npm cache of their own (the runner's stays the runner's).
+ */
+function githubAsRoot(o: CiOptions): string {
+  return needsBuildah(o)
+    ? 'sudo -E env "PATH=$PATH" "HOME=$HOME" "npm_config_cache=$RUNNER_TEMP/npm-root" '
+    : "";
+}
+
 export function renderGithubWorkflow(o: CiOptions): string {
   const branch = o.branch ?? "main";
   const dir = shellWords([o.dir ?? "."]);
@@ -138,7 +149,7 @@ ${githubBuildahStep(o)}      # A docker-container builder: the registry cache (m
           if [ "$GITHUB_EVENT_NAME" = push ] && [ "$GITHUB_REF" = ${JSON.stringify(`refs/heads/${branch}`)} ]; then
             args+=(-t "$IMAGE:latest" --push --cache-to "type=registry,ref=$IMAGE:buildcache,mode=max")
           fi
-          $SLIMWHEEL build ${dir}${strategyFlags(o)} --engine docker "\${args[@]}"
+          ${githubAsRoot(o)}$SLIMWHEEL build ${dir}${strategyFlags(o)} --engine docker "\${args[@]}"
       - name: SBOM of the built image
         run: ${SBOM_COMMAND}
       - uses: actions/upload-artifact@v4
@@ -157,7 +168,7 @@ ${githubBuildahStep(o)}      # A docker-container builder: the registry cache (m
           node-version: "20"
       - uses: docker/setup-buildx-action@v3
 ${githubBuildahStep(o)}      - name: Compare the strategies
-        run: $SLIMWHEEL compare ${dir}${compareFlags(o)} --engine docker --html compare.html
+        run: ${githubAsRoot(o)}$SLIMWHEEL compare ${dir}${compareFlags(o)} --engine docker --html compare.html
       - uses: actions/upload-artifact@v4
         with:
           name: compare

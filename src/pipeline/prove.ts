@@ -169,8 +169,18 @@ export function findMissing(output: string, dropped: readonly string[] = []): Mi
 }
 
 /** `--keep A --keep B (or [tool.slimwheel] keep = ["A", "B"])`. */
-const keepLine = (paths: readonly string[]): string =>
-  `${paths.map((p) => `--keep ${p}`).join(" ")} (or [tool.slimwheel] keep = ${JSON.stringify(paths)})`;
+/**
+ * A path as a `--keep` value that holds on every platform: the multiarch directory
+ * (`x86_64-linux-gnu`, `aarch64-linux-gnu`, …) becomes a glob, since one build of several
+ * platforms applies the same keep list to each, and a keep that matches nothing is an error.
+ */
+export const portableKeep = (path: string): string =>
+  path.replace(/\/[^/]+-linux-gnu[^/]*\//, "/*-linux-gnu*/");
+
+const keepLine = (given: readonly string[]): string => {
+  const paths = given.map(portableKeep);
+  return `${paths.map((p) => `--keep ${p}`).join(" ")} (or [tool.slimwheel] keep = ${JSON.stringify(paths)})`;
+};
 
 /**
  * The hint of a failed smoke or boot test on a minimal image (`o.dropped` set): the `--keep` line
