@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -122,6 +123,27 @@ beforeAll(() => {
   // Stdlib (Debian layout).
   const S = "/usr/lib/python3.11";
   put(`${S}/os.py`);
+  // Cached bytecode: one stale (recorded mtime is not the source's, as after a commit that clamped
+  // timestamps), one valid, one hash-based — and a stale one in a distribution.
+  const SRC_MTIME = 1_700_000_000;
+  const pyc = (flags: number, mtime: number, size: number) => {
+    const h = Buffer.alloc(20);
+    h.writeUInt32LE(0x0a0d0da7, 0);
+    h.writeUInt32LE(flags, 4);
+    h.writeUInt32LE(mtime, 8);
+    h.writeUInt32LE(size, 12);
+    return h;
+  };
+  const source = (path: string, text: string) => {
+    put(path, text);
+    utimesSync(join(root, path), SRC_MTIME, SRC_MTIME);
+  };
+  source(`${S}/json/__init__.py`, "# json\n");
+  put(`${S}/json/__pycache__/__init__.cpython-311.pyc`, pyc(0, SRC_MTIME, 7));
+  source(`${S}/abc.py`, "# abc\n");
+  put(`${S}/__pycache__/abc.cpython-311.pyc`, pyc(0, SRC_MTIME + 5, 6));
+  source(`${S}/ast.py`, "# ast\n");
+  put(`${S}/__pycache__/ast.cpython-311.pyc`, pyc(1, 0, 0));
   put(`${S}/test/test_os.py`);
   put(`${S}/idlelib/idle.py`);
   put(`${S}/tkinter/__init__.py`);
@@ -135,6 +157,8 @@ beforeAll(() => {
   put(`${D}/foo/locale/de/LC_MESSAGES/foo.po`, 'msgid "x"\nmsgstr "y"\n');
   put(`${D}/foo/locale/de/LC_MESSAGES/foo.mo`, "compiled");
   put(`${D}/foo/__init__.pyi`, "def f() -> int: ...\n");
+  source(`${D}/foo/util.py`, "# util\n");
+  put(`${D}/foo/__pycache__/util.cpython-311.pyc`, pyc(0, SRC_MTIME, 99));
   cc(`${D}/foo/_c.cpython-311.so`, "int conf(void); int c(void){return conf();}", [
     "-shared",
     "-fPIC",
@@ -145,7 +169,7 @@ beforeAll(() => {
   put(`${D}/foo-1.0.dist-info/METADATA`, "Metadata-Version: 2.1\nName: foo\nVersion: 1.0\n");
   put(
     `${D}/foo-1.0.dist-info/RECORD`,
-    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/locale/de/LC_MESSAGES/foo.po,,\nfoo/locale/de/LC_MESSAGES/foo.mo,,\nfoo/__init__.pyi,,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
+    'foo/__init__.py,,\n"foo/we,ird.py",,\nfoo/locale/de/LC_MESSAGES/foo.po,,\nfoo/locale/de/LC_MESSAGES/foo.mo,,\nfoo/__init__.pyi,,\nfoo/util.py,,\nfoo/__pycache__/util.cpython-311.pyc,,\nfoo/_c.cpython-311.so,,\nfoo/_q.so,,\n../../../bin/foo-cli,,\nfoo-1.0.dist-info/RECORD,,\nfoo-1.0.dist-info/METADATA,,\n',
   );
   cc(`${D}/foo/_q.so`, "int q(void); int qq(void){return q();}", [
     "-shared",
@@ -234,16 +258,31 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(stdlibParts.files).toBe(3);
   });
 
-  it("drops what nothing reads at run time: .po catalog sources (the .mo stay), .pyi stubs, right/ zones", () => {
+  it("keeps every RECORDed file (.po catalogs and .pyi stubs too) and all of zoneinfo", () => {
     const deps = kept("dependencies");
     const D = "/usr/local/lib/python3.11/dist-packages";
     expect(deps).toContain(`${D}/foo/locale/de/LC_MESSAGES/foo.mo`);
-    expect(deps).not.toContain(`${D}/foo/locale/de/LC_MESSAGES/foo.po`);
-    expect(deps).not.toContain(`${D}/foo/__init__.pyi`);
+    expect(deps).toContain(`${D}/foo/locale/de/LC_MESSAGES/foo.po`);
+    expect(deps).toContain(`${D}/foo/__init__.pyi`);
     expect(kept("runtime")).toContain("/usr/share/zoneinfo/Europe/Paris");
-    expect(kept()).not.toContain("/usr/share/zoneinfo/right/Europe/Paris");
-    const po = closure.dropped.find((d) => d.group === "translation sources")!;
-    expect(po.paths).toEqual([`${D}/foo/locale/de/LC_MESSAGES/foo.po`]);
+    expect(kept("runtime")).toContain("/usr/share/zoneinfo/right/Europe/Paris");
+  });
+
+  it("drops stale timestamp-based .pyc files (Python recompiles their source), keeps valid and hash-based ones", () => {
+    const S = "/usr/lib/python3.11";
+    const D = "/usr/local/lib/python3.11/dist-packages";
+    expect(kept("runtime")).toContain(`${S}/json/__pycache__/__init__.cpython-311.pyc`);
+    expect(kept("runtime")).toContain(`${S}/__pycache__/ast.cpython-311.pyc`);
+    expect(kept()).not.toContain(`${S}/__pycache__/abc.cpython-311.pyc`);
+    expect(kept("runtime")).toContain(`${S}/abc.py`);
+    expect(kept("dependencies")).toContain(`${D}/foo/util.py`);
+    expect(kept()).not.toContain(`${D}/foo/__pycache__/util.cpython-311.pyc`);
+    const stale = closure.dropped.find((d) => d.group === "stale bytecode")!;
+    expect([...stale.paths].sort()).toEqual([
+      `${S}/__pycache__/abc.cpython-311.pyc`,
+      `${D}/foo/__pycache__/util.cpython-311.pyc`,
+    ]);
+    expect(stale.bytes).toBe(40);
   });
 
   it("keeps RECORDed files (../../bin entries, quoted names) and their ELF closure via ld.so.conf includes", () => {

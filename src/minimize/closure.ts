@@ -10,6 +10,7 @@ import { DEBUG_SHELL_PACKAGE } from "../plan/options.js";
 import { type ElfInfo, isElf, parseElf } from "../sysdeps/elf.js";
 import { listFilePackage, mergedUsrKey, trimStatus } from "./dpkg.js";
 import { expandTokens, ldSoConfDirs, searchPath } from "./ldso.js";
+import { pycSource, pycState } from "./pyc.js";
 import { installedFilesPaths, normalizeName, parseMetadata, recordPaths } from "./record.js";
 import { diskRoot, type EntryKind, expandGlob, type RootFs, resolveIn } from "./rootfs.js";
 
@@ -34,7 +35,7 @@ export const DROP_GROUPS = [
   "docs",
   "Python tooling",
   "stdlib parts",
-  "translation sources",
+  "stale bytecode",
   "libraries",
   "other",
 ] as const;
@@ -126,14 +127,6 @@ export interface ClosureOptions {
 
 /** Stdlib top-level entries a server never imports. */
 export const STDLIB_EXCLUDED = ["test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3"] as const;
-/**
- * Files of installed distributions that nothing reads at run time: gettext catalog sources
- * (`.po` — gettext and Django read the compiled `.mo` beside them) and type stubs (`.pyi`, read
- * by type checkers only). `--keep` brings them back.
- */
-export const neverReadAtRunTime = (path: string): boolean => /\.(po|pyi)$/.test(path);
-/** Run-time data directories' parts no program reads unless configured to: the leap-second `right/` zones. */
-const DATA_EXCLUDED = new Set(["/usr/share/zoneinfo/right"]);
 /** Distributions that are build/install tools, kept only when required at run time. */
 export const PYTHON_TOOLING = ["pip", "setuptools", "wheel", "distribute"] as const;
 
@@ -177,6 +170,8 @@ interface Found {
 /** Collects kept entries of one root, with the ELF closure of every kept ELF file. */
 class Collector {
   readonly kept = new Map<string, Found>();
+  /** Stale timestamp-based .pyc files met (see `stalePyc`): dropped, never kept. */
+  readonly stale = new Set<string>();
   readonly unresolved: Unresolved[] = [];
   private readonly elfQueue: { path: string; origin: string; inherited: string[] }[] = [];
   private readonly elfDone = new Set<string>();
@@ -197,6 +192,10 @@ class Collector {
     if (this.has(path)) return undefined;
     const st = this.fs.lstat(path);
     if (!st || st.kind === "other") return undefined;
+    if (st.kind === "file" && reason !== "keep" && stalePyc(this.fs, path)) {
+      this.stale.add(path);
+      return undefined;
+    }
     const f: Found = { path, kind: st.kind, size: st.size, mode: st.mode, reason, role };
     if (st.kind === "symlink") f.target = this.fs.readlink(path);
     this.kept.set(path, f);
@@ -307,6 +306,26 @@ class Collector {
   }
 }
 
+/**
+ * Whether `path` is a `__pycache__` .pyc that Python would never use: timestamp-based, and its
+ * recorded source mtime or size is not its source's in this root (e.g. a base image committed with
+ * clamped timestamps). Python recompiles the source at every import instead, so the bytes are dead
+ * weight; dropping them changes nothing the app does. Valid and hash-based .pyc files stay.
+ */
+function stalePyc(fs: RootFs, path: string): boolean {
+  const source = pycSource(path);
+  if (!source) return false;
+  const src = fs.lstat(source);
+  if (src?.kind !== "file" || src.mtime === undefined) return false;
+  let header: Buffer;
+  try {
+    header = fs.read(path).subarray(0, 16);
+  } catch {
+    return false;
+  }
+  return pycState(header, { mtimeSeconds: src.mtime, size: src.size }) === "stale";
+}
+
 const expandOrigin = (entry: string, origin: string, info: ElfInfo) =>
   expandTokens(entry, origin, info.machine);
 
@@ -342,7 +361,7 @@ function collectRuntime(fs: RootFs, py: PythonFound): Collector {
   for (const lib of expandGlob(fs, posix.join(py.prefix, "lib", `libpython${py.version}*.so*`))) {
     c.keepPath(lib, "interpreter", "runtime");
   }
-  for (const d of RUNTIME_DATA) c.keepPath(d, "data", "runtime", (p) => DATA_EXCLUDED.has(p));
+  for (const d of RUNTIME_DATA) c.keepPath(d, "data", "runtime");
   c.keepPath("/tmp", "data", "runtime", () => true);
   c.closeElf("runtime");
   return c;
@@ -458,7 +477,6 @@ export function classifyDropped(path: string, stdlib: string): DropGroup {
   ) {
     return "Python tooling";
   }
-  if (/\.po$/.test(path)) return "translation sources";
   const inSiteDir = /\/(site|dist)-packages\//.test(path);
   if (!inSiteDir && path.startsWith(`${stdlib}/`)) return "stdlib parts";
   if (
@@ -480,7 +498,12 @@ export function classifyDropped(path: string, stdlib: string): DropGroup {
 
 const PSEUDO = new Set(["/proc", "/sys", "/dev"]);
 
-function dropped(fs: RootFs, kept: ReadonlySet<string>, stdlib: string): DroppedGroup[] {
+function dropped(
+  fs: RootFs,
+  kept: ReadonlySet<string>,
+  stdlib: string,
+  stale: ReadonlySet<string>,
+): DroppedGroup[] {
   const groups = new Map<DropGroup, { files: number; bytes: number; paths: string[] }>(
     DROP_GROUPS.map((g) => [g, { files: 0, bytes: 0, paths: [] }]),
   );
@@ -492,7 +515,7 @@ function dropped(fs: RootFs, kept: ReadonlySet<string>, stdlib: string): Dropped
       if (!st) continue;
       if (st.kind === "dir") visit(p);
       else if (!kept.has(p)) {
-        const g = groups.get(classifyDropped(p, stdlib))!;
+        const g = groups.get(stale.has(p) ? "stale bytecode" : classifyDropped(p, stdlib))!;
         g.files++;
         g.bytes += st.size;
         g.paths.push(p);
@@ -652,8 +675,7 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
     options.keepPythonTooling ?? false,
     options.requires,
   );
-  for (const d of dists)
-    for (const f of d.files) if (!neverReadAtRunTime(f)) main.keepPath(f, "distribution", "dependencies");
+  for (const d of dists) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
   main.keepPath(appDir, "app", "app");
   // Loader configuration the built image added (e.g. Debian's BLAS alternatives): the loader
   // and ldconfig read it, so the closure above was resolved with it.
@@ -700,7 +722,7 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
   return {
     python: { executable: py.executable, version: py.version, stdlib: py.stdlib },
     layers,
-    dropped: dropped(fs, allKept, py.stdlib),
+    dropped: dropped(fs, allKept, py.stdlib, new Set([...runtime.stale, ...main.stale])),
     unresolved: [...runtime.unresolved, ...main.unresolved],
     packages: fullDpkg?.packages ?? [],
     distributions: dists.map((d) => d.name).sort(),

@@ -17,28 +17,37 @@ export function pycSource(path: string): string | undefined {
   return m ? join(dirname(dir), `${m[1]}.py`) : undefined;
 }
 
+export interface PycSource {
+  readonly mtimeSeconds: number;
+  readonly size: number;
+}
+
+/**
+ * How Python's import system judges a cached .pyc against its source (importlib's
+ * `_validate_timestamp_pyc`): `valid` when timestamp-based and the recorded mtime and size are the
+ * source's, `stale` when timestamp-based and they are not (Python ignores it and recompiles the
+ * source at every import — it cannot write the result as the app user), `other` for hash-based
+ * .pyc files (independent of mtimes) and headers too short to read.
+ */
+export function pycState(header: Buffer, source: PycSource): "valid" | "stale" | "other" {
+  if (header.length < 16) return "other";
+  if (header.readUInt32LE(4) !== 0) return "other"; // hash-based: independent of mtimes
+  const same =
+    header.readUInt32LE(8) === (Math.floor(source.mtimeSeconds) & 0xffffffff) >>> 0 &&
+    header.readUInt32LE(12) === (source.size & 0xffffffff) >>> 0;
+  return same ? "valid" : "stale";
+}
+
 /** The 16-byte header with `mtime` replaced, or undefined when it does not match the source. */
-export function retimedHeader(
-  header: Buffer,
-  source: { readonly mtimeSeconds: number; readonly size: number },
-  mtime: number,
-): Buffer | undefined {
-  if (header.length < 16) return undefined;
-  const flags = header.readUInt32LE(4);
-  if (flags !== 0) return undefined; // hash-based: independent of mtimes
-  if (header.readUInt32LE(8) !== (Math.floor(source.mtimeSeconds) & 0xffffffff) >>> 0) return undefined;
-  if (header.readUInt32LE(12) !== (source.size & 0xffffffff) >>> 0) return undefined;
+export function retimedHeader(header: Buffer, source: PycSource, mtime: number): Buffer | undefined {
+  if (pycState(header, source) !== "valid") return undefined;
   const out = Buffer.from(header);
   out.writeUInt32LE((Math.floor(mtime) & 0xffffffff) >>> 0, 8);
   return out;
 }
 
 /** Rewrites the header of the .pyc at `file` (a copy) when it matched `source`; returns whether it did. */
-export async function retimePyc(
-  file: string,
-  source: { readonly mtimeSeconds: number; readonly size: number },
-  mtime: number,
-): Promise<boolean> {
+export async function retimePyc(file: string, source: PycSource, mtime: number): Promise<boolean> {
   const fh = await open(file, "r+");
   try {
     const header = Buffer.alloc(16);

@@ -12,6 +12,8 @@ export interface Entry {
   readonly kind: EntryKind;
   readonly size: number;
   readonly mode: number;
+  /** Modification time in whole seconds, when the root knows it. */
+  readonly mtime?: number;
 }
 
 /** The small interface the closure reads through (a directory on disk, or a test double). */
@@ -36,7 +38,12 @@ export function diskRoot(root: string): RootFs {
             : st.isFile()
               ? "file"
               : "other";
-        return { kind, size: kind === "file" ? st.size : 0, mode: st.mode & 0o7777 };
+        return {
+          kind,
+          size: kind === "file" ? st.size : 0,
+          mode: st.mode & 0o7777,
+          mtime: Math.floor(st.mtimeMs / 1000),
+        };
       } catch {
         return undefined;
       }

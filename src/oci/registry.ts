@@ -17,7 +17,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { rootCertificates } from "node:tls";
-import { Agent } from "undici";
+import type { Agent } from "undici";
 import { SlimwheelError } from "../errors.js";
 import { type Env, exec } from "../util/exec.js";
 import { blobFile, sha256, writeBytesBlob } from "./blob.js";
@@ -501,9 +501,12 @@ export class RegistryClient {
   private tls(): Promise<Agent | undefined> {
     this.dispatcher ??= this.o.insecure
       ? Promise.resolve(undefined)
-      : extraCertificates(this.host, this.o).then((extra) =>
-          extra.length ? new Agent({ connect: { ca: [...rootCertificates, ...extra] } }) : undefined,
-        );
+      : extraCertificates(this.host, this.o).then(async (extra) => {
+          if (!extra.length) return undefined;
+          // Loaded only here: undici costs every CLI start ~0.1 s, and most runs trust node's CAs.
+          const { Agent } = await import("undici");
+          return new Agent({ connect: { ca: [...rootCertificates, ...extra] } });
+        });
     return this.dispatcher;
   }
 

@@ -24,7 +24,7 @@ import type { ImportTestResult } from "../sysdeps/import-test.js";
 import type { RuntimeNeeds } from "./detect.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
-export const LAYER_CACHE_FORMAT = 4;
+export const LAYER_CACHE_FORMAT = 5;
 
 export interface LayerCacheDirs {
   readonly root: string;

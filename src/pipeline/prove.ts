@@ -251,7 +251,7 @@ export async function bootTest(
         const status = await httpStatus(port);
         if (status !== undefined) return result("serving", true, status);
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await new Promise((r) => setTimeout(r, 50));
     }
     if (exited) return result("exited", false);
     return o.http ? result("silent", false) : result("running", true);

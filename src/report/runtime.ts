@@ -42,7 +42,7 @@ export function runtimeDocument(
 }
 
 const GROUPS_IN_WORDS =
-  "shell & tools (sh, coreutils, perl), package manager (apt, dpkg), docs, Python tooling (pip, setuptools, wheel unless required), stdlib parts (test, idlelib, tkinter, turtledemo, ensurepip, lib2to3), translation sources (.po), libraries nothing links";
+  "shell & tools (sh, coreutils, perl), package manager (apt, dpkg), docs, Python tooling (pip, setuptools, wheel unless required), stdlib parts (test, idlelib, tkinter, turtledemo, ensurepip, lib2to3), stale bytecode (.pyc files Python would recompile anyway), libraries nothing links";
 
 /** `plan`'s Runtime section. */
 export function formatRuntime(
