@@ -330,6 +330,13 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
         { architecture: "amd64", os: "linux" },
         { architecture: "amd64", os: "linux", variant: "v2" },
       ]);
+      // each platform's SBOM names that platform's manifest in the index
+      for (const [i, s] of doc.sbom.entries()) {
+        const bom = JSON.parse(await readFile(s.path, "utf8")) as {
+          metadata: { component: { version: string } };
+        };
+        expect(bom.metadata.component.version).toBe(index.manifests[i]!.digest);
+      }
       // the registry holds the same index under the tag, and each platform's manifest by digest
       const client = new RegistryClient(tb.registry.host, reg());
       try {
