@@ -286,9 +286,30 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
         boot: { ok: boolean };
       }[];
       pushed: { ref: string; digest: string }[];
+      sbom: { platform: string; path: string; format: string; distributions: number; packages: number }[];
     };
     try {
       expect(doc.platforms.map((p) => p.platform)).toEqual(["linux/amd64", "linux/amd64/v2"]);
+      // one SBOM per platform image, beside the output
+      expect(doc.sbom.map((s) => [s.platform, s.path, s.format])).toEqual([
+        ["linux/amd64", `${out}.linux-amd64.cdx.json`, "cyclonedx"],
+        ["linux/amd64/v2", `${out}.linux-amd64-v2.cdx.json`, "cyclonedx"],
+      ]);
+      for (const s of doc.sbom) {
+        expect(s.distributions).toBeGreaterThan(0);
+        expect(s.packages).toBeGreaterThan(0);
+        const bom = JSON.parse(await readFile(s.path, "utf8")) as {
+          specVersion: string;
+          components: { name: string }[];
+          metadata: { component: { properties: { name: string; value: string }[] } };
+        };
+        expect(bom.specVersion).toBe("1.6");
+        expect(bom.components.map((c) => c.name.toLowerCase())).toContain("flask");
+        expect(bom.metadata.component.properties).toContainEqual({
+          name: "slimwheel:image:reference",
+          value: `oci:${out}`,
+        });
+      }
       for (const p of doc.platforms) {
         expect(p.importTest.failures).toEqual([]);
         expect(p.boot.ok).toBe(true);
@@ -309,6 +330,13 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
         { architecture: "amd64", os: "linux" },
         { architecture: "amd64", os: "linux", variant: "v2" },
       ]);
+      // each platform's SBOM names that platform's manifest in the index
+      for (const [i, s] of doc.sbom.entries()) {
+        const bom = JSON.parse(await readFile(s.path, "utf8")) as {
+          metadata: { component: { version: string } };
+        };
+        expect(bom.metadata.component.version).toBe(index.manifests[i]!.digest);
+      }
       // the registry holds the same index under the tag, and each platform's manifest by digest
       const client = new RegistryClient(tb.registry.host, reg());
       try {

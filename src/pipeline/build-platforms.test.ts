@@ -110,6 +110,21 @@ describe("slimwheel build --platform (refusals before any engine work)", () => {
     expect(bad.stderr).toMatch(/--platform "arm64": not OS\/ARCH/);
   });
 
+  it("refuses --sbom-file for several platforms (each platform's SBOM is a file of its own)", async () => {
+    const r = await runCli(
+      [
+        "build",
+        EXAMPLE,
+        ...["--platform", "linux/amd64,linux/arm64", "--no-emulation-check"],
+        ...["--output", "oci:/tmp/never-written-sbom", "--sbom-file", "/tmp/never-written.cdx.json"],
+      ],
+      { env },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--sbom-file is for one platform's image/);
+    expect(existsSync("/tmp/never-written.cdx.json")).toBe(false);
+  });
+
   it("refuses linux/arm64 with the emulation message when this machine has no qemu-aarch64 handler", async (t) => {
     const host = parsePlatform(process.arch === "x64" ? "linux/amd64" : "linux/arm64");
     const arm64 = parsePlatform("linux/arm64");

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Context } from "../context.js";
-import { isLoopbackRef } from "../engines/types.js";
+import { isLoopbackRef, transportRef } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import { indexOf } from "../oci/image-index.js";
 import { loadLayoutImage, writeImage } from "../oci/image-writer.js";
@@ -29,7 +29,9 @@ import { pushIndex } from "../oci/registry.js";
 import { DEFAULT_STRATEGY } from "../plan/strategies/index.js";
 import { readProject } from "../project/read.js";
 import { step } from "../reporter/index.js";
+import type { ImageContents } from "../sbom/index.js";
 import { type BuildOptions, type BuildOutcome, buildImage, imageName } from "./build-image.js";
+import { builtImageContents } from "./build-sbom.js";
 
 export interface PlatformOptions {
   /** Skip the binfmt_misc check (the engine runs foreign RUN steps elsewhere: a remote builder, a VM). */
@@ -41,7 +43,12 @@ export interface PlatformOptions {
 }
 
 export interface MultiPlatformOutcome {
-  readonly platforms: readonly { readonly platform: string; readonly outcome: BuildOutcome }[];
+  readonly platforms: readonly {
+    readonly platform: string;
+    readonly outcome: BuildOutcome;
+    /** What the platform's image holds, for its SBOM (`readSboms`), named by where the index went. */
+    readonly sbom?: ImageContents;
+  }[];
   /** The index's digest. */
   readonly digest: string;
   readonly pushed: readonly { readonly ref: string; readonly digest: string }[];
@@ -113,12 +120,16 @@ function tagOf(ref: string | undefined): string | undefined {
   return colon > slash ? ref.slice(colon + 1) : undefined;
 }
 
-/** Builds each of `platforms` (checked by `checkPlatforms`) and publishes their index. */
+/**
+ * Builds each of `platforms` (checked by `checkPlatforms`) and publishes their index. `readSboms`:
+ * also read each platform's image for its SBOM (while its layout is still there).
+ */
 export async function buildPlatforms(
   dir: string,
   platforms: readonly Platform[],
   o: BuildOptions,
   ctx: Context,
+  { readSboms = false }: { readonly readSboms?: boolean } = {},
 ): Promise<MultiPlatformOutcome> {
   let base = o.tags[0];
   if (!base) {
@@ -128,7 +139,9 @@ export async function buildPlatforms(
   }
   const work = await mkdtemp(join(tmpdir(), "slimwheel-platforms-"));
   try {
-    const built: { platform: string; outcome: BuildOutcome }[] = [];
+    // The SBOMs name each image by where the index goes: the output, else the pushed reference.
+    const shown = o.output ? transportRef(o.output) : `docker://${o.tags[0] ?? base}`;
+    const built: { platform: string; outcome: BuildOutcome; sbom?: ImageContents }[] = [];
     for (const [i, p] of platforms.entries()) {
       const name = formatPlatform(p);
       ctx.reporter.emit({
@@ -147,7 +160,12 @@ export async function buildPlatforms(
         },
         ctx,
       );
-      built.push({ platform: name, outcome });
+      const sbom = readSboms
+        ? await step(ctx.reporter, `sbom-${name}`, `reading ${name}'s image for its SBOM`, () =>
+            builtImageContents(outcome, `oci:${join(work, `image-${i}`)}`, ctx, shown),
+          )
+        : undefined;
+      built.push({ platform: name, outcome, ...(sbom ? { sbom } : {}) });
     }
     const stored = await step(
       ctx.reporter,

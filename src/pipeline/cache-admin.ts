@@ -8,7 +8,7 @@
  * `checkImages` and `removeEntryImages` at the end of this file, which tests cannot run.
  */
 import { readdir, readFile, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Context } from "../context.js";
 import type { Engine } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
@@ -208,6 +208,66 @@ export function formatCacheListing(l: CacheListing, now: number): string {
     ? `; ${refs} engine image${refs === 1 ? "" : "s"} referenced (their size is the engine's to tell)\n`
     : "\n";
   return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The SBOM files `build` writes for an image only in the engine (`sbomCacheDir`, docs/sbom.md).
+
+export interface SbomFile {
+  /** `sbom`: a written SBOM; `temp`: a write's leftover. */
+  readonly kind: "sbom" | "temp";
+  readonly file: string;
+  readonly bytes: number;
+  readonly modifiedMs: number;
+}
+
+/** The SBOM files in `dir` (none: it does not exist), oldest first. */
+export async function listSbomFiles(dir: string): Promise<SbomFile[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new SlimwheelError("io", `reading the cache directory ${dir}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const out: SbomFile[] = [];
+  for (const name of names.sort()) {
+    const kind =
+      name.startsWith(".") && name.endsWith(".tmp") ? "temp" : name.endsWith(".json") ? "sbom" : undefined;
+    if (!kind) continue;
+    const file = join(dir, name);
+    const st = await stat(file).catch(() => undefined);
+    if (st?.isFile()) out.push({ kind, file, bytes: st.size, modifiedMs: st.mtimeMs });
+  }
+  return out.sort((a, b) => a.modifiedMs - b.modifiedMs || a.file.localeCompare(b.file));
+}
+
+/**
+ * What `prune` removes of the SBOM files: every one with `all`, those older than `olderThanMs`;
+ * by default only temp files older than an hour (an SBOM is never garbage: it is a build's result).
+ */
+export function selectSbomPrune(files: readonly SbomFile[], s: PruneSelection): SbomFile[] {
+  return files.filter((f) => {
+    if (s.all) return true;
+    const age = s.now - f.modifiedMs;
+    if (f.kind === "temp" && age > TEMP_GRACE_MS) return true;
+    return s.olderThanMs !== undefined && age > s.olderThanMs;
+  });
+}
+
+/** The SBOM files as `cache ls` prints them. */
+export function formatSbomListing(dir: string, files: readonly SbomFile[], now: number): string {
+  if (!files.length) return `SBOM files ${dir}\n  empty\n`;
+  const rows = files.map((f) => [
+    f.kind,
+    basename(f.file),
+    formatBytes(f.bytes),
+    formatAge(now - f.modifiedMs),
+  ]);
+  const bytes = files.reduce((n, f) => n + f.bytes, 0);
+  return `SBOM files ${dir}\n${formatTable(["KIND", "FILE", "SIZE", "AGE"], rows)}${files.length} file${files.length === 1 ? "" : "s"}, ${formatBytes(bytes)}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------

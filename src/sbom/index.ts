@@ -3,7 +3,8 @@
  * `collectImage` reads the image, `renderSbom` is pure, `writeSbomFor` does both and writes the
  * file atomically: what `slimwheel sbom` runs, and what `build` can call on its output.
  */
-import { basename, isAbsolute, resolve } from "node:path";
+import { homedir } from "node:os";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { packageVersion } from "../cli/version.js";
 import type { Context } from "../context.js";
 import { SlimwheelError } from "../errors.js";
@@ -43,9 +44,49 @@ export function renderSbom(contents: ImageContents, format: SbomFormat, o: SbomO
   return `${JSON.stringify(doc, null, 2)}\n`;
 }
 
-/** `IMAGE.cdx.json` / `IMAGE.spdx.json` beside an output path (the file or directory of oci:, oci-archive:…). */
-export function sbomPathBeside(output: string, format: SbomFormat): string {
-  return `${output.replace(/\/+$/, "")}${format === "spdx" ? ".spdx.json" : ".cdx.json"}`;
+/** The file name's ending of a format: `.cdx.json` or `.spdx.json`. */
+export const sbomExtension = (format: SbomFormat): string => (format === "spdx" ? ".spdx.json" : ".cdx.json");
+
+/** `linux/arm/v7` → `linux-arm-v7`: a platform as a part of a file name. */
+const platformPart = (platform: string): string => platform.replace(/[^A-Za-z0-9._-]+/g, "-");
+
+/**
+ * `IMAGE.cdx.json` / `IMAGE.spdx.json` beside an output path (the file or directory of oci:,
+ * oci-archive:…); with a platform (one image of an index), `IMAGE.linux-arm64.cdx.json`.
+ */
+export function sbomPathBeside(output: string, format: SbomFormat, platform?: string): string {
+  const base = output.replace(/\/+$/, "");
+  return `${base}${platform ? `.${platformPart(platform)}` : ""}${sbomExtension(format)}`;
+}
+
+/**
+ * Where `build` writes the SBOM of an image that went only to the engine (no `--output`, no
+ * `--sbom-file`): slimwheel's cache directory, `$XDG_CACHE_HOME/slimwheel/sbom` (else
+ * `~/.cache/slimwheel/sbom`) — never the project. `slimwheel cache prune --all` removes them.
+ */
+export function sbomCacheDir(env: Readonly<Record<string, string | undefined>>): string {
+  return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "slimwheel", "sbom");
+}
+
+/**
+ * `DIR/NAME@DIGEST12.cdx.json` in the SBOM cache directory: NAME is the image's reference made a
+ * file name (`localhost/slimwheel/app:dev` → `localhost_slimwheel_app_dev`), DIGEST12 the first 12
+ * hex digits of its manifest digest (else its config digest): one file per image, rewritten when
+ * the same image is built again.
+ */
+export function sbomCachePath(
+  dir: string,
+  name: string,
+  digest: string | undefined,
+  format: SbomFormat,
+): string {
+  const safe =
+    name
+      .replace(/[^A-Za-z0-9._-]+/g, "_")
+      .replace(/^[._-]+/, "")
+      .slice(0, 120) || "image";
+  const hex = /^(?:[a-z0-9]+:)?([0-9a-f]{12})/.exec(digest ?? "")?.[1] ?? "unknown";
+  return join(dir, `${safe}@${hex}${sbomExtension(format)}`);
 }
 
 export interface WriteSbomOptions {

@@ -6,19 +6,12 @@ import { formatPlatform } from "../../oci/platform.js";
 import { type AttachedSbom, attachPushedSboms } from "../../pipeline/attach-sbom.js";
 import { type BuildOptions, type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
 import { buildPlatforms, checkPlatforms, type MultiPlatformOutcome } from "../../pipeline/build-platforms.js";
-import { layerCacheDirs, rememberSbom } from "../../pipeline/layer-cache.js";
+import { builtImageContents, writeBuildSbomFile } from "../../pipeline/build-sbom.js";
 import type { BootResult } from "../../pipeline/prove.js";
 import { strategies } from "../../plan/strategies/index.js";
 import { runtimeJson, runtimeLines } from "../../report/runtime.js";
 import { step } from "../../reporter/index.js";
-import {
-  type ImageContents,
-  readSbomContents,
-  type SbomFormat,
-  sbomPathBeside,
-  writeSbomContents,
-  writeSbomFor,
-} from "../../sbom/index.js";
+import { type ImageContents, readSbomContents, type SbomFormat } from "../../sbom/index.js";
 import type { GetEnv } from "../program.js";
 import { packageVersion } from "../version.js";
 import { examples } from "./examples.js";
@@ -95,12 +88,15 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .addOption(
       new Option(
         "--sbom <format>",
-        "the SBOM written beside --output (OUT.cdx.json or OUT.spdx.json) and, with --push, attached to each pushed image as an OCI referrer: cyclonedx (1.6), spdx (2.3) or none",
+        "the SBOM every build writes: beside --output (OUT.cdx.json or OUT.spdx.json; OUT.OS-ARCH.cdx.json for each of several platforms), else in the cache directory ($XDG_CACHE_HOME/slimwheel/sbom/NAME@DIGEST.cdx.json; `slimwheel cache prune --all` removes it), and with --push attached to each pushed image as an OCI referrer: cyclonedx (1.6), spdx (2.3) or none",
       )
         .choices(["cyclonedx", "spdx", "none"])
         .default("cyclonedx"),
     )
-    .option("--sbom-file <file>", "write the SBOM here (also without --output: read from the engine's image)")
+    .option(
+      "--sbom-file <file>",
+      "write the SBOM here instead (one platform; without --output it is read from the engine's image)",
+    )
     .option("--smoke <command>", "a shell command that must succeed inside the image (run in /app)")
     .option("--no-import-test", "skip importing every installed module in the final image")
     .option(
@@ -175,8 +171,10 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           throw new SlimwheelError("usage", "--sbom-file is for one platform's image", {
             hint: "build each platform on its own for its SBOM (`slimwheel sbom` reads one image)",
           });
-        const multi = await buildPlatforms(root, platforms, options, ctx);
-        printMulti(multi, global.json, io);
+        const format = o.sbom as SbomFormat | "none";
+        const multi = await buildPlatforms(root, platforms, options, ctx, { readSboms: format !== "none" });
+        const sboms = format === "none" ? null : await writeMultiSboms(multi, format, ctx);
+        printMulti(multi, sboms, global.json, io);
         return;
       }
       const outcome = await buildImage(
@@ -287,9 +285,56 @@ function blobCounts(blobs: readonly { status: string }[] | undefined): string {
   return parts.length ? ` (blobs: ${parts.join(", ")})` : "";
 }
 
-/** What a build of several platforms prints: the index, and each platform's image. */
+/** Each platform's SBOM in the --json form. */
+type PlatformSbom = {
+  readonly platform: string;
+  readonly path: string;
+  readonly format: SbomFormat;
+  readonly distributions: number;
+  readonly packages: number;
+};
+
+/**
+ * The SBOM of each platform's image of an index (docs/sbom.md): beside --output as
+ * `OUT.linux-arm64.cdx.json`, else in the cache directory. The output and its SBOMs are one result:
+ * when one cannot be written, the output and the SBOMs written before it go too.
+ */
+async function writeMultiSboms(
+  m: MultiPlatformOutcome,
+  format: SbomFormat,
+  ctx: Context,
+): Promise<PlatformSbom[]> {
+  const out: PlatformSbom[] = [];
+  try {
+    for (const { platform, outcome, sbom } of m.platforms) {
+      if (!sbom) continue;
+      const written = await step(
+        ctx.reporter,
+        `sbom-file-${platform}`,
+        `writing ${platform}'s SBOM (${format})`,
+        () =>
+          writeBuildSbomFile(sbom, format, { output: m.output?.path, platform, name: outcome.tags[0] }, ctx),
+      );
+      out.push({
+        platform,
+        path: written.path,
+        format,
+        distributions: written.contents.python.length,
+        packages: written.contents.deb.length,
+      });
+    }
+  } catch (e) {
+    if (m.output) await rm(m.output.path, { recursive: true, force: true });
+    for (const w of out) await rm(w.path, { force: true });
+    throw e;
+  }
+  return out;
+}
+
+/** What a build of several platforms prints: the index, each platform's image, and their SBOMs. */
 function printMulti(
   m: MultiPlatformOutcome,
+  sboms: readonly PlatformSbom[] | null,
   json: boolean | undefined,
   io: { stdout: (t: string) => void },
 ): void {
@@ -305,7 +350,7 @@ function printMulti(
     boot: outcome.boot ?? null,
   }));
   if (json) {
-    const doc = { index: m.digest, platforms, pushed: m.pushed, output: m.output ?? null, sbom: null };
+    const doc = { index: m.digest, platforms, pushed: m.pushed, output: m.output ?? null, sbom: sboms };
     io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
@@ -314,6 +359,10 @@ function printMulti(
     io.stdout(`  ${p.platform}: ${p.tag} (${p.image.slice(0, 19)}) in ${p.buildSeconds} s\n`);
   for (const p of m.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
   if (m.output) io.stdout(`wrote ${m.output.kind} ${m.output.path}\n`);
+  for (const w of sboms ?? [])
+    io.stdout(
+      `wrote SBOM (${w.format}) of ${w.platform} ${w.path}: ${w.distributions} Python distributions, ${w.packages} OS packages\n`,
+    );
 }
 
 /** How the boot test went, in a few words. */
@@ -332,38 +381,22 @@ function imageRefOf(outcome: BuildOutcome): string {
 }
 
 /**
- * The SBOM of the built image (docs/sbom.md): beside `--output` (OUT.cdx.json / OUT.spdx.json),
- * or at `--sbom-file`; none without either (nothing is written into the project).
+ * The SBOM of the built image (docs/sbom.md): at `--sbom-file`, beside `--output` (OUT.cdx.json /
+ * OUT.spdx.json), else — the image only in the engine — in slimwheel's cache directory
+ * (`$XDG_CACHE_HOME/slimwheel/sbom/NAME@DIGEST.cdx.json`; never in the project). None with `--sbom none`.
  */
 async function writeBuildSbom(outcome: BuildOutcome, o: Record<string, unknown>, ctx: Context) {
   const format = o.sbom as SbomFormat | "none";
   if (format === "none") return undefined;
-  const file =
-    typeof o.sbomFile === "string"
-      ? resolveDir(ctx.cwd, o.sbomFile)
-      : outcome.output
-        ? sbomPathBeside(outcome.output.path, format)
-        : undefined;
-  if (!file) return undefined;
-  const ref = imageRefOf(outcome);
-  const cached = outcome.cachedSbom;
-  const written = await step(ctx.reporter, "sbom", `writing the SBOM (${format})`, () =>
-    cached
-      ? writeSbomContents(
-          {
-            ...cached,
-            ref,
-            manifestDigest: outcome.output?.kind === "docker-archive" ? undefined : outcome.manifestDigest,
-            configDigest: outcome.imageId,
-          },
-          { format, out: file, name: outcome.tags[0] },
-          ctx,
-        )
-      : writeSbomFor(ref, { format, out: file, name: outcome.tags[0] }, ctx),
+  const file = typeof o.sbomFile === "string" ? resolveDir(ctx.cwd, o.sbomFile) : undefined;
+  return step(ctx.reporter, "sbom", `writing the SBOM (${format})`, async () =>
+    writeBuildSbomFile(
+      await builtImageContents(outcome, imageRefOf(outcome), ctx),
+      format,
+      { file, output: outcome.output?.path, name: outcome.tags[0] },
+      ctx,
+    ),
   );
-  const key = outcome.layerCache?.key;
-  if (key && !outcome.layerCache?.hit) await rememberSbom(layerCacheDirs(ctx.env), key, written.contents);
-  return written;
 }
 
 /**

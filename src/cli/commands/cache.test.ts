@@ -16,12 +16,14 @@ import {
   selectForPrune,
 } from "../../pipeline/cache-admin.js";
 import { stageCacheDir, writeStageCache } from "../../pipeline/stage-cache.js";
+import { sbomCacheDir, sbomCachePath } from "../../sbom/index.js";
 import { runCli } from "../testing.js";
 
 const DAY = 86_400_000;
 let root: string;
 let env: Record<string, string>;
 let dir: string;
+let sbomDir: string;
 const now = Date.now();
 
 const entry = (stage: string, id: string) => ({
@@ -55,6 +57,17 @@ beforeEach(async () => {
   await age(join(dir, `${"d".repeat(64)}.json`), 2 * DAY);
   await age(join(dir, `.${"e".repeat(64)}.4242.tmp`), 2 * 3_600_000);
   await age(join(dir, `.${"f".repeat(64)}.4243.tmp`), 60_000);
+  // The SBOM files `build` writes for an image only in the engine: one old, one new, a temp leftover.
+  sbomDir = sbomCacheDir(env);
+  expect(sbomDir).toBe(join(root, "xdg", "slimwheel", "sbom"));
+  await mkdir(sbomDir, { recursive: true });
+  const oldSbom = sbomCachePath(sbomDir, "localhost/old:1", `sha256:${"1".repeat(64)}`, "cyclonedx");
+  const newSbom = sbomCachePath(sbomDir, "localhost/new:1", `sha256:${"2".repeat(64)}`, "spdx");
+  const tmpSbom = join(sbomDir, ".localhost_x@333333333333.cdx.json.slimwheel-42-0a0b0c0d.tmp");
+  for (const f of [oldSbom, newSbom, tmpSbom]) await writeFile(f, "{}\n");
+  await age(oldSbom, 10 * DAY);
+  await age(newSbom, 60_000);
+  await age(tmpSbom, 2 * 3_600_000);
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -125,8 +138,17 @@ describe("slimwheel cache", { timeout: 30_000 }, () => {
       /^stage\s+c{16}…\s+\d+ B\s+5m\s+unknown\s+localhost\/slimwheel-stage:wheels-c{16}$/,
     );
     expect(r.stdout).toMatch(/\n6 entries, \d+ B on disk; 3 engine images referenced/);
-    // The layer cache's part follows (empty here).
-    expect(r.stdout).toMatch(/\nlayer cache .+\n {2}empty\n$/);
+    // The layer cache's part follows (empty here), then the SBOM files.
+    expect(r.stdout).toMatch(/\nlayer cache .+\n {2}empty\n\nSBOM files /);
+    const sbomPart = r.stdout.slice(r.stdout.indexOf("SBOM files ")).trimEnd().split("\n");
+    expect(sbomPart[0]).toBe(`SBOM files ${sbomDir}`);
+    expect(sbomPart[1]).toMatch(/^KIND\s+FILE\s+SIZE\s+AGE$/);
+    expect(sbomPart[2]).toMatch(/^sbom\s+localhost_old_1@111111111111\.cdx\.json\s+3 B\s+10d$/);
+    expect(sbomPart[3]).toMatch(
+      /^temp\s+\.localhost_x@333333333333\.cdx\.json\.slimwheel-42-0a0b0c0d\.tmp\s+3 B\s+2h$/,
+    );
+    expect(sbomPart[4]).toMatch(/^sbom\s+localhost_new_1@222222222222\.spdx\.json\s+3 B\s+1m$/);
+    expect(sbomPart[5]).toBe("3 files, 9 B");
 
     const old = await runCli(["--json", "cache", "ls", "--older-than", "2d12h"], { env });
     const j = JSON.parse(old.stdout) as {
@@ -140,6 +162,9 @@ describe("slimwheel cache", { timeout: 30_000 }, () => {
     expect(j.entries.map((e) => e.key[0])).toEqual(["a", "b"]);
     expect(j.entries[0]!.ageSeconds).toBeGreaterThanOrEqual(10 * 86_400 - 5);
     expect(j.totals.entries).toBe(2);
+    const js = (JSON.parse(old.stdout) as { sboms: { dir: string; files: { file: string }[] } }).sboms;
+    expect(js.dir).toBe(sbomDir);
+    expect(js.files.map((f) => f.file)).toEqual([join(sbomDir, "localhost_old_1@111111111111.cdx.json")]);
 
     const empty = await runCli(["cache", "ls"], { env: { ...env, XDG_CACHE_HOME: join(root, "empty") } });
     expect(
@@ -152,6 +177,8 @@ describe("slimwheel cache", { timeout: 30_000 }, () => {
     const dry = await runCli(["cache", "prune", "--all", "--dry-run"], { env });
     expect(dry.code, dry.stderr).toBe(0);
     expect(dry.stdout).toContain("would remove 6 entries");
+    expect(dry.stdout).toContain("would remove 2 SBOM files and 1 temp file (9 B); kept 0");
+    expect(await readdir(sbomDir)).toHaveLength(3);
     expect(await files()).toHaveLength(7);
 
     const garbage = await runCli(["cache", "prune"], { env });
@@ -159,7 +186,13 @@ describe("slimwheel cache", { timeout: 30_000 }, () => {
     expect(garbage.stdout).toContain(`removed unreadable entry ${"d".repeat(64)}`);
     expect(garbage.stdout).toContain(`removed leftover temp file of ${"e".repeat(64)}`);
     expect(garbage.stdout).toMatch(/removed 2 entries \(\d+ B on disk\); kept 4\n/);
-    expect(garbage.stdout).toMatch(/removed 0 layer cache entries and 0 unused blobs \(0 B\)\n$/);
+    expect(garbage.stdout).toMatch(/removed 0 layer cache entries and 0 unused blobs \(0 B\)\n/);
+    // An SBOM is a build's result, never garbage: only the temp leftover older than an hour goes.
+    expect(garbage.stdout).toMatch(/removed 0 SBOM files and 1 temp file \(3 B\); kept 2\n$/);
+    expect((await readdir(sbomDir)).sort()).toEqual([
+      "localhost_new_1@222222222222.spdx.json",
+      "localhost_old_1@111111111111.cdx.json",
+    ]);
     expect(await files()).toEqual(
       [
         `${"a".repeat(64)}.json`,
@@ -176,16 +209,23 @@ describe("slimwheel cache", { timeout: 30_000 }, () => {
       imagesLeft: string[];
       kept: number;
       dryRun: boolean;
+      sboms: { removed: { file: string }[]; kept: number };
     };
     expect(j.removed.map((e) => e.key[0])).toEqual(["a"]);
     expect(j.imagesLeft).toEqual(["localhost/slimwheel-stage:artifacts-aaaaaaaaaaaaaaaa"]);
     expect(j.kept).toBe(3);
     expect(j.dryRun).toBe(false);
+    expect(j.sboms.removed.map((x) => x.file)).toEqual([
+      join(sbomDir, "localhost_old_1@111111111111.cdx.json"),
+    ]);
+    expect(j.sboms.kept).toBe(1);
     expect(old.stderr).toContain("no container engine found: the entries' images are left");
 
     const all = await runCli(["cache", "prune", "--all"], { env });
     expect(all.stdout).toMatch(/removed 3 entries .*; kept 0\n/);
     expect(await files()).toEqual(["README"]);
+    expect(all.stdout).toMatch(/removed 1 SBOM file \(3 B\); kept 0\n$/);
+    expect(await readdir(sbomDir)).toEqual([]);
   });
 
   it("refuses a bad duration as a usage error (exit 2)", async () => {

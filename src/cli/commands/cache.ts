@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import type { Command } from "commander";
 import { createEngine, ENGINE_IDS, type Engine, type EngineId } from "../../engines/index.js";
 import {
@@ -7,13 +8,17 @@ import {
   formatAge,
   formatBytes,
   formatCacheListing,
+  formatSbomListing,
   formatTable,
   listingJson,
+  listSbomFiles,
   listStageCache,
   parseDuration,
   removeEntryFiles,
   removeEntryImages,
+  type SbomFile,
   selectForPrune,
+  selectSbomPrune,
 } from "../../pipeline/cache-admin.js";
 import { layerCacheDirs } from "../../pipeline/layer-cache.js";
 import {
@@ -23,6 +28,7 @@ import {
   selectLayerPrune,
 } from "../../pipeline/layer-cache-admin.js";
 import { stageCacheDir } from "../../pipeline/stage-cache.js";
+import { sbomCacheDir } from "../../sbom/index.js";
 import type { CommandEnv, GetEnv } from "../program.js";
 import { examples } from "./examples.js";
 import { addEngineOption, engineOf } from "./options.js";
@@ -66,6 +72,8 @@ $XDG_CACHE_HOME/slimwheel/stages (default ~/.cache/slimwheel/stages), each namin
 that holds the stage (localhost/slimwheel-stage:STAGE-ID).
 The layer cache: the lower layers of each minimal image (runtime, system, dependencies) as blobs,
 with the tree a code-only rebuild proves the image in, in $XDG_CACHE_HOME/slimwheel/layers.
+The SBOM files: what \`build\` writes for an image only in the engine (no --output), in
+$XDG_CACHE_HOME/slimwheel/sbom; prune removes them only with --older-than or --all.
 See docs/cache.md.`,
     )
     .addHelpText(
@@ -73,7 +81,7 @@ See docs/cache.md.`,
       examples([
         ["slimwheel cache ls", "what the cache holds, with sizes, ages and totals"],
         ["slimwheel cache prune --dry-run", "what a prune would remove, removing nothing"],
-        ["slimwheel cache prune --all", "empty both caches and remove the stage images"],
+        ["slimwheel cache prune --all", "empty both caches and the SBOM files, and remove the stage images"],
       ]),
     );
 
@@ -102,10 +110,12 @@ See docs/cache.md.`,
       ...layers,
       items: min === undefined ? layers.items : layers.items.filter((x) => now - x.modifiedMs > min),
     };
+    const sbomDir = sbomCacheDir(e.ctx.env);
+    const sboms = (await listSbomFiles(sbomDir)).filter((x) => min === undefined || now - x.modifiedMs > min);
     e.io.stdout(
       e.global.json
-        ? `${JSON.stringify({ ...(listingJson(listing, now) as object), layers: layerJson(layersShown, now) }, null, 2)}\n`
-        : `${formatCacheListing(listing, now)}\n${formatLayerListing(layersShown, now)}`,
+        ? `${JSON.stringify({ ...(listingJson(listing, now) as object), layers: layerJson(layersShown, now), sboms: sbomJson(sbomDir, sboms, now) }, null, 2)}\n`
+        : `${formatCacheListing(listing, now)}\n${formatLayerListing(layersShown, now)}\n${formatSbomListing(sbomDir, sboms, now)}`,
     );
   });
 
@@ -146,6 +156,11 @@ See docs/cache.md.`,
     const layerFreed = o.dryRun
       ? layerChosen.reduce((n, x) => n + x.bytes, 0)
       : await removeLayerItems(layerChosen);
+    const sbomDir = sbomCacheDir(e.ctx.env);
+    const sbomFiles = await listSbomFiles(sbomDir);
+    const sbomChosen = selectSbomPrune(sbomFiles, { all: o.all, olderThanMs, now });
+    if (!o.dryRun) for (const x of sbomChosen) await rm(x.file, { force: true });
+    const sbomFreed = sbomChosen.reduce((n, x) => n + x.bytes, 0);
     const freed = chosen.reduce((n, x) => n + x.bytes, 0);
     if (leftImages.length && !o.dryRun)
       e.ctx.reporter.emit({
@@ -173,6 +188,12 @@ See docs/cache.md.`,
               freedBytes: layerFreed,
               kept: layerListing.items.filter((x) => x.kind === "layers" && !layerChosen.includes(x)).length,
             },
+            sboms: {
+              dir: sbomDir,
+              removed: sbomChosen.map((x) => ({ kind: x.kind, file: x.file, bytes: x.bytes })),
+              freedBytes: sbomFreed,
+              kept: sbomFiles.filter((x) => x.kind === "sbom" && !sbomChosen.includes(x)).length,
+            },
           },
           null,
           2,
@@ -195,7 +216,25 @@ See docs/cache.md.`,
     e.io.stdout(
       `${verb} ${layerChosen.length - blobs} layer cache entr${layerChosen.length - blobs === 1 ? "y" : "ies"} and ${blobs} unused blob${blobs === 1 ? "" : "s"} (${formatBytes(layerFreed)})\n`,
     );
+    const sbomCount = sbomChosen.filter((x) => x.kind === "sbom").length;
+    e.io.stdout(
+      `${verb} ${sbomCount} SBOM file${sbomCount === 1 ? "" : "s"}${sbomChosen.length > sbomCount ? ` and ${sbomChosen.length - sbomCount} temp file${sbomChosen.length - sbomCount === 1 ? "" : "s"}` : ""} (${formatBytes(sbomFreed)}); kept ${sbomFiles.filter((x) => x.kind === "sbom").length - sbomCount}\n`,
+    );
   });
+}
+
+function sbomJson(dir: string, files: readonly SbomFile[], now: number) {
+  return {
+    dir,
+    files: files.map((f) => ({
+      kind: f.kind,
+      file: f.file,
+      bytes: f.bytes,
+      modified: new Date(f.modifiedMs).toISOString(),
+      ageSeconds: Math.max(0, Math.round((now - f.modifiedMs) / 1000)),
+    })),
+    totals: { files: files.length, bytes: files.reduce((n, f) => n + f.bytes, 0) },
+  };
 }
 
 function layerJson(l: LayerCacheListing, now: number) {
