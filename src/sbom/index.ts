@@ -16,6 +16,7 @@ import type { Descriptor } from "../oci/types.js";
 import { writeAtomic } from "../util/write-atomic.js";
 import { collectImage, type ImageContents } from "./collect.js";
 import { cyclonedxBom, type SbomOptions } from "./cyclonedx.js";
+import { readMountedContents } from "./mounted.js";
 import { spdxDocument } from "./spdx.js";
 
 export { collectImage, contentsFromFiles, type ImageContents } from "./collect.js";
@@ -118,6 +119,17 @@ export async function readSbomContents(
   ctx: Context,
   o: { readonly insecure?: boolean } = {},
 ): Promise<ImageContents> {
+  // An image in buildah's/podman's storage is read from a mount, not exported (much faster); as
+  // root only (mounting); when mounting fails for any other reason than a cancel, it is exported.
+  if (ref.startsWith("containers-storage:") && process.getuid?.() === 0) {
+    const mounted = await readMountedContents(ref, ref.slice("containers-storage:".length), ctx).catch(
+      (e: unknown) => {
+        if (ctx.signal.aborted) throw e;
+        return undefined;
+      },
+    );
+    if (mounted) return mounted;
+  }
   const opened = await openAnyImage(ref, ctx, { insecure: o.insecure });
   const contents = await collectImage(opened.source).finally(opened.close);
   return { ...contents, ref };
