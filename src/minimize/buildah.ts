@@ -127,7 +127,10 @@ export async function mountImage(
   const c = await buildah("from", "--pull-never", ref).catch(() =>
     buildah("from", ...(isLoopbackRef(ref) ? ["--tls-verify=false"] : []), ref),
   );
-  const root = await buildah("mount", c);
+  const root = await buildah("mount", c).catch(async (e: unknown) => {
+    await buildah("rm", c).catch(() => undefined);
+    throw e;
+  });
   return {
     root,
     release: async () => {
