@@ -21,6 +21,7 @@ import { isSlimwheelError } from "../errors.js";
 import { parseElf } from "../sysdeps/elf.js";
 import { minimalClosure } from "./buildah.js";
 import { assertResolved, type Closure, classifyDropped, computeClosure } from "./closure.js";
+import { pycHeader } from "./pyc.testutil.js";
 import { diskRoot, resolveIn } from "./rootfs.js";
 
 const TRIPLET = { x64: "x86_64-linux-gnu", arm64: "aarch64-linux-gnu" }[process.arch as string];
@@ -126,14 +127,7 @@ beforeAll(() => {
   // Cached bytecode: one stale (recorded mtime is not the source's, as after a commit that clamped
   // timestamps), one valid, one hash-based — and a stale one in a distribution.
   const SRC_MTIME = 1_700_000_000;
-  const pyc = (flags: number, mtime: number, size: number) => {
-    const h = Buffer.alloc(20);
-    h.writeUInt32LE(0x0a0d0da7, 0);
-    h.writeUInt32LE(flags, 4);
-    h.writeUInt32LE(mtime, 8);
-    h.writeUInt32LE(size, 12);
-    return h;
-  };
+  const pyc = (flags: number, mtime: number, size: number) => pycHeader(flags, mtime, size, 20);
   const source = (path: string, text: string) => {
     put(path, text);
     utimesSync(join(root, path), SRC_MTIME, SRC_MTIME);

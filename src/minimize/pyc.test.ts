@@ -3,15 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { pycSource, retimedHeader, retimePyc } from "./pyc.js";
+import { pycHeader } from "./pyc.testutil.js";
 
-const header = (flags: number, mtime: number, size: number) => {
-  const b = Buffer.alloc(16);
-  b.writeUInt32LE(0x0a0d0da7, 0);
-  b.writeUInt32LE(flags, 4);
-  b.writeUInt32LE(mtime, 8);
-  b.writeUInt32LE(size, 12);
-  return b;
-};
+const header = (flags: number, mtime: number, size: number) => pycHeader(flags, mtime, size);
 
 describe("pyc retiming", () => {
   it("maps a cached .pyc to its source", () => {
