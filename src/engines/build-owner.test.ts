@@ -46,7 +46,10 @@ describe("recordedArgs", () => {
     try {
       const dir = (id: string) => join(root, "overlay-containers", id, "userdata");
       await mkdir(dir("x"), { recursive: true });
-      await writeFile(join(dir("x"), "buildah.json"), JSON.stringify({ Args: { [BUILD_ID_ARG]: "v" }, type: "x" }));
+      await writeFile(
+        join(dir("x"), "buildah.json"),
+        JSON.stringify({ Args: { [BUILD_ID_ARG]: "v" }, type: "x" }),
+      );
       await mkdir(dir("y"), { recursive: true });
       await writeFile(join(dir("y"), "buildah.json"), "{ truncated");
       const storage = { graphRoot: root, driver: "overlay" };

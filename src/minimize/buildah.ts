@@ -40,7 +40,7 @@ import {
 const ROLE_SAYS: Record<string, string> = {
   runtime: "interpreter, stdlib, their libraries, CA certificates, zoneinfo (from the base image alone)",
   system: "the dependencies' system libraries, passwd/group with the app user, dpkg records, ld.so.cache",
-  dependencies: "every installed distribution's RECORDed files",
+  dependencies: "every installed distribution's RECORDed files (but stale bytecode)",
   app: "the app",
 };
 
@@ -121,12 +121,14 @@ export interface MinimalImage {
 export async function mountImage(
   ref: string,
   env: Env,
+  o: { readonly pull?: boolean } = {},
 ): Promise<{ root: string; release: () => Promise<void> }> {
   const buildah = buildahIn(env);
-  // A missing image is pulled; without TLS only from a loopback registry.
-  const c = await buildah("from", "--pull-never", ref).catch(() =>
-    buildah("from", ...(isLoopbackRef(ref) ? ["--tls-verify=false"] : []), ref),
-  );
+  // A missing image is pulled (unless `pull: false`); without TLS only from a loopback registry.
+  const c = await buildah("from", "--pull-never", ref).catch((e: unknown) => {
+    if (o.pull === false) throw e;
+    return buildah("from", ...(isLoopbackRef(ref) ? ["--tls-verify=false"] : []), ref);
+  });
   const root = await buildah("mount", c).catch(async (e: unknown) => {
     await buildah("rm", c).catch(() => undefined);
     throw e;

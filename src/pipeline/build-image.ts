@@ -182,7 +182,13 @@ export async function buildImage(
     runtimeImage: o.runtimeImage ?? `python:${project.python.version}-slim`,
     render,
     source,
-    request: buildRequest(project, o, context.dir, ctx),
+    // The minimal runtime's layers are written (and their mtimes clamped) by slimwheel itself: the
+    // engine's image keeps its real mtimes, so the bytecode pip compiled in it still matches its
+    // sources (an engine clamping them would make every .pyc stale, and the closure drops stale ones).
+    request: {
+      ...buildRequest(project, o, context.dir, ctx),
+      ...(runtime === "minimal" ? { sourceDateEpoch: undefined } : {}),
+    },
   };
   let minimal: MinimalImage | undefined;
   try {

@@ -44,9 +44,11 @@ import {
   LAYER_CACHE_FORMAT,
   type LayerCacheDirs,
   type LayerCacheEntry,
+  pycacheDir,
   readLayerEntry,
   writeLayerEntry,
 } from "./layer-cache.js";
+import type { Runner } from "./prove.js";
 import { rootfsRunAvailable, rootfsRunner } from "./rootfs-run.js";
 
 /** One layer of the image and what this build did with it. */
@@ -230,13 +232,24 @@ export async function assembleFromCache(
 }
 
 /** The proofs' runner for an image assembled from the cache: its tree with the app mounted. */
-export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, appDir: string) {
-  return rootfsRunner({
+export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, appDir: string): Runner {
+  const pycache = pycacheDir(dirs, entry.key);
+  const runner = rootfsRunner({
     root: join(dirs.rootfs, entry.key),
     app: appDir,
     env: entry.config.env ?? [],
     user: entry.config.user,
+    pycache,
   });
+  let made: Promise<void> | undefined;
+  return {
+    run: async (...args) => {
+      // Writable by the image's user (any uid): the cache holds only bytecode of the tree's sources.
+      made ??= mkdir(pycache, { recursive: true }).then(() => chmod(pycache, 0o1777));
+      await made;
+      return runner.run(...args);
+    },
+  };
 }
 
 /**

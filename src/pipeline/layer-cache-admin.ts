@@ -7,7 +7,7 @@ import { lstat, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import type { PruneSelection } from "./cache-admin.js";
-import { LAYER_CACHE_FORMAT, type LayerCacheDirs } from "./layer-cache.js";
+import { LAYER_CACHE_FORMAT, type LayerCacheDirs, pycacheDir } from "./layer-cache.js";
 
 const GRACE_MS = 3_600_000;
 
@@ -81,6 +81,7 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       json = undefined;
     }
     const tree = join(dirs.rootfs, key);
+    const pycache = pycacheDir(dirs, key);
     if (json?.format === LAYER_CACHE_FORMAT && Array.isArray(json.lower)) {
       keys.add(key);
       const blobs = json.lower.map((l) => l.blob?.digest).filter((d): d is string => typeof d === "string");
@@ -88,17 +89,26 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({
         kind: "layers",
         key,
-        paths: [file, tree],
-        bytes: st.size + (await treeBytes(tree)),
+        paths: [file, tree, pycache],
+        bytes: st.size + (await treeBytes(tree)) + (await treeBytes(pycache)),
         modifiedMs: st.mtimeMs,
         blobs,
         fastPath: json.fastPath?.ok === true,
       });
-    } else items.push({ kind: "invalid", key, paths: [file, tree], bytes: st.size, modifiedMs: st.mtimeMs });
+    } else
+      items.push({
+        kind: "invalid",
+        key,
+        paths: [file, tree, pycache],
+        bytes: st.size,
+        modifiedMs: st.mtimeMs,
+      });
   }
   for (const name of await names(dirs.rootfs)) {
-    const key = name.replace(/\.tmp-\d+$/, "");
-    if (keys.has(name) || items.some((i) => i.kind === "invalid" && i.key === key && name === key)) continue;
+    const key = name.replace(/\.tmp-\d+$/, "").replace(/\.pycache$/, "");
+    // An entry's tree and bytecode cache are listed with it (above).
+    const owned = name === key || name === `${key}.pycache`;
+    if (owned && (keys.has(key) || items.some((i) => i.kind === "invalid" && i.key === key))) continue;
     const p = join(dirs.rootfs, name);
     const st = await lstat(p).catch(() => undefined);
     if (st) items.push({ kind: "tree", key, paths: [p], bytes: await treeBytes(p), modifiedMs: st.mtimeMs });

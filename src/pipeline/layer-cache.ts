@@ -26,6 +26,9 @@ import type { RuntimeNeeds } from "./detect.js";
 /** Bump when the entry's shape or the key's recipe changes. */
 export const LAYER_CACHE_FORMAT = 5;
 
+/** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`), beside the tree. */
+export const pycacheDir = (dirs: LayerCacheDirs, key: string): string => join(dirs.rootfs, `${key}.pycache`);
+
 export interface LayerCacheDirs {
   readonly root: string;
   /** Blob store (`sha256/<hex>`) of the lower layers. */

@@ -244,7 +244,7 @@ export async function bootTest(
     output: exited?.output ?? "",
   });
   try {
-    while (ctx.now() - started < seconds * 1000) {
+    while (ctx.now() - started < seconds * 1000 && !ctx.signal.aborted) {
       if (exited)
         return result(exited.code === 0 && !o.http ? "completed" : "exited", exited.code === 0 && !o.http);
       if (port) {

@@ -4,7 +4,7 @@
  * the app mounted at /app — and a cancelled run is killed.
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +18,13 @@ const PROGRAM = `
 #include <fcntl.h>
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "sleep") == 0) { sleep(60); return 0; }
+  if (argc > 1 && strcmp(argv[1], "pyc") == 0) {
+    const char *prefix = getenv("PYTHONPYCACHEPREFIX");
+    char path[512]; snprintf(path, sizeof path, "%s/written", prefix ? prefix : "/nowhere");
+    int fd = open(path, O_CREAT | O_WRONLY, 0644);
+    printf("prefix=%s dontwrite=%s written=%d\\n", prefix, getenv("PYTHONDONTWRITEBYTECODE"), fd >= 0);
+    return 0;
+  }
   char cwd[256]; getcwd(cwd, sizeof cwd);
   char exe[256] = ""; ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1); if (n > 0) exe[n] = 0;
   int devnull = open("/dev/null", O_WRONLY);
@@ -59,6 +66,24 @@ describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an en
     expect(await readdir(join(image.root, "tmp"))).toEqual([]);
     expect(await readdir(join(image.root, "app"))).toEqual([]);
     expect(await readdir(join(image.root, "dev"))).toEqual([]);
+  });
+
+  it("keeps a bytecode cache across runs: PYTHONPYCACHEPREFIX, writable by the image's user, outside the tree", async () => {
+    const pycache = join(dir, "pycache");
+    await mkdir(pycache, { mode: 0o1777 });
+    await chmod(pycache, 0o1777);
+    const withCache = { ...image, env: [...image.env, "PYTHONDONTWRITEBYTECODE=1"], pycache };
+    const r = await runInRootfs(withCache, ["probe", "pyc"], ctx());
+    expect(r.stdout.trim()).toBe("prefix=/tmp/.slimwheel-pycache dontwrite=(null) written=1");
+    expect(await readdir(pycache)).toEqual(["written"]);
+    expect(await readdir(join(image.root, "tmp"))).toEqual([]);
+    // Without one, the image's environment is as it says.
+    const plain = await runInRootfs(
+      { ...image, env: [...image.env, "PYTHONDONTWRITEBYTECODE=1"] },
+      ["probe", "pyc"],
+      ctx(),
+    );
+    expect(plain.stdout.trim()).toBe("prefix=(null) dontwrite=1 written=0");
   });
 
   it("a missing program exits 127 with the reason", async () => {

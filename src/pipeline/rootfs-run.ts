@@ -17,9 +17,12 @@ import type { Runner } from "./prove.js";
 /** The exit code of the runner's own failure (before the command started): not the command's. */
 export const RUNNER_FAILED = 125;
 
+/** Where a run's bytecode cache (`RootfsImage.pycache`) is mounted, inside the /tmp tmpfs. */
+export const PYCACHE_PREFIX = "/tmp/.slimwheel-pycache";
+
 const SCRIPT = `set -e
 trap 'exit ${RUNNER_FAILED}' EXIT
-r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; shift 6
+r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; shift 7
 image_path=$PATH
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 enter=$(command -v unshare)
@@ -36,6 +39,10 @@ ln -s /proc/self/fd/2 "$r/dev/stderr"
 mkdir "$r/dev/shm"
 mount -t tmpfs -o mode=1777 slimwheel-shm "$r/dev/shm"
 mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
+if [ -n "$pyc" ]; then
+  mkdir "$r${PYCACHE_PREFIX}"
+  mount --bind "$pyc" "$r${PYCACHE_PREFIX}"
+fi
 if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
 PATH=$image_path
 export PATH
@@ -95,6 +102,14 @@ export interface RootfsImage {
   readonly env: readonly string[];
   /** `uid:gid` (default 0:0). */
   readonly user?: string;
+  /**
+   * A host directory (mode 1777) kept across runs as Python's bytecode cache: mounted at
+   * PYCACHE_PREFIX, with PYTHONPYCACHEPREFIX pointing there and writing allowed (an image's
+   * PYTHONDONTWRITEBYTECODE is lifted for the run). The image's own files are what runs —
+   * a module whose source is missing still fails — but its compiled form is not recomputed at
+   * every proof: the images' stdlib often has no valid .pyc (official images delete them).
+   */
+  readonly pycache?: string;
 }
 
 /** A runner whose `run` ignores the image name and runs in `image`'s tree. */
@@ -120,6 +135,10 @@ export function runInRootfs(
     const i = kv.indexOf("=");
     if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  if (image.pycache && env.PYTHONPYCACHEPREFIX === undefined) {
+    env.PYTHONPYCACHEPREFIX = PYCACHE_PREFIX;
+    delete env.PYTHONDONTWRITEBYTECODE;
+  }
   Object.assign(env, options.env ?? {});
   const args = [
     "--mount",
@@ -141,6 +160,7 @@ export function runInRootfs(
     gid ?? uid ?? "0",
     options.workdir ?? "/",
     net,
+    image.pycache ?? "",
     ...command,
   ];
   return new Promise((resolve, reject) => {

@@ -52,7 +52,9 @@ const expectClean = (r: CliRun, what: string) => {
 };
 
 describe("index credentials never leak", () => {
-  it("through plan, dockerfile (every file it writes, every strategy), lint SARIF and the build context", { timeout: 120_000 }, async () => {
+  it("through plan, dockerfile (every file it writes, every strategy), lint SARIF and the build context", {
+    timeout: 120_000,
+  }, async () => {
     const dir = join(base, "app");
     await mkdir(dir);
     await writeFile(

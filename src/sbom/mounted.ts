@@ -73,7 +73,8 @@ export async function readMountedContents(ref: string, image: string, ctx: Conte
       })
     ).stdout,
   ) as { FromImageID?: string; FromImageDigest?: string; OCIv1?: { os?: string; architecture?: string } };
-  const mounted = await mountImage(image, ctx.env);
+  // The very image inspected (by ID, never pulled): its contents and its digests belong together.
+  const mounted = await mountImage(inspected.FromImageID ?? image, ctx.env, { pull: false });
   try {
     return collectRoot(diskRoot(mounted.root), {
       ref,
