@@ -136,6 +136,7 @@ beforeAll(() => {
   put(`${S}/json/__pycache__/__init__.cpython-311.pyc`, pyc(0, SRC_MTIME, 7));
   source(`${S}/abc.py`, "# abc\n");
   put(`${S}/__pycache__/abc.cpython-311.pyc`, pyc(0, SRC_MTIME + 5, 6));
+  put(`${S}/__pycache__/abc.cpython-311.opt-1.pyc`, pyc(0, SRC_MTIME, 99));
   source(`${S}/ast.py`, "# ast\n");
   put(`${S}/__pycache__/ast.cpython-311.pyc`, pyc(1, 0, 0));
   put(`${S}/test/test_os.py`);
@@ -273,10 +274,19 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(kept()).not.toContain(`${D}/foo/__pycache__/util.cpython-311.pyc`);
     const stale = closure.dropped.find((d) => d.group === "stale bytecode")!;
     expect([...stale.paths].sort()).toEqual([
+      `${S}/__pycache__/abc.cpython-311.opt-1.pyc`,
       `${S}/__pycache__/abc.cpython-311.pyc`,
       `${D}/foo/__pycache__/util.cpython-311.pyc`,
     ]);
-    expect(stale.bytes).toBe(40);
+    expect(stale.bytes).toBe(60);
+  });
+
+  it("--keep brings a stale .pyc back (the user asked for it)", () => {
+    const stalePyc = "/usr/lib/python3.11/__pycache__/abc.cpython-311.pyc";
+    const withKeep = computeClosure(root, { keep: [stalePyc] });
+    const all = withKeep.layers.flatMap((l) => l.files.map((f) => f.path));
+    expect(all).toContain(stalePyc);
+    expect(withKeep.dropped.find((d) => d.group === "stale bytecode")!.paths).not.toContain(stalePyc);
   });
 
   it("keeps RECORDed files (../../bin entries, quoted names) and their ELF closure via ld.so.conf includes", () => {
