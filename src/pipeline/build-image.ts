@@ -318,25 +318,28 @@ async function fastBuild(
   const work = await mkdtemp(join(tmpdir(), "slimwheel-fast-"));
   try {
     const started = ctx.now();
-    // The same epoch the engine path takes (SOURCE_DATE_EPOCH, else the last commit's time).
-    const epoch = await minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir);
+    const cached = entry.config.labels ?? {};
+    // Both ask git (the last commit's time; the revision): at once.
+    const [epoch, fresh] = await Promise.all([
+      // The same epoch the engine path takes (SOURCE_DATE_EPOCH, else the last commit's time).
+      minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
+      // The provenance labels of this build (git revision, created…); the base's come with the layers.
+      projectLabels(
+        project.dir,
+        {
+          sourceDateEpoch: ctx.sourceDateEpoch,
+          baseName: cached[LABEL.baseName],
+          baseDigest: cached[LABEL.baseDigest],
+        },
+        ctx.env,
+      ),
+    ]);
     const assembled = await step(
       ctx.reporter,
       "assemble",
       "writing the app layer (other layers: layer cache)",
       async () => {
-        // The provenance labels of this build (git revision, created…); the base's come with the layers.
-        const cached = entry.config.labels ?? {};
         const own = new Set<string>(Object.values(LABEL));
-        const fresh = await projectLabels(
-          project.dir,
-          {
-            sourceDateEpoch: ctx.sourceDateEpoch,
-            baseName: cached[LABEL.baseName],
-            baseDigest: cached[LABEL.baseDigest],
-          },
-          ctx.env,
-        );
         const labels = {
           ...Object.fromEntries(Object.entries(cached).filter(([k]) => !own.has(k))),
           ...fresh,
