@@ -23,6 +23,9 @@ async function entry(key: string, blobs: string[], ageMs: number) {
   await writeFile(file, JSON.stringify({ format: LAYER_CACHE_FORMAT, key, lower, fastPath: { ok: true } }));
   await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
+  // The proofs' bytecode cache beside the tree (rootfs-run.ts).
+  await mkdir(join(dirs.rootfs, `${key}.pycache`, "usr"), { recursive: true });
+  await writeFile(join(dirs.rootfs, `${key}.pycache`, "usr", "m.pyc"), "1234567");
   const t = (Date.now() - ageMs) / 1000;
   await utimes(file, t, t);
   for (const b of blobs) {
@@ -39,7 +42,9 @@ describe("the layer cache in cache ls|prune", () => {
     const listing = await listLayerCache(dirs);
     const entries = listing.items.filter((i) => i.kind === "layers");
     expect(entries.map((e) => e.key).sort()).toEqual([hex("a"), hex("b")]);
-    expect(entries.every((e) => e.bytes > 5)).toBe(true);
+    expect(entries.every((e) => e.bytes > 12)).toBe(true);
+    // The bytecode caches belong to their entries: no orphan trees.
+    expect(listing.items.filter((i) => i.kind === "tree")).toEqual([]);
     expect(listing.store).toEqual({ blobs: 3, bytes: 9 });
 
     const chosen = selectLayerPrune(listing, { olderThanMs: 86_400_000, now: Date.now() });
@@ -48,8 +53,18 @@ describe("the layer cache in cache ls|prune", () => {
     );
     await removeLayerItems(chosen);
     expect((await readdir(join(dirs.store, "sha256"))).sort()).toEqual([hex("2"), hex("3")]);
-    expect(await readdir(dirs.rootfs)).toEqual([hex("b")]);
+    expect(await readdir(dirs.rootfs)).toEqual([hex("b"), `${hex("b")}.pycache`]);
     expect(await readdir(dirs.entries)).toEqual([`${hex("b")}.json`]);
+  });
+
+  it("counts an old bytecode cache without its entry as garbage", async () => {
+    const dirs = await entry(hex("d"), [hex("7")], 1000);
+    const orphan = join(dirs.rootfs, `${hex("e")}.pycache`);
+    await mkdir(orphan);
+    const t = (Date.now() - 2 * 3_600_000) / 1000;
+    await utimes(orphan, t, t);
+    const chosen = selectLayerPrune(await listLayerCache(dirs), { now: Date.now() });
+    expect(chosen.map((c) => `${c.kind} ${c.paths.join(",")}`)).toEqual([`tree ${orphan}`]);
   });
 
   it("counts a fresh unused blob as in use by a build in progress, an old one as garbage", async () => {
