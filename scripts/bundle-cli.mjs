@@ -3,7 +3,7 @@
 // 0.9–1.9 s to 0.4–1.1 s on the loaded 2-core test machine (docs/cache.md, warm rebuilds). The
 // library (dist/index.js and the modules beside it) stays unbundled. Written to a temporary file
 // and renamed: an interrupted build never leaves a half-written CLI.
-import { rename } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -26,3 +26,5 @@ await build({
   legalComments: "none",
 });
 await rename(tmp, entry);
+// tsc's map describes the unbundled file, which is gone.
+await rm(`${entry}.map`, { force: true });
