@@ -30,6 +30,7 @@ import { exec } from "../src/util/exec.js";
 import { type Endpoints, readEndpoints } from "../testbed/endpoints.js";
 import { buildExampleWithCli } from "./helpers/cli-build.js";
 import { foreignRootfs } from "./helpers/foreign-rootfs.js";
+import { referrerLayer, referrersOf } from "./helpers/referrers.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const BIN = join(ROOT, "dist", "cli", "main.js");
@@ -285,7 +286,17 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
         importTest: { failures: unknown[] };
         boot: { ok: boolean };
       }[];
-      pushed: { ref: string; digest: string }[];
+      pushed: {
+        ref: string;
+        digest: string;
+        sboms: {
+          platform: string;
+          digest: string;
+          artifactType: string;
+          format: string;
+          fallbackTag?: string;
+        }[];
+      }[];
       sbom: { platform: string; path: string; format: string; distributions: number; packages: number }[];
     };
     try {
@@ -314,7 +325,7 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
         expect(p.importTest.failures).toEqual([]);
         expect(p.boot.ok).toBe(true);
       }
-      expect(doc.pushed).toEqual([{ ref, digest: doc.index }]);
+      expect(doc.pushed.map((p) => [p.ref, p.digest])).toEqual([[ref, doc.index]]);
       // the OCI layout: index.json → the image index → one image per platform
       const top = JSON.parse(await readFile(join(out, "index.json"), "utf8")) as {
         manifests: { digest: string; annotations: Record<string, string> }[];
@@ -349,6 +360,37 @@ describe("slimwheel build --platform linux/amd64,linux/amd64/v2 (both run here),
       } finally {
         await client.close();
       }
+      // each platform's SBOM is attached as a referrer of that platform's manifest in the pushed
+      // index, found through the referrers API (or the fallback tag), naming that manifest's digest
+      const attached = doc.pushed[0]!.sboms;
+      expect(attached.map((a) => [a.platform, a.format, a.artifactType])).toEqual([
+        ["linux/amd64", "cyclonedx", "application/vnd.cyclonedx+json"],
+        ["linux/amd64/v2", "cyclonedx", "application/vnd.cyclonedx+json"],
+      ]);
+      for (const [i, a] of attached.entries()) {
+        const d = index.manifests[i]!;
+        if (a.fallbackTag) expect(a.fallbackTag).toBe(d.digest.replace(":", "-"));
+        const list = await referrersOf(tb.registry.url, NAME, d.digest);
+        expect(list.manifests.find((m) => m.digest === a.digest)?.artifactType).toBe(
+          "application/vnd.cyclonedx+json",
+        );
+        const { manifest, text } = await referrerLayer(tb.registry.url, NAME, a.digest);
+        expect(manifest.subject).toEqual({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+        const bom = JSON.parse(text) as {
+          metadata: { component: { version: string; properties: { name: string; value: string }[] } };
+          components: { name: string }[];
+        };
+        expect(bom.metadata.component.version).toBe(d.digest);
+        expect(bom.metadata.component.properties).toContainEqual({
+          name: "slimwheel:image:reference",
+          value: `docker://${ref}`,
+        });
+        expect(bom.components.map((c) => c.name.toLowerCase())).toContain("flask");
+      }
+      // the index itself has none: the SBOMs describe the images
+      expect(
+        (await referrersOf(tb.registry.url, NAME, doc.index).catch(() => ({ manifests: [] }))).manifests,
+      ).toEqual([]);
       // each platform's local image has a tag of its own
       for (const p of doc.platforms) {
         const i = await exec("buildah", ["inspect", "--type", "image", p.tag], {

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
 import { buildExampleWithCli } from "./helpers/cli-build.js";
+import { referrerLayer, referrersOf } from "./helpers/referrers.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const tb = await readEndpoints();
@@ -179,28 +180,13 @@ async function checkReferrer(doc: Record<string, unknown>, tag: string): Promise
   expect(p!.ref).toBe(tag);
   expect(p!.sbom.artifactType).toBe("application/vnd.cyclonedx+json");
   const repo = tag.slice(tb.registry.host.length + 1).replace(/:t$/, "");
-  const base = `${tb.registry.url}/v2/${repo}`;
-  const index = "application/vnd.oci.image.index.v1+json";
-  let res = await fetch(`${base}/referrers/${p!.digest}`, { headers: { accept: index } });
-  if (!(res.ok && (res.headers.get("content-type") ?? "").startsWith(index))) {
-    await res.body?.cancel();
-    // No referrers API (docker-registry 2.8): the distribution spec's fallback tag.
-    res = await fetch(`${base}/manifests/${p!.digest.replace(":", "-")}`, { headers: { accept: index } });
-  }
-  expect(res.status).toBe(200);
-  const list = (await res.json()) as { manifests: { digest: string; artifactType?: string }[] };
+  const list = await referrersOf(tb.registry.url, repo, p!.digest);
   const ref = list.manifests.find((m) => m.digest === p!.sbom.digest);
   expect(ref?.artifactType).toBe("application/vnd.cyclonedx+json");
-  const manifest = (await (
-    await fetch(`${base}/manifests/${ref!.digest}`, {
-      headers: { accept: "application/vnd.oci.image.manifest.v1+json" },
-    })
-  ).json()) as { subject: { digest: string }; layers: { digest: string; mediaType: string }[] };
+  const { manifest, text } = await referrerLayer(tb.registry.url, repo, ref!.digest);
   expect(manifest.subject.digest).toBe(p!.digest);
   expect(manifest.layers[0]!.mediaType).toBe("application/vnd.cyclonedx+json");
-  const blob = await fetch(`${base}/blobs/${manifest.layers[0]!.digest}`);
-  expect(blob.status).toBe(200);
-  const bom = JSON.parse(await blob.text()) as Bom & { bomFormat: string; specVersion: string };
+  const bom = JSON.parse(text) as Bom & { bomFormat: string; specVersion: string };
   expect(bom.bomFormat).toBe("CycloneDX");
   expect(bom.specVersion).toBe("1.6");
   expect(bom.metadata.component.version).toBe(p!.digest);

@@ -6,14 +6,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Context } from "../context.js";
 import { writeLayerBlob } from "../oci/blob.js";
 import { FakeRegistry } from "../oci/fake-registry.testutil.js";
+import { indexOf } from "../oci/image-index.js";
 import { assembleImage, type StoredImage } from "../oci/image-writer.js";
+import { parsePlatform } from "../oci/platform.js";
 import { referrersTag } from "../oci/referrer.js";
-import { pushImage } from "../oci/registry.js";
+import { pushImage, pushIndex } from "../oci/registry.js";
 import { layerTar } from "../oci/tar-writer.js";
 import { silentReporter } from "../reporter/index.js";
 import { contentsFromFiles } from "../sbom/index.js";
 import { cyclonedxProblems, cyclonedxSchema } from "../sbom/sbom-schema.testutil.js";
-import { attachPushedSboms, pushedSbomText } from "./attach-sbom.js";
+import { attachIndexSboms, attachPushedSboms, pushedSbomText } from "./attach-sbom.js";
 
 const file = (text: string) => ({ text, sha256: createHash("sha256").update(text).digest("hex") });
 const contents = contentsFromFiles(
@@ -42,6 +44,7 @@ afterAll(async () => {
 const noCreds = { env: {}, insecure: true, backoffMs: 1, credentials: async () => undefined };
 
 let img: StoredImage;
+let arm: StoredImage;
 beforeAll(async () => {
   const store = await mkdtemp(join(tmpdir(), "attach-sbom-"));
   dirs.push(store);
@@ -52,6 +55,12 @@ beforeAll(async () => {
     store,
   );
   img = await assembleImage({ layers: [{ blob }], config: {}, created: 0, store });
+  arm = await assembleImage({
+    layers: [{ blob }],
+    config: { architecture: "arm64", os: "linux" },
+    created: 0,
+    store,
+  });
 });
 
 const ctx = (): Context => ({
@@ -126,4 +135,69 @@ describe("attachPushedSboms", { timeout: 30_000 }, () => {
         }
       }
     });
+});
+
+describe("attachIndexSboms", { timeout: 30_000 }, () => {
+  for (const referrersApi of [false, true])
+    it(`attaches each platform's SBOM to its manifest in each pushed index (${referrersApi ? "referrers API" : "fallback tag"})`, async () => {
+      const reg = await new FakeRegistry({ referrersApi }).start();
+      registries.push(reg);
+      const stored = indexOf([img, arm], [parsePlatform("linux/amd64"), parsePlatform("linux/arm64")]);
+      const refs = [`${reg.host}/demo/multi:1`, `${reg.host}/other/multi:2`];
+      const pushed = [];
+      for (const ref of refs) pushed.push(await pushIndex(stored, ref, noCreds));
+      const armContents = { ...contents, architecture: "arm64" };
+      const platforms = [
+        { platform: "linux/amd64", sbom: contents },
+        { platform: "linux/arm64", sbom: armContents },
+      ];
+      const attached = await attachIndexSboms(pushed, platforms, "cyclonedx", ctx());
+      expect(attached.map((a) => a.map((s) => [s.platform, s.format, s.artifactType]))).toEqual(
+        refs.map(() => [
+          ["linux/amd64", "cyclonedx", "application/vnd.cyclonedx+json"],
+          ["linux/arm64", "cyclonedx", "application/vnd.cyclonedx+json"],
+        ]),
+      );
+      for (const [j, repo] of ["demo/multi", "other/multi"].entries()) {
+        for (const [i, image] of [img, arm].entries()) {
+          const a = attached[j]![i]!;
+          const subject = image.manifest.descriptor;
+          // the subject: that platform's manifest as the index names it
+          expect(stored.index.json.manifests[i]!.digest).toBe(subject.digest);
+          expect(a.fallbackTag).toBe(referrersApi ? undefined : referrersTag(subject.digest));
+          const manifest = JSON.parse(reg.manifests.get(repo)!.get(a.digest)!.bytes.toString());
+          expect(manifest.subject).toEqual({
+            mediaType: subject.mediaType,
+            digest: subject.digest,
+            size: subject.size,
+          });
+          const bom = JSON.parse(reg.blobs.get(repo)!.get(manifest.layers[0].digest)!.toString());
+          expect(bom.metadata.component.version).toBe(subject.digest);
+          expect(bom.metadata.component.name).toBe(`${reg.host}/${repo}`);
+          const listed = referrersApi
+            ? ((await (await fetch(`http://${reg.host}/v2/${repo}/referrers/${subject.digest}`)).json()) as {
+                manifests: { digest: string }[];
+              })
+            : JSON.parse(reg.manifests.get(repo)!.get(a.fallbackTag!)!.bytes.toString());
+          expect(listed.manifests.map((m: { digest: string }) => m.digest)).toEqual([a.digest]);
+        }
+      }
+      // the index itself has no SBOM of its own
+      const indexDigest = stored.index.descriptor.digest;
+      expect(reg.manifests.get("demo/multi")!.has(referrersTag(indexDigest))).toBe(false);
+    });
+
+  it("attaches nothing for a platform without contents", async () => {
+    const reg = await new FakeRegistry({ referrersApi: true }).start();
+    registries.push(reg);
+    const stored = indexOf([img, arm], [parsePlatform("linux/amd64"), parsePlatform("linux/arm64")]);
+    const pushed = [await pushIndex(stored, `${reg.host}/demo/multi:1`, noCreds)];
+    const attached = await attachIndexSboms(
+      pushed,
+      [{ platform: "linux/amd64" }, { platform: "linux/arm64", sbom: contents }],
+      "spdx",
+      ctx(),
+    );
+    expect(attached.map((a) => a.map((s) => s.platform))).toEqual([["linux/arm64"]]);
+  });
 });

@@ -1,7 +1,8 @@
 /**
  * `build --push`: the SBOM of the built image attached to each pushed manifest as an OCI 1.1
  * referrer (docs/sbom.md, "Attached to a pushed image"). The image is read once; each pushed
- * manifest gets its own document, naming it by its reference and its pushed digest.
+ * manifest gets its own document, naming it by its reference and its pushed digest. Of a pushed
+ * image index, each platform's SBOM goes to that platform's manifest in the index.
  */
 import { packageVersion } from "../cli/version.js";
 import type { Context } from "../context.js";
@@ -70,6 +71,39 @@ export async function attachPushedSboms(
       format,
       ...(attached.fallbackTag ? { fallbackTag: attached.fallbackTag } : {}),
     });
+  }
+  return out;
+}
+
+/** One platform's SBOM attached to its manifest in a pushed image index. */
+export interface AttachedPlatformSbom extends AttachedSbom {
+  readonly platform: string;
+}
+
+/**
+ * A pushed image index (`build --platform a,b --push`): each platform's SBOM attached as a referrer
+ * of that platform's manifest (`images[i]` of each push, the index's i-th image), in every pushed
+ * repository. Returns, for each pushed index, one entry per platform that has contents.
+ */
+export async function attachIndexSboms(
+  pushed: readonly {
+    readonly ref: string;
+    readonly images: readonly { readonly platform: string; readonly digest: string }[];
+  }[],
+  platforms: readonly { readonly platform: string; readonly sbom?: ImageContents }[],
+  format: SbomFormat,
+  ctx: Context,
+): Promise<AttachedPlatformSbom[][]> {
+  const out: AttachedPlatformSbom[][] = pushed.map(() => []);
+  for (const [i, { platform, sbom }] of platforms.entries()) {
+    if (!sbom) continue;
+    const manifests = pushed.map((p) => {
+      const image = p.images[i];
+      if (!image) throw new Error(`the index pushed to ${p.ref} has no image ${i + 1} (${platform})`);
+      return { ref: p.ref, digest: image.digest };
+    });
+    const attached = await attachPushedSboms(manifests, sbom, format, ctx);
+    for (const [j, a] of attached.entries()) out[j]!.push({ platform, ...a });
   }
   return out;
 }

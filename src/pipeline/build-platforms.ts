@@ -51,7 +51,12 @@ export interface MultiPlatformOutcome {
   }[];
   /** The index's digest. */
   readonly digest: string;
-  readonly pushed: readonly { readonly ref: string; readonly digest: string }[];
+  /** Each pushed index, and the digest of each platform's manifest in it (in `platforms`' order). */
+  readonly pushed: readonly {
+    readonly ref: string;
+    readonly digest: string;
+    readonly images: readonly { readonly platform: string; readonly digest: string }[];
+  }[];
   readonly output?: BuildOptions["output"];
 }
 
@@ -183,12 +188,12 @@ export async function buildPlatforms(
       await step(ctx.reporter, "export", `writing ${output.kind} ${output.path}`, () =>
         writeImage(stored, output, { refName: tagOf(o.tags[0]), sourceDateEpoch: ctx.sourceDateEpoch }),
       );
-    const pushed: { ref: string; digest: string }[] = [];
+    const pushed: MultiPlatformOutcome["pushed"][number][] = [];
     for (const ref of o.push ? o.tags : []) {
       const r = await step(ctx.reporter, `push-${ref}`, `pushing the index ${ref}`, () =>
         pushIndex(stored, ref, { env: ctx.env, insecure: isLoopbackRef(ref), signal: ctx.signal }),
       );
-      pushed.push({ ref: r.ref, digest: r.digest });
+      pushed.push({ ref: r.ref, digest: r.digest, images: r.images });
     }
     return { platforms: built, digest: stored.index.descriptor.digest, pushed, output };
   } finally {

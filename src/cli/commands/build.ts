@@ -3,7 +3,12 @@ import { type Command, Option } from "commander";
 import type { Context } from "../../context.js";
 import { SlimwheelError } from "../../errors.js";
 import { formatPlatform } from "../../oci/platform.js";
-import { type AttachedSbom, attachPushedSboms } from "../../pipeline/attach-sbom.js";
+import {
+  type AttachedPlatformSbom,
+  type AttachedSbom,
+  attachIndexSboms,
+  attachPushedSboms,
+} from "../../pipeline/attach-sbom.js";
 import { type BuildOptions, type BuildOutcome, buildImage } from "../../pipeline/build-image.js";
 import { buildPlatforms, checkPlatforms, type MultiPlatformOutcome } from "../../pipeline/build-platforms.js";
 import { builtImageContents, writeBuildSbomFile } from "../../pipeline/build-sbom.js";
@@ -88,7 +93,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
     .addOption(
       new Option(
         "--sbom <format>",
-        "the SBOM every build writes: beside --output (OUT.cdx.json or OUT.spdx.json; OUT.OS-ARCH.cdx.json for each of several platforms), else in the cache directory ($XDG_CACHE_HOME/slimwheel/sbom/NAME@DIGEST.cdx.json; `slimwheel cache prune --all` removes it), and with --push attached to each pushed image as an OCI referrer: cyclonedx (1.6), spdx (2.3) or none",
+        "the SBOM every build writes: beside --output (OUT.cdx.json or OUT.spdx.json; OUT.OS-ARCH.cdx.json for each of several platforms), else in the cache directory ($XDG_CACHE_HOME/slimwheel/sbom/NAME@DIGEST.cdx.json; `slimwheel cache prune --all` removes it), and with --push attached to each pushed image (each platform's manifest of an index) as an OCI referrer: cyclonedx (1.6), spdx (2.3) or none",
       )
         .choices(["cyclonedx", "spdx", "none"])
         .default("cyclonedx"),
@@ -174,7 +179,16 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         const format = o.sbom as SbomFormat | "none";
         const multi = await buildPlatforms(root, platforms, options, ctx, { readSboms: format !== "none" });
         const sboms = format === "none" ? null : await writeMultiSboms(multi, format, ctx);
-        printMulti(multi, sboms, global.json, io);
+        const attached =
+          format === "none" || !multi.pushed.length
+            ? multi.pushed.map(() => [])
+            : await step(
+                ctx.reporter,
+                "sbom-referrer",
+                `attaching each platform's SBOM (${format}) to its pushed manifest`,
+                () => attachIndexSboms(multi.pushed, multi.platforms, format, ctx),
+              );
+        printMulti(multi, sboms, attached, global.json, io);
         return;
       }
       const outcome = await buildImage(
@@ -263,10 +277,7 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
         if (outcome.boot) io.stdout(`  boot test: ${bootLine(outcome.boot)}\n`);
         for (const p of pushed) {
           io.stdout(`pushed ${p.ref}@${p.digest}${blobCounts(p.blobs)}\n`);
-          if (p.sbom)
-            io.stdout(
-              `  SBOM (${p.sbom.format}) attached as referrer ${p.sbom.digest}${p.sbom.fallbackTag ? ` (listed in the fallback tag ${p.sbom.fallbackTag}: the registry has no referrers API)` : ""}\n`,
-            );
+          if (p.sbom) io.stdout(attachedLine(p.sbom));
         }
         if (outcome.output) io.stdout(`wrote ${outcome.output.kind} ${outcome.output.path}\n`);
         if (sbom)
@@ -275,6 +286,14 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           );
       }
     });
+}
+
+/** `  SBOM (cyclonedx) [of linux/arm64 ]attached as referrer sha256:…`: an attached SBOM. */
+function attachedLine(a: AttachedSbom, platform?: string): string {
+  const fallback = a.fallbackTag
+    ? ` (listed in the fallback tag ${a.fallbackTag}: the registry has no referrers API)`
+    : "";
+  return `  SBOM (${a.format}) ${platform ? `of ${platform} ` : ""}attached as referrer ${a.digest}${fallback}\n`;
 }
 
 /** ` (2 uploaded, 3 skipped)`: what the registry was sent. */
@@ -335,6 +354,7 @@ async function writeMultiSboms(
 function printMulti(
   m: MultiPlatformOutcome,
   sboms: readonly PlatformSbom[] | null,
+  attached: readonly (readonly AttachedPlatformSbom[])[],
   json: boolean | undefined,
   io: { stdout: (t: string) => void },
 ): void {
@@ -349,15 +369,19 @@ function printMulti(
       : null,
     boot: outcome.boot ?? null,
   }));
+  const pushed = m.pushed.map((p, i) => ({ ref: p.ref, digest: p.digest, sboms: attached[i] ?? [] }));
   if (json) {
-    const doc = { index: m.digest, platforms, pushed: m.pushed, output: m.output ?? null, sbom: sboms };
+    const doc = { index: m.digest, platforms, pushed, output: m.output ?? null, sbom: sboms };
     io.stdout(`${JSON.stringify(doc, null, 2)}\n`);
     return;
   }
   io.stdout(`built an image index of ${platforms.length} platforms (${m.digest.slice(0, 19)})\n`);
   for (const p of platforms)
     io.stdout(`  ${p.platform}: ${p.tag} (${p.image.slice(0, 19)}) in ${p.buildSeconds} s\n`);
-  for (const p of m.pushed) io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+  for (const p of pushed) {
+    io.stdout(`pushed ${p.ref}@${p.digest}\n`);
+    for (const a of p.sboms) io.stdout(attachedLine(a, a.platform));
+  }
   if (m.output) io.stdout(`wrote ${m.output.kind} ${m.output.path}\n`);
   for (const w of sboms ?? [])
     io.stdout(
