@@ -13,6 +13,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publicRemoteUrl } from "../src/pipeline/labels.js";
 import { exec } from "../src/util/exec.js";
 import { readEndpoints } from "../testbed/endpoints.js";
 import { buildExampleWithCli } from "./helpers/cli-build.js";
@@ -120,7 +121,11 @@ afterAll(async () => {
 /** The commit the build read (do not commit while the test runs). */
 const gitHead = async () =>
   (await exec("git", ["-C", ROOT, "rev-parse", "HEAD"], { env: process.env })).stdout.trim();
-const hasRemote = (await exec("git", ["-C", ROOT, "remote"], { env: process.env })).stdout.trim() !== "";
+/** The source label the build gives: origin's URL when it is one fit to publish (a clone of a local path has none). */
+const originUrl = (
+  await exec("git", ["-C", ROOT, "remote", "get-url", "origin"], { env: process.env, allowFailure: true })
+).stdout.trim();
+const expectedSource = originUrl ? publicRemoteUrl(originUrl) : undefined;
 
 describe("the SBOM of each example's image lists what is in it", () => {
   it.each(["flask-app", "c-extension", "django-postgres", "data-tools"])("%s", async (example) => {
@@ -161,7 +166,7 @@ describe("the SBOM of each example's image lists what is in it", () => {
     expect(labels["org.opencontainers.image.base.digest"]).toBe(tb.images.runtime.digest);
     expect(labels["org.opencontainers.image.revision"]).toBe(await gitHead());
     expect(labels["org.opencontainers.image.created"]).toBe("2023-11-14T22:13:20Z");
-    expect(labels["org.opencontainers.image.source"] !== undefined).toBe(hasRemote);
+    expect(labels["org.opencontainers.image.source"]).toBe(expectedSource);
     expect(labels["org.opencontainers.image.licenses"]).toBeUndefined(); // no example declares one
 
     if (push) await checkReferrer(doc, tag);
