@@ -192,7 +192,8 @@ class Collector {
     if (this.has(path)) return undefined;
     const st = this.fs.lstat(path);
     if (!st || st.kind === "other") return undefined;
-    if (st.kind === "file" && reason !== "keep" && stalePyc(this.fs, path)) {
+    // The app ships as the context has it (a code-only rebuild copies it without a closure).
+    if (st.kind === "file" && reason !== "keep" && reason !== "app" && stalePyc(this.fs, path)) {
       this.stale.add(path);
       return undefined;
     }
