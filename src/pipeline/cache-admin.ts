@@ -31,19 +31,23 @@ export interface CacheEntry {
 
 const FORMAT = 1;
 
-/** Every file of the stage cache in `dir` (none: the directory does not exist), oldest first. */
-export async function listStageCache(dir: string): Promise<CacheEntry[]> {
-  let names: string[];
+/** The names in a cache directory, sorted; none when it does not exist. */
+async function cacheDirNames(dir: string): Promise<string[]> {
   try {
-    names = await readdir(dir);
+    return (await readdir(dir)).sort();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new SlimwheelError("io", `reading the cache directory ${dir}: ${(e as Error).message}`, {
       cause: e,
     });
   }
+}
+
+/** Every file of the stage cache in `dir` (none: the directory does not exist), oldest first. */
+export async function listStageCache(dir: string): Promise<CacheEntry[]> {
+  const names = await cacheDirNames(dir);
   const out: CacheEntry[] = [];
-  for (const name of names.sort()) {
+  for (const name of names) {
     const file = join(dir, name);
     const st = await stat(file).catch(() => undefined);
     if (!st?.isFile()) continue;
@@ -223,17 +227,9 @@ export interface SbomFile {
 
 /** The SBOM files in `dir` (none: it does not exist), oldest first. */
 export async function listSbomFiles(dir: string): Promise<SbomFile[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new SlimwheelError("io", `reading the cache directory ${dir}: ${(e as Error).message}`, {
-      cause: e,
-    });
-  }
+  const names = await cacheDirNames(dir);
   const out: SbomFile[] = [];
-  for (const name of names.sort()) {
+  for (const name of names) {
     const kind =
       name.startsWith(".") && name.endsWith(".tmp") ? "temp" : name.endsWith(".json") ? "sbom" : undefined;
     if (!kind) continue;
