@@ -27,5 +27,10 @@ if (controller.signal.aborted) {
     signal: controller.signal,
   });
   await children.remove();
-  process.exitCode = code;
+  // Exit once stdout and stderr are flushed, without waiting for the event loop to drain: that
+  // would also wait for V8's background work — the WebAssembly of undici's HTTP parser, which V8
+  // goes on optimizing after a push or a registry read — which added 120–300 ms to a command.
+  const flushed = (s: NodeJS.WriteStream) => new Promise<void>((r) => s.write("", () => r()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
 }

@@ -33,6 +33,7 @@ import {
   rememberLayers,
   reusableImportTest,
   usableEntry,
+  writeAppLayer,
 } from "./fast-build.js";
 import { finalBaseImage, LABEL, pinnedDigest, projectLabels } from "./labels.js";
 import {
@@ -46,6 +47,7 @@ import { checkMinimalCommands, checkMinimalHost } from "./minimal-checks.js";
 import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
+import { rootfsRunAvailable } from "./rootfs-run.js";
 import { buildArgsFor, buildRequest, buildStages, credentialArgsFrom, type StageRequest } from "./stages.js";
 
 /** Where the images and packages come from (never PyPI or Docker Hub in tests: the test bed). */
@@ -164,8 +166,15 @@ export async function buildImage(
     runtime === "minimal" && artifactsPlan && o.layerCache !== false && !o.noCache && !o.squash
       ? await layerCacheLookup(project, strategy, [artifactsPlan, planned], o, ctx, engineNow)
       : undefined;
-  if (cache?.entry && cache.key) {
-    const fast = await fastBuild(project, cache.key, cache.entry, tags, o, ctx, engineNow);
+  if (cache?.entry && cache.key && cache.epoch !== undefined) {
+    const fast = await fastBuild(
+      project,
+      { key: cache.key, entry: cache.entry, epoch: cache.epoch },
+      tags,
+      o,
+      ctx,
+      engineNow,
+    );
     if (fast) return fast;
   }
   // The engine path's minimal assembly needs buildah and root (a code-only rebuild from the
@@ -258,24 +267,29 @@ async function layerCacheLookup(
   o: BuildOptions,
   ctx: Context,
   engineNow: () => Promise<{ engine: Engine }>,
-): Promise<{ key?: string; entry?: LayerCacheEntry; why?: string }> {
-  const key = await lowerKey(
-    project,
-    {
-      version: o.version,
-      strategy,
-      engine: o.engine ?? "auto",
-      platform: o.platform,
-      buildArgs: { ...buildArgsFor(project, o), ...credentialArgsFrom(project, ctx.env) },
-      plans,
-      runtime: {
-        keep: [...(project.config.keep ?? []), ...(o.keep ?? [])],
-        debugShell: o.debugShell ?? false,
-        excludeRuntimePackages: o.excludeRuntimePackages ?? [],
+): Promise<{ key?: string; entry?: LayerCacheEntry; epoch?: number; why?: string }> {
+  // Started now, awaited below: whether the proofs can run without an engine, and the epoch.
+  void rootfsRunAvailable();
+  const [key, sourceDateEpoch] = await Promise.all([
+    lowerKey(
+      project,
+      {
+        version: o.version,
+        strategy,
+        engine: o.engine ?? "auto",
+        platform: o.platform,
+        buildArgs: { ...buildArgsFor(project, o), ...credentialArgsFrom(project, ctx.env) },
+        plans,
+        runtime: {
+          keep: [...(project.config.keep ?? []), ...(o.keep ?? [])],
+          debugShell: o.debugShell ?? false,
+          excludeRuntimePackages: o.excludeRuntimePackages ?? [],
+        },
       },
-    },
-    async (ref) => (await engineNow()).engine.imageId(ref, ctx),
-  );
+      async (ref) => (await engineNow()).engine.imageId(ref, ctx),
+    ),
+    minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
+  ]);
   if (!key)
     return {
       why: appCopyStep(plans.at(-1)!)
@@ -287,7 +301,7 @@ async function layerCacheLookup(
     plan: plans.at(-1)!,
     key,
     dirs: layerCacheDirs(ctx.env),
-    sourceDateEpoch: await minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
+    sourceDateEpoch,
   });
   if ("why" in found) {
     ctx.reporter.emit({
@@ -297,7 +311,7 @@ async function layerCacheLookup(
     });
     return { key, why: found.why };
   }
-  return { key, entry: found.entry };
+  return { key, entry: found.entry, epoch: sourceDateEpoch };
 }
 
 /**
@@ -306,8 +320,7 @@ async function layerCacheLookup(
  */
 async function fastBuild(
   project: Project,
-  key: string,
-  entry: LayerCacheEntry,
+  { key, entry, epoch }: { readonly key: string; readonly entry: LayerCacheEntry; readonly epoch: number },
   tags: readonly string[],
   o: BuildOptions,
   ctx: Context,
@@ -319,12 +332,28 @@ async function fastBuild(
   try {
     const started = ctx.now();
     const cached = entry.config.labels ?? {};
-    // Both ask git (the last commit's time; the revision): at once.
-    const [epoch, fresh] = await Promise.all([
-      // The same epoch the engine path takes (SOURCE_DATE_EPOCH, else the last commit's time).
-      minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
-      // The provenance labels of this build (git revision, created…); the base's come with the layers.
-      projectLabels(
+    const input = { project, plan, key, dirs, tags, sourceDateEpoch: epoch };
+    // The app's layer first; then the proofs run on its tree while git is asked for the
+    // provenance labels and the image is assembled (the slowest proof, the boot test, sets the pace).
+    const app = await step(
+      ctx.reporter,
+      "assemble",
+      "writing the app layer (other layers: layer cache)",
+      () => writeAppLayer(input, work),
+    );
+    const reusedImportTest = reusableImportTest(entry, app.files);
+    const proofs = proofOptions(project, tags, o, entry.runtimeNeeds, entry.closure);
+    const proving = proveImage(
+      cachedImageRunner(entry, dirs, app.appDir),
+      tags[0]!,
+      { ...proofs, reusedImportTest, concurrent: true },
+      ctx,
+    );
+    const assembling = (async () => {
+      // The provenance labels of this build (git revision, created…); the base's come with the
+      // layers. (The epoch is the one the lookup took, as the engine path does: SOURCE_DATE_EPOCH,
+      // else the last commit's time.)
+      const fresh = await projectLabels(
         project.dir,
         {
           sourceDateEpoch: ctx.sourceDateEpoch,
@@ -332,34 +361,27 @@ async function fastBuild(
           baseDigest: cached[LABEL.baseDigest],
         },
         ctx.env,
-      ),
-    ]);
-    const assembled = await step(
-      ctx.reporter,
-      "assemble",
-      "writing the app layer (other layers: layer cache)",
-      async () => {
-        const own = new Set<string>(Object.values(LABEL));
-        const labels = {
-          ...Object.fromEntries(Object.entries(cached).filter(([k]) => !own.has(k))),
-          ...fresh,
-        };
-        return assembleFromCache(
-          { project, plan, key, dirs, tags, sourceDateEpoch: epoch },
-          { ...entry, config: { ...entry.config, labels } },
-          work,
-        );
-      },
-    );
-    const imageMs = ctx.now() - started;
-    const reusedImportTest = reusableImportTest(entry, assembled.appFiles);
-    const proofs = proofOptions(project, tags, o, entry.runtimeNeeds, entry.closure);
-    const proof = await proveImage(
-      cachedImageRunner(entry, dirs, assembled.appDir),
-      tags[0]!,
-      { ...proofs, reusedImportTest, concurrent: true },
-      ctx,
-    );
+      );
+      const own = new Set<string>(Object.values(LABEL));
+      const labels = {
+        ...Object.fromEntries(Object.entries(cached).filter(([k]) => !own.has(k))),
+        ...fresh,
+      };
+      const image = await assembleFromCache(
+        input,
+        { ...entry, config: { ...entry.config, labels } },
+        work,
+        app,
+      );
+      return { image, ms: ctx.now() - started };
+    })();
+    // Both are awaited before either's failure is reported (no work is left running); a failed
+    // proof is the one reported when both fail.
+    const [proved, built] = await Promise.allSettled([proving, assembling]);
+    if (proved.status === "rejected") throw proved.reason;
+    if (built.status === "rejected") throw built.reason;
+    const proof = proved.value;
+    const { image: assembled, ms: imageMs } = built.value;
     const published = await publishStored(
       assembled.image,
       tags,

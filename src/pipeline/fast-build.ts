@@ -199,25 +199,46 @@ export async function usableEntry(
   return { entry };
 }
 
-/** The app layer written, the image assembled from the cached layers: no engine. */
+/** The app's layer of a code-only rebuild: its tree (which the proofs mount at /app) and its blob. */
+export interface AppLayer {
+  readonly blob: LayerBlob;
+  /** The app's files, relative to /app. */
+  readonly files: string[];
+  /** The tree's /app directory. */
+  readonly appDir: string;
+}
+
+/**
+ * Writes the app's tree from the project's files and its layer blob (into `work`). Nothing reads
+ * the tree for the layer afterwards: the proofs may run on it while the image is assembled.
+ */
+export async function writeAppLayer(
+  input: Pick<FastRebuildInput, "project" | "plan" | "sourceDateEpoch">,
+  work: string,
+): Promise<AppLayer> {
+  const tree = join(work, "app-tree");
+  const files = await writeAppTree(input.project, input.plan, tree);
+  const blob = await writeLayerBlob(
+    await layerFromDirectory(tree, { sourceDateEpoch: input.sourceDateEpoch }),
+    join(work, "store"),
+  );
+  return { blob, files, appDir: join(tree, "app") };
+}
+
+/** The image assembled from the cached layers and the app's layer: no engine. */
 export async function assembleFromCache(
   input: FastRebuildInput,
   entry: LayerCacheEntry,
   work: string,
+  app?: AppLayer,
 ): Promise<{ image: StoredImage; layers: LayerStatus[]; appFiles: string[]; appDir: string }> {
-  const tree = join(work, "app-tree");
-  const files = await writeAppTree(input.project, input.plan, tree);
-  const store = join(work, "store");
-  const blob: LayerBlob = await writeLayerBlob(
-    await layerFromDirectory(tree, { sourceDateEpoch: input.sourceDateEpoch }),
-    store,
-  );
+  const { blob, files, appDir } = app ?? (await writeAppLayer(input, work));
   const lower = entry.lower.map((l) => ({ ...l, store: input.dirs.store }));
   const image = await assembleMinimal(
     [...lower, { blob, createdBy: "slimwheel minimal runtime: app layer", comment: "the app" }],
     entry.config,
     input.sourceDateEpoch,
-    store,
+    join(work, "store"),
   );
   const layers: LayerStatus[] = [
     ...entry.lower.map((l) => ({
@@ -228,7 +249,7 @@ export async function assembleFromCache(
     })),
     { role: "app", digest: blob.digest, size: blob.size, status: "built" },
   ];
-  return { image, layers, appFiles: files, appDir: join(tree, "app") };
+  return { image, layers, appFiles: files, appDir };
 }
 
 /** The proofs' runner for an image assembled from the cache: its tree with the app mounted. */

@@ -167,6 +167,23 @@ describe("projectLabels over real git work trees", { timeout: 30_000 }, () => {
     );
   });
 
+  it("the remote the current branch tracks, else origin, else the first by name", async () => {
+    const dir = await project('[project]\nname = "app"\n');
+    await git(dir, "init", "-q", "-b", "Feature/X");
+    await git(dir, "add", "-A");
+    await git(dir, "commit", "-q", "-m", "one");
+    await git(dir, "remote", "add", "zeta", "https://git.example/zeta/app.git");
+    await git(dir, "remote", "add", "beta", "https://git.example/beta/app.git");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/beta/app.git");
+    await git(dir, "remote", "add", "origin", "https://git.example/origin/app.git");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/origin/app.git");
+    // Another branch tracking zeta does not count; this one's does.
+    await git(dir, "config", "branch.main.remote", "beta");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/origin/app.git");
+    await git(dir, "config", "branch.Feature/X.remote", "zeta");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/zeta/app.git");
+  });
+
   it("a project that is not a git work tree: no source, revision or created", async () => {
     const dir = await project('[project]\nname = "app"\nlicense = { text = "MIT" }\n');
     expect(await gitFacts(dir, gitEnv)).toEqual({});

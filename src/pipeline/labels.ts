@@ -153,16 +153,24 @@ export async function gitFacts(dir: string, env: Env): Promise<GitFacts> {
       return undefined;
     }
   };
-  if ((await git("rev-parse", "--is-inside-work-tree")) !== "true") return {};
-  const revision = await git("rev-parse", "--verify", "--quiet", "HEAD");
-  const time = revision ? await git("log", "-1", "--format=%ct") : undefined;
+  // One round of questions at once (a build waits for them), then at most one more.
+  const [inside, head, branch, branchRemotes, remoteList] = await Promise.all([
+    git("rev-parse", "--is-inside-work-tree"),
+    git("log", "-1", "--format=%H %ct"),
+    git("symbolic-ref", "--short", "-q", "HEAD"),
+    git("config", "--get-regexp", "^branch\\..*\\.remote$"),
+    git("remote"),
+  ]);
+  if (inside !== "true") return {};
+  const [revision, time] = head?.split(" ") ?? [];
   // The remote the current branch tracks, else `origin`, else the first one.
-  const tracked = await git(
-    "config",
-    "--get",
-    `branch.${await git("symbolic-ref", "--short", "-q", "HEAD")}.remote`,
-  );
-  const remotes = (await git("remote"))?.split("\n").filter(Boolean) ?? [];
+  const tracked = branch
+    ? branchRemotes
+        ?.split("\n")
+        .find((l) => l.startsWith(`branch.${branch}.remote `))
+        ?.slice(`branch.${branch}.remote `.length)
+    : undefined;
+  const remotes = remoteList?.split("\n").filter(Boolean) ?? [];
   const remote = [tracked, "origin", remotes.sort()[0]].find((r) => r && remotes.includes(r));
   const remoteUrl = remote ? await git("remote", "get-url", remote) : undefined;
   return {

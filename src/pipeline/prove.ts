@@ -3,7 +3,8 @@
  * top-level module (a failure names the library that could not load and the Debian package that
  * ships it); the smoke command, when given, must exit 0. Both run in /app.
  */
-import { createServer } from "node:net";
+import { get as httpGet } from "node:http";
+import { connect, createServer } from "node:net";
 import type { Context } from "../context.js";
 import { lastMeaningfulLines } from "../engines/output.js";
 import type { Engine } from "../engines/types.js";
@@ -247,11 +248,16 @@ export async function bootTest(
     while (ctx.now() - started < seconds * 1000 && !ctx.signal.aborted) {
       if (exited)
         return result(exited.code === 0 && !o.http ? "completed" : "exited", exited.code === 0 && !o.http);
-      if (port) {
-        const status = await httpStatus(port);
+      // Until the port is open, a connect every 10 ms (cheap: no HTTP client work beside the
+      // server starting); then one GET, which waits for the server's first answer (a pre-fork
+      // server listens before its workers are ready: the request waits in the backlog).
+      const open = port !== undefined && (await accepts(port));
+      if (open) {
+        const left = seconds * 1000 - (ctx.now() - started);
+        const status = await httpStatus(port, Math.max(2000, left), stop.signal);
         if (status !== undefined) return result("serving", true, status);
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, open || !port ? 50 : 10));
     }
     if (exited) return result("exited", false);
     return o.http ? result("silent", false) : result("running", true);
@@ -262,18 +268,34 @@ export async function bootTest(
   }
 }
 
-/** The status of `GET /` on a loopback port, or undefined when nothing answers. */
-async function httpStatus(port: number): Promise<number | undefined> {
-  try {
-    const r = await fetch(`http://127.0.0.1:${port}/`, {
-      signal: AbortSignal.timeout(2000),
-      redirect: "manual",
+/** Whether something accepts connections on a loopback port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
     });
-    await r.body?.cancel();
-    return r.status;
-  } catch {
-    return undefined;
-  }
+    socket.once("error", () => resolve(false));
+  });
+}
+
+/**
+ * The status of `GET /` on a loopback port, or undefined when nothing answers within `ms`. Node's
+ * own http client, not `fetch`: fetch loads undici, whose HTTP parser is WebAssembly that V8 goes
+ * on compiling in the background — and a process waits for that before it exits (120–300 ms).
+ */
+function httpStatus(port: number, ms: number, signal: AbortSignal): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: "127.0.0.1", port, path: "/", agent: false, timeout: ms, signal }, (res) => {
+      res.resume();
+      resolve(res.statusCode);
+      req.destroy();
+    });
+    req.once("timeout", () => req.destroy());
+    req.once("error", () => resolve(undefined));
+    req.once("close", () => resolve(undefined));
+  });
 }
 
 /** A loopback port nothing listens on now. */

@@ -1,14 +1,15 @@
 /**
  * The engine-less runner over a real tree: a static program (compiled here with gcc) is the whole
  * image; it reports what it sees — user, working directory, environment, /dev/null, /proc, /tmp,
- * the app mounted at /app — and a cancelled run is killed.
+ * the app mounted at /app — and a cancelled run is killed. Preparing the tree (its /dev) is
+ * idempotent: a second preparation changes nothing.
  */
 import { execFileSync } from "node:child_process";
-import { chmod, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { rootfsRunAvailable, runInRootfs } from "./rootfs-run.js";
+import { prepareTree, rootfsRunAvailable, runInRootfs } from "./rootfs-run.js";
 
 const PROGRAM = `
 #include <stdio.h>
@@ -55,7 +56,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an engine", () => {
+const available = (await rootfsRunAvailable()) === true;
+
+describe.skipIf(!available)("running in an image's tree without an engine", () => {
   it("runs as the image's user in its working directory, with its environment and the app mounted", async () => {
     const r = await runInRootfs(image, ["probe"], ctx(), { workdir: "/app", env: { PORT: "8123" } });
     expect(r.code).toBe(3);
@@ -65,7 +68,22 @@ describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an en
     // Nothing the run did is left in the tree: /tmp was a tmpfs, /app a bind mount.
     expect(await readdir(join(image.root, "tmp"))).toEqual([]);
     expect(await readdir(join(image.root, "app"))).toEqual([]);
-    expect(await readdir(join(image.root, "dev"))).toEqual([]);
+    // /dev is the tree's own, made once: the device nodes and links an engine gives a container.
+    expect((await readdir(join(image.root, "dev"))).sort()).toEqual([
+      "fd",
+      "full",
+      "null",
+      "random",
+      "shm",
+      "stderr",
+      "stdin",
+      "stdout",
+      "tty",
+      "urandom",
+      "zero",
+    ]);
+    const null_ = await lstat(join(image.root, "dev", "null"));
+    expect([null_.isCharacterDevice(), null_.rdev, null_.mode & 0o777]).toEqual([true, 259, 0o666]);
   });
 
   it("keeps a bytecode cache across runs: PYTHONPYCACHEPREFIX, writable by the image's user, outside the tree", async () => {
@@ -74,7 +92,7 @@ describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an en
     await chmod(pycache, 0o1777);
     const withCache = { ...image, env: [...image.env, "PYTHONDONTWRITEBYTECODE=1"], pycache };
     const r = await runInRootfs(withCache, ["probe", "pyc"], ctx());
-    expect(r.stdout.trim()).toBe("prefix=/tmp/.slimwheel-pycache dontwrite=(null) written=1");
+    expect(r.stdout.trim()).toBe("prefix=/.slimwheel-pycache dontwrite=(null) written=1");
     expect(await readdir(pycache)).toEqual(["written"]);
     expect(await readdir(join(image.root, "tmp"))).toEqual([]);
     // Without one, the image's environment is as it says.
@@ -84,6 +102,16 @@ describe.skipIf(!rootfsRunAvailable())("running in an image's tree without an en
       ctx(),
     );
     expect(plain.stdout.trim()).toBe("prefix=(null) dontwrite=1 written=0");
+  });
+
+  it("prepares a tree once: a later preparation keeps what is there and makes what is missing", async () => {
+    const before = await lstat(join(image.root, "dev", "null"));
+    await rm(join(image.root, "dev", "fd"));
+    await prepareTree(image.root);
+    const after = await lstat(join(image.root, "dev", "null"));
+    expect(after.ino).toBe(before.ino);
+    // What is missing is made again.
+    expect(await readlink(join(image.root, "dev", "fd"))).toBe("/proc/self/fd");
   });
 
   it("a missing program exits 127 with the reason", async () => {

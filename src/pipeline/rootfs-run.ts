@@ -3,23 +3,28 @@
  * the lower layers (./layer-cache.ts) with the new app bind-mounted at /app, entered with the
  * kernel's own tools — util-linux `unshare` (new mount and PID namespaces, and a network namespace
  * with only loopback unless the host's network is asked for), `--root` (chroot) and the image's
- * user. /proc, a small /dev (null, zero, random, urandom, full, tty) and a /tmp tmpfs are mounted
- * inside, as an engine would. This is how a code-only rebuild proves the image without calling an
+ * user. /proc and a /tmp tmpfs are mounted inside, as an engine would; the tree's small /dev (null,
+ * zero, random, urandom, full, tty and the fd links) is made once (`prepareTree`). This is how a code-only rebuild proves the image without calling an
  * engine. It needs root (the namespaces and chroot); `rootfsRunAvailable` says whether it can run.
  */
 import { spawn } from "node:child_process";
+import { lstat, mkdir, readlink, rm, symlink } from "node:fs/promises";
+import { join } from "node:path";
 import type { Context } from "../context.js";
 import type { RunOptions } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
-import type { ExecResult } from "../util/exec.js";
+import { type ExecResult, exec } from "../util/exec.js";
 import type { Runner } from "./prove.js";
 
 /** The exit code of the runner's own failure (before the command started): not the command's. */
 export const RUNNER_FAILED = 125;
 
-/** Where a run's bytecode cache (`RootfsImage.pycache`) is mounted, inside the /tmp tmpfs. */
-export const PYCACHE_PREFIX = "/tmp/.slimwheel-pycache";
+/** Where a run's bytecode cache (`RootfsImage.pycache`) is mounted: a directory of the prepared tree. */
+export const PYCACHE_PREFIX = "/.slimwheel-pycache";
 
+// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache):
+// the tree's /dev is prepared once (`prepareTree`). Each mount is a process of its own, and a proof
+// waits for them all — a code-only rebuild runs two proofs at once on a 2-core machine.
 const SCRIPT = `set -e
 trap 'exit ${RUNNER_FAILED}' EXIT
 r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; shift 7
@@ -27,28 +32,91 @@ image_path=$PATH
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 enter=$(command -v unshare)
 mount --bind "$a" "$r/app"
-mount -t tmpfs -o mode=755,size=64k slimwheel-dev "$r/dev"
-for n in null zero random urandom full tty; do
-  : > "$r/dev/$n"
-  mount --bind "/dev/$n" "$r/dev/$n"
-done
-ln -s /proc/self/fd "$r/dev/fd"
-ln -s /proc/self/fd/0 "$r/dev/stdin"
-ln -s /proc/self/fd/1 "$r/dev/stdout"
-ln -s /proc/self/fd/2 "$r/dev/stderr"
-mkdir "$r/dev/shm"
-mount -t tmpfs -o mode=1777 slimwheel-shm "$r/dev/shm"
 mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
-if [ -n "$pyc" ]; then
-  mkdir "$r${PYCACHE_PREFIX}"
-  mount --bind "$pyc" "$r${PYCACHE_PREFIX}"
-fi
+if [ -n "$pyc" ]; then mount --bind "$pyc" "$r${PYCACHE_PREFIX}"; fi
 if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
 PATH=$image_path
 export PATH
 trap - EXIT
 exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
 `;
+
+/** The device nodes an engine gives a container (`/dev/…`): name, major, minor. */
+const DEVICES: readonly (readonly [string, number, number])[] = [
+  ["null", 1, 3],
+  ["zero", 1, 5],
+  ["full", 1, 7],
+  ["random", 1, 8],
+  ["urandom", 1, 9],
+  ["tty", 5, 0],
+];
+/** /dev's links; shm is the run's /tmp tmpfs (POSIX shared memory needs a writable tmpfs there). */
+const DEV_LINKS: readonly (readonly [string, string])[] = [
+  ["fd", "/proc/self/fd"],
+  ["stdin", "/proc/self/fd/0"],
+  ["stdout", "/proc/self/fd/1"],
+  ["stderr", "/proc/self/fd/2"],
+  ["shm", "/tmp"],
+];
+
+const prepared = new Map<string, Promise<void>>();
+
+/**
+ * Makes a tree runnable: the device nodes and links of /dev, and the mount points of the app, /tmp
+ * and the bytecode cache — made the first time, only checked (a few lstat calls) after. Idempotent,
+ * and safe when two builds prepare the same tree.
+ */
+export function prepareTree(root: string): Promise<void> {
+  let p = prepared.get(root);
+  if (!p) {
+    p = (async () => {
+      const dev = join(root, "dev");
+      for (const d of [
+        dev,
+        join(root, "app"),
+        join(root, "tmp"),
+        join(root, "proc"),
+        join(root, PYCACHE_PREFIX),
+      ])
+        await mkdir(d, { recursive: true });
+      for (const [name, major, minor] of DEVICES) {
+        const path = join(dev, name);
+        const st = await lstat(path).catch(() => undefined);
+        if (st?.isCharacterDevice() && st.rdev === makedev(major, minor)) continue;
+        if (st) await rm(path, { recursive: true, force: true });
+        const r = await exec("mknod", ["-m", "666", path, "c", String(major), String(minor)], {
+          env: { PATH: SYSTEM_PATH },
+          allowFailure: true,
+          doing: `making ${path}`,
+        });
+        const made = await lstat(path).catch(() => undefined);
+        if (!made?.isCharacterDevice())
+          throw new SlimwheelError("engine", `preparing the image's tree: mknod ${path} failed`, {
+            details: r.stderr,
+            hint: "the layer cache must be on a file system that allows device nodes (not mounted nodev); --no-layer-cache builds with the engine",
+          });
+      }
+      for (const [name, target] of DEV_LINKS) {
+        const path = join(dev, name);
+        const now = await readlink(path).catch(() => undefined);
+        if (now === target) continue;
+        await rm(path, { recursive: true, force: true });
+        await symlink(target, path).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== "EEXIST") throw e;
+        });
+      }
+    })();
+    prepared.set(root, p);
+    // Only a preparation under way is shared (two proofs of one build); each later run checks again.
+    const done = () => prepared.delete(root);
+    p.then(done, done);
+  }
+  return p;
+}
+
+/** Linux's dev_t of a (major, minor) pair, as `stat` reports it. */
+const makedev = (major: number, minor: number): number =>
+  ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
 let available: Promise<true | string> | undefined;
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -163,6 +231,15 @@ export function runInRootfs(
     image.pycache ?? "",
     ...command,
   ];
+  return prepareTree(image.root).then(() => spawnIn(command, args, env, ctx));
+}
+
+function spawnIn(
+  command: readonly string[],
+  args: readonly string[],
+  env: Record<string, string>,
+  ctx: Context,
+): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     if (ctx.signal.aborted) {
       reject(new SlimwheelError("cancelled", `running ${command[0]}: cancelled`));
