@@ -6,6 +6,7 @@ import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
 import type { Context } from "../context.js";
 import type { Engine, RunOptions } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
 import { readProject } from "../project/read.js";
 import { silentReporter } from "../reporter/index.js";
 import { bootOptions } from "./build-image.js";
@@ -20,7 +21,9 @@ const ctx = (): Context => ({
 });
 
 /** An engine whose container is a behaviour: serve HTTP on PORT, exit with a code, or keep running. */
-function engineThat(behaviour: "serve" | "exit0" | "exit1" | "hang" | "serve-elsewhere") {
+function engineThat(
+  behaviour: "serve" | "exit0" | "exit1" | "hang" | "serve-elsewhere" | "mute" | "slow" | "runner-fails",
+) {
   const seen: { argv: readonly string[]; options?: RunOptions }[] = [];
   const engine = {
     id: "buildah",
@@ -29,12 +32,20 @@ function engineThat(behaviour: "serve" | "exit0" | "exit1" | "hang" | "serve-els
       if (behaviour === "exit0") return { code: 0, stdout: "done\n", stderr: "" };
       if (behaviour === "exit1")
         return { code: 1, stdout: "", stderr: "ModuleNotFoundError: No module named 'gunicorn'\n" };
-      const server = createServer((_req, res) => res.writeHead(404).end());
+      if (behaviour === "runner-fails")
+        throw new SlimwheelError("engine", "running x in the image's tree: the runner could not set it up");
+      // "mute" accepts connections and never answers; "slow" answers its first request after 1.5 s.
+      const server = createServer((_req, res) => {
+        if (behaviour === "mute") return;
+        if (behaviour === "slow") setTimeout(() => res.writeHead(200).end(), 1500);
+        else res.writeHead(404).end();
+      });
       if (behaviour !== "hang") {
-        const port = behaviour === "serve" ? Number(options?.env?.PORT) : 0;
+        const port = behaviour === "serve-elsewhere" ? 0 : Number(options?.env?.PORT);
         await new Promise<void>((r) => server.listen(port, "127.0.0.1", r));
       }
       await new Promise<void>((r) => c.signal.addEventListener("abort", () => r(), { once: true }));
+      server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       throw new Error("cancelled");
     },
@@ -74,6 +85,36 @@ describe("the boot test", () => {
       ctx(),
     );
     expect(r).toMatchObject({ ok: false, outcome: "silent" });
+  });
+
+  it("waits for a server whose first answer is slow (its request waits, not a poll), within the window", async () => {
+    const r = await bootTest(
+      engineThat("slow").engine,
+      "img",
+      { argv: ["x"], http: true, seconds: 10 },
+      ctx(),
+    );
+    expect(r).toMatchObject({ ok: true, outcome: "serving", status: 200 });
+    expect(r.ms).toBeGreaterThanOrEqual(1400);
+  });
+
+  it("fails a server that accepts connections but never answers, at the end of the window", async () => {
+    const started = Date.now();
+    const r = await bootTest(
+      engineThat("mute").engine,
+      "img",
+      { argv: ["x"], http: true, seconds: 1 },
+      ctx(),
+    );
+    expect(r).toMatchObject({ ok: false, outcome: "silent" });
+    // The window is the limit (no request outlives it by a timeout of its own).
+    expect(Date.now() - started).toBeLessThan(1900);
+  });
+
+  it("reports the runner's own failure as such, not as the app exiting", async () => {
+    await expect(
+      bootTest(engineThat("runner-fails").engine, "img", { argv: ["x"], http: true, seconds: 5 }, ctx()),
+    ).rejects.toThrow(/runner could not set it up/);
   });
 
   it("passes a command that is not a server when it keeps running, or exits 0; fails on another exit code", async () => {

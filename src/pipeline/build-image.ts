@@ -35,7 +35,7 @@ import {
   usableEntry,
   writeAppLayer,
 } from "./fast-build.js";
-import { finalBaseImage, LABEL, pinnedDigest, projectLabels } from "./labels.js";
+import { finalBaseImage, type GitFacts, gitFacts, LABEL, pinnedDigest, projectLabels } from "./labels.js";
 import {
   appCopyStep,
   appHasDistributions,
@@ -169,7 +169,7 @@ export async function buildImage(
   if (cache?.entry && cache.key && cache.epoch !== undefined) {
     const fast = await fastBuild(
       project,
-      { key: cache.key, entry: cache.entry, epoch: cache.epoch },
+      { key: cache.key, entry: cache.entry, epoch: cache.epoch, facts: cache.facts },
       tags,
       o,
       ctx,
@@ -267,9 +267,17 @@ async function layerCacheLookup(
   o: BuildOptions,
   ctx: Context,
   engineNow: () => Promise<{ engine: Engine }>,
-): Promise<{ key?: string; entry?: LayerCacheEntry; epoch?: number; why?: string }> {
-  // Started now, awaited below: whether the proofs can run without an engine, and the epoch.
+): Promise<{
+  key?: string;
+  entry?: LayerCacheEntry;
+  epoch?: number;
+  facts?: Promise<GitFacts>;
+  why?: string;
+}> {
+  // Started now, awaited below: whether the proofs can run without an engine, and git's facts
+  // (the epoch's commit time now; the provenance labels of a code-only rebuild later).
   void rootfsRunAvailable();
+  const facts = gitFacts(project.dir, ctx.env);
   const [key, sourceDateEpoch] = await Promise.all([
     lowerKey(
       project,
@@ -288,7 +296,7 @@ async function layerCacheLookup(
       },
       async (ref) => (await engineNow()).engine.imageId(ref, ctx),
     ),
-    minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir),
+    minimalImageEpoch(ctx.sourceDateEpoch, ctx.env, project.dir, facts),
   ]);
   if (!key)
     return {
@@ -311,7 +319,7 @@ async function layerCacheLookup(
     });
     return { key, why: found.why };
   }
-  return { key, entry: found.entry, epoch: sourceDateEpoch };
+  return { key, entry: found.entry, epoch: sourceDateEpoch, facts };
 }
 
 /**
@@ -320,7 +328,17 @@ async function layerCacheLookup(
  */
 async function fastBuild(
   project: Project,
-  { key, entry, epoch }: { readonly key: string; readonly entry: LayerCacheEntry; readonly epoch: number },
+  {
+    key,
+    entry,
+    epoch,
+    facts,
+  }: {
+    readonly key: string;
+    readonly entry: LayerCacheEntry;
+    readonly epoch: number;
+    readonly facts?: Promise<GitFacts>;
+  },
   tags: readonly string[],
   o: BuildOptions,
   ctx: Context,
@@ -343,11 +361,13 @@ async function fastBuild(
     );
     const reusedImportTest = reusableImportTest(entry, app.files);
     const proofs = proofOptions(project, tags, o, entry.runtimeNeeds, entry.closure);
+    // The proofs stop when the image cannot be assembled (a full disk…): no waiting out a boot window.
+    const assemblyFailed = new AbortController();
     const proving = proveImage(
       cachedImageRunner(entry, dirs, app.appDir),
       tags[0]!,
       { ...proofs, reusedImportTest, concurrent: true },
-      ctx,
+      { ...ctx, signal: AbortSignal.any([ctx.signal, assemblyFailed.signal]) },
     );
     const assembling = (async () => {
       // The provenance labels of this build (git revision, created…); the base's come with the
@@ -361,6 +381,7 @@ async function fastBuild(
           baseDigest: cached[LABEL.baseDigest],
         },
         ctx.env,
+        facts,
       );
       const own = new Set<string>(Object.values(LABEL));
       const labels = {
@@ -375,9 +396,12 @@ async function fastBuild(
       );
       return { image, ms: ctx.now() - started };
     })();
+    assembling.catch(() => assemblyFailed.abort());
     // Both are awaited before either's failure is reported (no work is left running); a failed
-    // proof is the one reported when both fail.
+    // proof is the one reported when both fail, unless the proofs were stopped by the assembly's failure.
     const [proved, built] = await Promise.allSettled([proving, assembling]);
+    if (built.status === "rejected" && assemblyFailed.signal.aborted && !ctx.signal.aborted)
+      throw built.reason;
     if (proved.status === "rejected") throw proved.reason;
     if (built.status === "rejected") throw built.reason;
     const proof = proved.value;

@@ -49,7 +49,7 @@ import {
   writeLayerEntry,
 } from "./layer-cache.js";
 import type { Runner } from "./prove.js";
-import { rootfsRunAvailable, rootfsRunner } from "./rootfs-run.js";
+import { prepareTree, rootfsRunAvailable, rootfsRunner } from "./rootfs-run.js";
 
 /** One layer of the image and what this build did with it. */
 export interface LayerStatus {
@@ -190,6 +190,12 @@ export async function usableEntry(
   }
   const root = await stat(join(input.dirs.rootfs, input.key)).catch(() => undefined);
   if (!root?.isDirectory()) return { why: "the cached tree is gone" };
+  // The tree made runnable (its /dev) now: what cannot be done here is a reason to use the engine.
+  const unready = await prepareTree(join(input.dirs.rootfs, input.key)).then(
+    () => undefined,
+    (e: unknown) => (e instanceof Error ? e.message : String(e)),
+  );
+  if (unready) return { why: unready };
   const { files } = appFiles(input.project, input.plan);
   const elf = await firstElf(input.project.dir, files);
   if (elf) return { why: `the app holds an ELF object (${elf}): its libraries go in the system layer` };
@@ -230,9 +236,9 @@ export async function assembleFromCache(
   input: FastRebuildInput,
   entry: LayerCacheEntry,
   work: string,
-  app?: AppLayer,
+  app: AppLayer,
 ): Promise<{ image: StoredImage; layers: LayerStatus[]; appFiles: string[]; appDir: string }> {
-  const { blob, files, appDir } = app ?? (await writeAppLayer(input, work));
+  const { blob, files, appDir } = app;
   const lower = entry.lower.map((l) => ({ ...l, store: input.dirs.store }));
   const image = await assembleMinimal(
     [...lower, { blob, createdBy: "slimwheel minimal runtime: app layer", comment: "the app" }],

@@ -182,6 +182,15 @@ describe("projectLabels over real git work trees", { timeout: 30_000 }, () => {
     expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/origin/app.git");
     await git(dir, "config", "branch.Feature/X.remote", "zeta");
     expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/zeta/app.git");
+    // A key set twice: git takes the last value.
+    await git(dir, "config", "--add", "branch.Feature/X.remote", "beta");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://git.example/beta/app.git");
+    // A URL git rewrites (url.<base>.insteadOf) is the one git uses.
+    await git(dir, "config", "url.https://mirror.example/.insteadOf", "https://git.example/");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://mirror.example/beta/app.git");
+    // A detached HEAD tracks nothing: origin.
+    await git(dir, "checkout", "-q", "--detach");
+    expect((await gitFacts(dir, gitEnv)).remoteUrl).toBe("https://mirror.example/origin/app.git");
   });
 
   it("a project that is not a git work tree: no source, revision or created", async () => {

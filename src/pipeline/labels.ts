@@ -147,32 +147,44 @@ export interface GitFacts {
 export async function gitFacts(dir: string, env: Env): Promise<GitFacts> {
   const git = async (...args: string[]) => {
     try {
-      const r = await exec("git", ["-C", dir, ...args], { env, allowFailure: true, doing: `git ${args[0]}` });
-      return r.code === 0 ? r.stdout.trim() : undefined;
+      return await exec("git", ["-C", dir, ...args], { env, allowFailure: true, doing: `git ${args[0]}` });
     } catch {
       return undefined;
     }
   };
-  // One round of questions at once (a build waits for them), then at most one more.
-  const [inside, head, branch, branchRemotes, remoteList] = await Promise.all([
-    git("rev-parse", "--is-inside-work-tree"),
-    git("log", "-1", "--format=%H %ct"),
-    git("symbolic-ref", "--short", "-q", "HEAD"),
-    git("config", "--get-regexp", "^branch\\..*\\.remote$"),
-    git("remote"),
+  // Three questions at once (a build waits for them; each is a process), then at most one more.
+  const [where, head, config] = await Promise.all([
+    // "true" and the branch's ref ("HEAD" when detached; an error, after "true", before the first commit).
+    git("rev-parse", "--is-inside-work-tree", "--symbolic-full-name", "HEAD"),
+    git("log", "-1", "--no-show-signature", "--format=%H %ct"),
+    git("config", "--get-regexp", "^(branch\\..*\\.remote|remote\\..*\\.url|url\\..*\\.insteadof)$"),
   ]);
+  const [inside, ref] = where?.stdout.split("\n") ?? [];
   if (inside !== "true") return {};
-  const [revision, time] = head?.split(" ") ?? [];
-  // The remote the current branch tracks, else `origin`, else the first one.
-  const tracked = branch
-    ? branchRemotes
-        ?.split("\n")
-        .find((l) => l.startsWith(`branch.${branch}.remote `))
-        ?.slice(`branch.${branch}.remote `.length)
-    : undefined;
-  const remotes = remoteList?.split("\n").filter(Boolean) ?? [];
-  const remote = [tracked, "origin", remotes.sort()[0]].find((r) => r && remotes.includes(r));
-  const remoteUrl = remote ? await git("remote", "get-url", remote) : undefined;
+  const last = head?.code === 0 ? head.stdout.trim().split("\n").at(-1) : undefined;
+  const [hash, time] = last?.split(" ") ?? [];
+  const revision = hash && /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(hash) ? hash : undefined;
+  const branch = ref?.startsWith("refs/heads/") ? ref.slice("refs/heads/".length) : undefined;
+  const settings = (config?.code === 0 ? config.stdout.split("\n") : []).flatMap((line) => {
+    const i = line.indexOf(" ");
+    return i > 0 ? [[line.slice(0, i), line.slice(i + 1)] as const] : [];
+  });
+  const urls = new Map<string, string>();
+  for (const [k, v] of settings)
+    if (k.startsWith("remote.") && k.endsWith(".url") && !urls.has(k.slice(7, -4)))
+      urls.set(k.slice(7, -4), v);
+  // The remote the current branch tracks, else `origin`, else the first one by name.
+  // (git takes the last value of a key set more than once.)
+  const tracked = branch ? settings.filter(([k]) => k === `branch.${branch}.remote`).at(-1)?.[1] : undefined;
+  const remotes = [...urls.keys()].sort();
+  const remote = [tracked, "origin", remotes[0]].find((r) => r && urls.has(r));
+  // git rewrites a URL by `url.<base>.insteadOf`: then it is asked for the URL it uses.
+  const rewritten = settings.some(([k]) => k.startsWith("url.") && k.endsWith(".insteadof"));
+  const remoteUrl = !remote
+    ? undefined
+    : rewritten
+      ? await git("remote", "get-url", remote).then((r) => (r?.code === 0 ? r.stdout.trim() : undefined))
+      : urls.get(remote);
   return {
     ...(remoteUrl ? { remoteUrl } : {}),
     ...(revision ? { revision } : {}),
@@ -199,8 +211,10 @@ export async function projectLabels(
   dir: string,
   o: { readonly sourceDateEpoch?: number; readonly baseName?: string; readonly baseDigest?: string },
   env: Env,
+  /** git's facts of `dir` when already asked (`gitFacts`). */
+  facts?: Promise<GitFacts>,
 ): Promise<Record<string, string>> {
-  const [git, licenses] = await Promise.all([gitFacts(dir, env), projectLicense(dir)]);
+  const [git, licenses] = await Promise.all([facts ?? gitFacts(dir, env), projectLicense(dir)]);
   return imageLabels({
     remoteUrl: git.remoteUrl,
     revision: git.revision,

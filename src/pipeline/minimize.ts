@@ -5,6 +5,7 @@
  * the images are read through buildah (mounted), so it needs the buildah or podman engine, or
  * docker with buildah installed beside it (the image handed over as a docker archive).
  */
+
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +18,7 @@ import { APP_UID } from "../plan/options.js";
 import { healthcheckCommand } from "../plan/steps.js";
 import type { Project } from "../project/read.js";
 import { exec } from "../util/exec.js";
+import type { GitFacts } from "./labels.js";
 
 export type RuntimeKind = "slim" | "minimal";
 
@@ -45,8 +47,12 @@ export async function minimalImageEpoch(
   given: number | undefined,
   env: Context["env"],
   projectDir: string,
+  /** git's facts of the project when already asked (the last commit's time is the same `git log`'s). */
+  facts?: Promise<GitFacts>,
 ): Promise<number> {
-  return given ?? (await resolveSourceDateEpoch(env, projectDir)).seconds;
+  if (given !== undefined) return given;
+  if (facts && (env.SOURCE_DATE_EPOCH ?? "") === "") return (await facts).commitTime ?? 0;
+  return (await resolveSourceDateEpoch(env, projectDir)).seconds;
 }
 
 /** Replaces the image tagged `tag` by its minimal form; returns what was kept and dropped. */

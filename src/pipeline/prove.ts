@@ -216,6 +216,7 @@ export async function bootTest(
   ctx.signal.addEventListener("abort", onAbort, { once: true });
   const started = ctx.now();
   let exited: { code: number; output: string } | undefined;
+  let runnerFailed: SlimwheelError | undefined;
   const running = engine
     .run(
       image,
@@ -232,7 +233,10 @@ export async function bootTest(
         exited = { code: r.code, output: `${r.stdout}${r.stderr}`.trim() };
       },
       (e: unknown) => {
-        if (!stop.signal.aborted) exited = { code: 125, output: String((e as Error).message) };
+        if (stop.signal.aborted) return;
+        // The runner's own failure (it could not start the command) is no verdict on the app.
+        if (e instanceof SlimwheelError) runnerFailed = e;
+        exited = { code: 125, output: String((e as Error).message) };
       },
     );
   const result = (outcome: BootResult["outcome"], ok: boolean, status?: number): BootResult => ({
@@ -245,20 +249,22 @@ export async function bootTest(
     output: exited?.output ?? "",
   });
   try {
-    while (ctx.now() - started < seconds * 1000 && !ctx.signal.aborted) {
+    const left = () => seconds * 1000 - (ctx.now() - started);
+    while (left() > 0 && !ctx.signal.aborted) {
+      if (runnerFailed) throw runnerFailed;
       if (exited)
         return result(exited.code === 0 && !o.http ? "completed" : "exited", exited.code === 0 && !o.http);
       // Until the port is open, a connect every 10 ms (cheap: no HTTP client work beside the
       // server starting); then one GET, which waits for the server's first answer (a pre-fork
       // server listens before its workers are ready: the request waits in the backlog).
-      const open = port !== undefined && (await accepts(port));
+      const open = port !== undefined && (await accepts(port, left(), stop.signal));
       if (open) {
-        const left = seconds * 1000 - (ctx.now() - started);
-        const status = await httpStatus(port, Math.max(2000, left), stop.signal);
+        const status = await httpStatus(port, left(), stop.signal);
         if (status !== undefined) return result("serving", true, status);
       }
       await new Promise((r) => setTimeout(r, open || !port ? 50 : 10));
     }
+    if (runnerFailed) throw runnerFailed;
     if (exited) return result("exited", false);
     return o.http ? result("silent", false) : result("running", true);
   } finally {
@@ -268,33 +274,44 @@ export async function bootTest(
   }
 }
 
-/** Whether something accepts connections on a loopback port. */
-function accepts(port: number): Promise<boolean> {
+/** Whether something accepts connections on a loopback port (within `ms`, unless aborted). */
+function accepts(port: number, ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ port, host: "127.0.0.1" });
-    socket.once("connect", () => {
+    const give = (v: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", abort);
       socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
+      resolve(v);
+    };
+    const abort = () => give(false);
+    const timer = setTimeout(abort, Math.max(ms, 0));
+    signal.addEventListener("abort", abort, { once: true });
+    socket.once("connect", () => give(true));
+    socket.once("error", abort);
   });
 }
 
 /**
- * The status of `GET /` on a loopback port, or undefined when nothing answers within `ms`. Node's
- * own http client, not `fetch`: fetch loads undici, whose HTTP parser is WebAssembly that V8 goes
- * on compiling in the background — and a process waits for that before it exits (120–300 ms).
+ * The status of `GET /` on a loopback port, or undefined when nothing answers within `ms` (a
+ * deadline for the whole answer, not an idle time). Node's own http client, not `fetch`: fetch
+ * loads undici, whose HTTP parser is WebAssembly that V8 goes on compiling in the background —
+ * and a process waits for that before it exits (120–300 ms).
  */
 function httpStatus(port: number, ms: number, signal: AbortSignal): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = httpGet({ host: "127.0.0.1", port, path: "/", agent: false, timeout: ms, signal }, (res) => {
+    const req = httpGet({ host: "127.0.0.1", port, path: "/", agent: false, signal }, (res) => {
       res.resume();
-      resolve(res.statusCode);
-      req.destroy();
+      done(res.statusCode);
     });
-    req.once("timeout", () => req.destroy());
-    req.once("error", () => resolve(undefined));
-    req.once("close", () => resolve(undefined));
+    const timer = setTimeout(() => done(undefined), Math.max(ms, 0));
+    const done = (status: number | undefined) => {
+      clearTimeout(timer);
+      resolve(status);
+      req.destroy();
+    };
+    req.once("error", () => done(undefined));
+    req.once("close", () => done(undefined));
   });
 }
 

@@ -5,7 +5,18 @@
  * idempotent: a second preparation changes nothing.
  */
 import { execFileSync } from "node:child_process";
-import { chmod, lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rm,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -112,6 +123,36 @@ describe.skipIf(!available)("running in an image's tree without an engine", () =
     expect(after.ino).toBe(before.ino);
     // What is missing is made again.
     expect(await readlink(join(image.root, "dev", "fd"))).toBe("/proc/self/fd");
+  });
+
+  it("on a nodev file system the host's devices are bind-mounted over the tree's at each run", async () => {
+    const nodev = join(dir, "nodev");
+    await mkdir(nodev);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "nodev", "slimwheel-test", nodev]);
+    try {
+      const root = join(nodev, "root");
+      for (const d of ["bin", "app", "dev", "proc", "tmp"]) await mkdir(join(root, d), { recursive: true });
+      await copyFile(join(image.root, "bin", "probe"), join(root, "bin", "probe"));
+      await chmod(join(root, "bin", "probe"), 0o755);
+      expect(await prepareTree(root)).toBe("mounts");
+      const r = await runInRootfs({ ...image, root }, ["probe"], ctx(), { workdir: "/app" });
+      expect(r.stdout).toContain("devnull=1");
+      // The tree keeps empty files where the nodes would be; the host's /dev is untouched.
+      expect((await lstat(join(root, "dev", "null"))).isFile()).toBe(true);
+      expect((await lstat("/dev/null")).isCharacterDevice()).toBe(true);
+    } finally {
+      execFileSync("umount", [nodev]);
+    }
+  });
+
+  it("refuses a tree whose /dev is a link (it would lead out of the tree), touching nothing", async () => {
+    const root = join(dir, "linked");
+    const outside = join(dir, "outside");
+    await mkdir(join(root, "app"), { recursive: true });
+    await mkdir(outside);
+    await symlink(outside, join(root, "dev"));
+    await expect(prepareTree(root)).rejects.toThrow(/dev is not a directory/);
+    expect(await readdir(outside)).toEqual([]);
   });
 
   it("a missing program exits 127 with the reason", async () => {

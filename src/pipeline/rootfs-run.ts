@@ -8,7 +8,7 @@
  * engine. It needs root (the namespaces and chroot); `rootfsRunAvailable` says whether it can run.
  */
 import { spawn } from "node:child_process";
-import { lstat, mkdir, readlink, rm, symlink } from "node:fs/promises";
+import { chmod, lstat, mkdir, open, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Context } from "../context.js";
 import type { RunOptions } from "../engines/types.js";
@@ -21,25 +21,6 @@ export const RUNNER_FAILED = 125;
 
 /** Where a run's bytecode cache (`RootfsImage.pycache`) is mounted: a directory of the prepared tree. */
 export const PYCACHE_PREFIX = "/.slimwheel-pycache";
-
-// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache):
-// the tree's /dev is prepared once (`prepareTree`). Each mount is a process of its own, and a proof
-// waits for them all — a code-only rebuild runs two proofs at once on a 2-core machine.
-const SCRIPT = `set -e
-trap 'exit ${RUNNER_FAILED}' EXIT
-r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; shift 7
-image_path=$PATH
-PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-enter=$(command -v unshare)
-mount --bind "$a" "$r/app"
-mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
-if [ -n "$pyc" ]; then mount --bind "$pyc" "$r${PYCACHE_PREFIX}"; fi
-if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
-PATH=$image_path
-export PATH
-trap - EXIT
-exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
-`;
 
 /** The device nodes an engine gives a container (`/dev/…`): name, major, minor. */
 const DEVICES: readonly (readonly [string, number, number])[] = [
@@ -59,42 +40,108 @@ const DEV_LINKS: readonly (readonly [string, string])[] = [
   ["shm", "/tmp"],
 ];
 
-const prepared = new Map<string, Promise<void>>();
+// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache):
+// the tree's /dev is prepared once (`prepareTree`; where its nodes cannot work, the host's devices
+// are bind-mounted over them, `$devs` = mounts). Each mount is a process of its own, and a proof
+// waits for them all — a code-only rebuild runs two proofs at once on a 2-core machine.
+const SCRIPT = `set -e
+trap 'exit ${RUNNER_FAILED}' EXIT
+r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; devs=$8; shift 8
+image_path=$PATH
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+enter=$(command -v unshare)
+mount --bind "$a" "$r/app"
+mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
+if [ -n "$pyc" ]; then mount --bind "$pyc" "$r${PYCACHE_PREFIX}"; fi
+if [ "$devs" = mounts ]; then
+  for n in ${DEVICES.map(([n]) => n).join(" ")}; do mount --bind "/dev/$n" "$r/dev/$n"; done
+fi
+if [ "$net" = none ] && command -v ip >/dev/null 2>&1; then ip link set lo up || true; fi
+PATH=$image_path
+export PATH
+trap - EXIT
+exec "$enter" --root "$r" --wd "$w" --setgid "$g" --setuid "$u" -- "$@"
+`;
+
+/** How a prepared tree's devices work: its own nodes, or the host's bind-mounted over them at each run. */
+export type TreeDevices = "nodes" | "mounts";
+
+const prepared = new Map<string, Promise<TreeDevices>>();
+
+/** A directory of the tree, made when missing; refused when it is anything else (a link would lead out of the tree). */
+async function treeDir(path: string): Promise<void> {
+  const st = await lstat(path).catch(() => undefined);
+  if (!st)
+    await mkdir(path).catch((e: NodeJS.ErrnoException) =>
+      e.code === "EEXIST" ? undefined : Promise.reject(e),
+    );
+  const now = st ?? (await lstat(path));
+  if (!now.isDirectory() || now.isSymbolicLink())
+    throw new SlimwheelError("engine", `preparing the image's tree: ${path} is not a directory`, {
+      hint: "the image's layers make it a link or a file; --no-layer-cache builds with the engine",
+    });
+}
+
+/** Whether a device node made in the tree works from here (a `nodev` file system makes it fail to open). */
+async function opens(path: string): Promise<boolean> {
+  try {
+    await (await open(path, "w")).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Makes a tree runnable: the device nodes and links of /dev, and the mount points of the app, /tmp
  * and the bytecode cache — made the first time, only checked (a few lstat calls) after. Idempotent,
- * and safe when two builds prepare the same tree.
+ * and safe when two builds prepare the same tree. Nothing outside the tree is touched: each
+ * directory it uses must be a real directory of the tree. Where the nodes cannot be made or used
+ * (root in a user namespace; a cache on a `nodev` file system), they are empty files and each run
+ * bind-mounts the host's devices over them (`"mounts"`).
  */
-export function prepareTree(root: string): Promise<void> {
+export function prepareTree(root: string): Promise<TreeDevices> {
   let p = prepared.get(root);
   if (!p) {
-    p = (async () => {
+    p = (async (): Promise<TreeDevices> => {
       const dev = join(root, "dev");
-      for (const d of [
-        dev,
-        join(root, "app"),
-        join(root, "tmp"),
-        join(root, "proc"),
-        join(root, PYCACHE_PREFIX),
-      ])
-        await mkdir(d, { recursive: true });
+      for (const d of ["dev", "app", "tmp", "proc", PYCACHE_PREFIX.slice(1)]) await treeDir(join(root, d));
+      let devices: TreeDevices = "nodes";
       for (const [name, major, minor] of DEVICES) {
         const path = join(dev, name);
         const st = await lstat(path).catch(() => undefined);
-        if (st?.isCharacterDevice() && st.rdev === makedev(major, minor)) continue;
+        if (st?.isCharacterDevice() && st.rdev === makedev(major, minor)) {
+          if ((st.mode & 0o777) !== 0o666) await chmod(path, 0o666);
+          continue;
+        }
+        if (st?.isFile() && st.size === 0) {
+          devices = "mounts";
+          continue;
+        }
         if (st) await rm(path, { recursive: true, force: true });
-        const r = await exec("mknod", ["-m", "666", path, "c", String(major), String(minor)], {
+        await exec("mknod", ["-m", "666", path, "c", String(major), String(minor)], {
           env: { PATH: SYSTEM_PATH },
           allowFailure: true,
           doing: `making ${path}`,
         });
         const made = await lstat(path).catch(() => undefined);
-        if (!made?.isCharacterDevice())
-          throw new SlimwheelError("engine", `preparing the image's tree: mknod ${path} failed`, {
-            details: r.stderr,
-            hint: "the layer cache must be on a file system that allows device nodes (not mounted nodev); --no-layer-cache builds with the engine",
-          });
+        if (!made?.isCharacterDevice()) {
+          // Not allowed here: an empty file, which each run's bind mount of the host's device covers.
+          await rm(path, { force: true });
+          await writeFile(path, "", { flag: "wx" }).catch((e: NodeJS.ErrnoException) =>
+            e.code === "EEXIST" ? undefined : Promise.reject(e),
+          );
+          devices = "mounts";
+        }
+      }
+      if (devices === "nodes" && !(await opens(join(dev, "null")))) {
+        for (const [name] of DEVICES) {
+          await rm(join(dev, name), { force: true });
+          await writeFile(join(dev, name), "", { flag: "wx" }).catch((e: NodeJS.ErrnoException) =>
+            e.code === "EEXIST" ? undefined : Promise.reject(e),
+          );
+        }
+        devices = "mounts";
       }
       for (const [name, target] of DEV_LINKS) {
         const path = join(dev, name);
@@ -105,6 +152,7 @@ export function prepareTree(root: string): Promise<void> {
           if (e.code !== "EEXIST") throw e;
         });
       }
+      return devices;
     })();
     prepared.set(root, p);
     // Only a preparation under way is shared (two proofs of one build); each later run checks again.
@@ -208,7 +256,7 @@ export function runInRootfs(
     delete env.PYTHONDONTWRITEBYTECODE;
   }
   Object.assign(env, options.env ?? {});
-  const args = [
+  const args = (devices: TreeDevices) => [
     "--mount",
     "--propagation",
     "private",
@@ -229,9 +277,10 @@ export function runInRootfs(
     options.workdir ?? "/",
     net,
     image.pycache ?? "",
+    devices,
     ...command,
   ];
-  return prepareTree(image.root).then(() => spawnIn(command, args, env, ctx));
+  return prepareTree(image.root).then((devices) => spawnIn(command, args(devices), env, ctx));
 }
 
 function spawnIn(
