@@ -4,8 +4,10 @@
  * kernel's own tools — util-linux `unshare` (new mount and PID namespaces, and a network namespace
  * with only loopback unless the host's network is asked for), `--root` (chroot) and the image's
  * user. /proc and a /tmp tmpfs are mounted inside, as an engine would; the tree's small /dev (null,
- * zero, random, urandom, full, tty and the fd links) is made once (`prepareTree`). This is how a code-only rebuild proves the image without calling an
- * engine. It needs root (the namespaces and chroot); `rootfsRunAvailable` says whether it can run.
+ * zero, random, urandom, full, tty and the fd links) is made once (`prepareTree`), with the host's
+ * devices bind-mounted over it at each run where its nodes cannot work. This is how a code-only
+ * rebuild proves the image without calling an engine. It needs root (the namespaces and chroot);
+ * `rootfsRunAvailable` says whether it can run.
  */
 import { spawn } from "node:child_process";
 import { chmod, lstat, mkdir, open, readlink, rm, symlink, writeFile } from "node:fs/promises";
@@ -94,7 +96,7 @@ async function opens(path: string): Promise<boolean> {
 
 /**
  * Makes a tree runnable: the device nodes and links of /dev, and the mount points of the app, /tmp
- * and the bytecode cache — made the first time, only checked (a few lstat calls) after. Idempotent,
+ * and the bytecode cache — made the first time, only checked (lstat calls, one open) after. Idempotent,
  * and safe when two builds prepare the same tree. Nothing outside the tree is touched: each
  * directory it uses must be a real directory of the tree. Where the nodes cannot be made or used
  * (root in a user namespace; a cache on a `nodev` file system), they are empty files and each run
