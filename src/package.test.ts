@@ -91,6 +91,18 @@ describe.skipIf(!hasNpm)("the npm package, packed and installed", { timeout: 60_
       expect(help.stdout).toMatch(new RegExp(`^  ${c}\\b`, "m"));
   });
 
+  it("prints no stack trace when its reader stops reading (`slimwheel … | head -1`), and exits 0", async () => {
+    const app = join(ROOT, "examples", "flask-app");
+    // A reader that has closed its end before slimwheel writes: every write fails with EPIPE.
+    const r = spawnSync(
+      "bash",
+      ["-c", 'set -o pipefail; "$0" dockerfile "$1" -o - | { exec 0<&-; sleep 2; }', bin(), app],
+      { env, encoding: "utf8" },
+    );
+    expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+|Error/);
+    expect(r.status).toBe(0);
+  });
+
   it("runs through npx from the tarball, as on a machine without slimwheel installed", async () => {
     const r = await run("npx", ["--yes", "--prefer-offline", `./${TARBALL}`, "--version"], { cwd: tmp, env });
     expect(r.stdout.trim()).toBe(pkg.version);

@@ -10,6 +10,18 @@ for (const signal of ["SIGINT", "SIGTERM"] as const)
     controller.abort(new Error("interrupted"));
   });
 
+// A reader that stops reading (`slimwheel … | head`) is no failure of the command: what it would
+// still print is dropped, and the command finishes its work (its files are written atomically).
+const closed = new Set<NodeJS.WriteStream>();
+for (const s of [process.stdout, process.stderr])
+  s.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+    closed.add(s);
+  });
+const write = (s: NodeJS.WriteStream, t: string) => {
+  if (!closed.has(s)) s.write(t);
+};
+
 const { childTempDir } = await import("../util/child-tmp.js");
 const { run } = await import("./program.js");
 if (controller.signal.aborted) {
@@ -18,8 +30,8 @@ if (controller.signal.aborted) {
 } else {
   const children = await childTempDir(process.env);
   const code = await run(process.argv.slice(2), {
-    stdout: (t) => process.stdout.write(t),
-    stderr: (t) => process.stderr.write(t),
+    stdout: (t) => write(process.stdout, t),
+    stderr: (t) => write(process.stderr, t),
     env: children.env,
     cwd: process.cwd(),
     stderrIsTTY: Boolean(process.stderr.isTTY),
@@ -30,7 +42,8 @@ if (controller.signal.aborted) {
   // Exit once stdout and stderr are flushed, without waiting for the event loop to drain: that
   // would also wait for V8's background work — the WebAssembly of undici's HTTP parser, which V8
   // goes on optimizing after a push or a registry read — which added 120–300 ms to a command.
-  const flushed = (s: NodeJS.WriteStream) => new Promise<void>((r) => s.write("", () => r()));
+  const flushed = (s: NodeJS.WriteStream) =>
+    new Promise<void>((r) => (closed.has(s) || s.destroyed ? r() : s.write("", () => r())));
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(code);
 }
