@@ -41,6 +41,7 @@ const ROLE_SAYS: Record<string, string> = {
   runtime: "interpreter, stdlib, their libraries, CA certificates, zoneinfo (from the base image alone)",
   system: "the dependencies' system libraries, passwd/group with the app user, dpkg records, ld.so.cache",
   dependencies: "every installed distribution's RECORDed files (but stale bytecode)",
+  project: "the project's own distribution: its wheel's RECORDed files",
   app: "the app",
 };
 
@@ -53,6 +54,8 @@ const ROLE_SAYS: Record<string, string> = {
  *   image's creation — their files come from the build (installed "now"), and clamping those to
  *   each new commit's time would change them at every commit, so a one-line change would push
  *   (and store) them all again. Clamped to the base's time they change only with what they hold.
+ * - project (the project's own wheel): as system and dependencies — a code-only rebuild patches
+ *   the files that changed in it (src/pipeline/project-patch.ts) and keeps the others' times.
  * - app: SOURCE_DATE_EPOCH.
  */
 export function layerEpoch(role: string, epoch: number, baseCreated: string | undefined): number {

@@ -15,7 +15,12 @@ import { installedFilesPaths, normalizeName, parseMetadata, recordPaths } from "
 import { diskRoot, type EntryKind, expandGlob, type RootFs, resolveIn } from "./rootfs.js";
 
 /** Layer roles, in image order. */
-export const LAYER_ROLES = ["runtime", "system", "dependencies", "app"] as const;
+/**
+ * The layers, in order. `project` holds the project's own installed distribution (its wheel) apart
+ * from the dependencies, so a change of its code rewrites a small layer; it is left out when the
+ * project installs none.
+ */
+export const LAYER_ROLES = ["runtime", "system", "dependencies", "project", "app"] as const;
 export type LayerRole = (typeof LAYER_ROLES)[number];
 
 export type KeepReason =
@@ -123,6 +128,8 @@ export interface ClosureOptions {
   readonly user?: AppUser;
   /** More site directories to read distributions from (e.g. a virtual environment's). */
   readonly siteDirs?: readonly string[];
+  /** The project's own distribution (its name, any spelling): its files go in the `project` layer. */
+  readonly project?: string;
 }
 
 /** Stdlib top-level entries a server never imports. */
@@ -676,7 +683,12 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
     options.keepPythonTooling ?? false,
     options.requires,
   );
-  for (const d of dists) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
+  const own = options.project === undefined ? undefined : normalizeName(options.project);
+  // The dependencies first: a path both hold (a shared directory) stays theirs.
+  for (const d of dists)
+    if (normalizeName(d.name) !== own) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
+  for (const d of dists)
+    if (normalizeName(d.name) === own) for (const f of d.files) main.keepPath(f, "distribution", "project");
   main.keepPath(appDir, "app", "app");
   // Loader configuration the built image added (e.g. Debian's BLAS alternatives): the loader
   // and ldconfig read it, so the closure above was resolved with it.
@@ -719,7 +731,7 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
     role === "runtime"
       ? toLayer(role, "base", runtime.kept.values(), generated)
       : toLayer(role, "image", main.kept.values(), generated),
-  );
+  ).filter((l) => l.role !== "project" || l.files.length > 0 || l.generated.length > 0);
   return {
     python: { executable: py.executable, version: py.version, stdlib: py.stdlib },
     layers,

@@ -33,6 +33,7 @@ import {
   rememberLayers,
   reusableImportTest,
   usableEntry,
+  startProjectLayer,
   writeAppLayer,
 } from "./fast-build.js";
 import { finalBaseImage, type GitFacts, gitFacts, LABEL, pinnedDigest, projectLabels } from "./labels.js";
@@ -169,7 +170,7 @@ export async function buildImage(
   if (cache?.entry && cache.key && cache.epoch !== undefined) {
     const fast = await fastBuild(
       project,
-      { key: cache.key, entry: cache.entry, epoch: cache.epoch, facts: cache.facts },
+      { key: cache.key, entry: cache.entry, changed: cache.changed ?? [], epoch: cache.epoch, facts: cache.facts },
       tags,
       o,
       ctx,
@@ -270,6 +271,7 @@ async function layerCacheLookup(
 ): Promise<{
   key?: string;
   entry?: LayerCacheEntry;
+  changed?: readonly { rel: string }[];
   epoch?: number;
   facts?: Promise<GitFacts>;
   why?: string;
@@ -302,7 +304,7 @@ async function layerCacheLookup(
     return {
       why: appCopyStep(plans.at(-1)!)
         ? "a base image is neither pinned by digest nor in the engine's local images"
-        : "the app is not the final stage's last COPY . /app/ with no RUN after it",
+        : "the app is not the final stage's last COPY into /app/ (of the context, or of an app-wheel stage's tree) with no RUN after it",
     };
   const found = await usableEntry({
     project,
@@ -319,7 +321,7 @@ async function layerCacheLookup(
     });
     return { key, why: found.why };
   }
-  return { key, entry: found.entry, epoch: sourceDateEpoch, facts };
+  return { key, entry: found.entry, changed: found.changed, epoch: sourceDateEpoch, facts };
 }
 
 /**
@@ -331,11 +333,13 @@ async function fastBuild(
   {
     key,
     entry,
+    changed,
     epoch,
     facts,
   }: {
     readonly key: string;
     readonly entry: LayerCacheEntry;
+    readonly changed: readonly { rel: string }[];
     readonly epoch: number;
     readonly facts?: Promise<GitFacts>;
   },
@@ -353,18 +357,29 @@ async function fastBuild(
     const input = { project, plan, key, dirs, tags, sourceDateEpoch: epoch };
     // The app's layer first; then the proofs run on its tree while git is asked for the
     // provenance labels and the image is assembled (the slowest proof, the boot test, sets the pace).
-    const app = await step(
+    // An app installed as a wheel whose installed files changed: its project layer is patched.
+    const patching = entry.patch && changed.some((c) => entry.patch!.installed[c.rel]);
+    const { app, patched } = await step(
       ctx.reporter,
       "assemble",
-      "writing the app layer (other layers: layer cache)",
-      () => writeAppLayer(input, work),
+      patching
+        ? "writing the app layer and patching the project's wheel into its layer (other layers: layer cache)"
+        : "writing the app layer (other layers: layer cache)",
+      async () => ({
+        app: await writeAppLayer(input, work, entry.patch?.tops),
+        patched: await startProjectLayer(project, entry, changed, dirs, work, ctx),
+      }),
     );
-    const reusedImportTest = reusableImportTest(entry, app.files);
+    // The project layer is finished (its bytecode compiled, its blob written) while the proofs run.
+    const finishing = patched?.finish();
+    finishing?.catch(() => undefined);
+    // The import test imports installed distributions: not reused when the project's changed.
+    const reusedImportTest = patched ? undefined : reusableImportTest(entry, app.files);
     const proofs = proofOptions(project, tags, o, entry.runtimeNeeds, entry.closure);
     // The proofs stop when the image cannot be assembled (a full disk…): no waiting out a boot window.
     const assemblyFailed = new AbortController();
     const proving = proveImage(
-      cachedImageRunner(entry, dirs, app.appDir),
+      cachedImageRunner(entry, dirs, app.appDir, patched?.overlays),
       tags[0]!,
       { ...proofs, reusedImportTest, concurrent: true },
       { ...ctx, signal: AbortSignal.any([ctx.signal, assemblyFailed.signal]) },
@@ -393,8 +408,9 @@ async function fastBuild(
         { ...entry, config: { ...entry.config, labels } },
         work,
         app,
+        await finishing,
       );
-      return { image, ms: ctx.now() - started };
+      return { image, project: await finishing, ms: ctx.now() - started };
     })();
     assembling.catch(() => assemblyFailed.abort());
     // Both are awaited before either's failure is reported (no work is left running); a failed
@@ -405,7 +421,8 @@ async function fastBuild(
     if (proved.status === "rejected") throw proved.reason;
     if (built.status === "rejected") throw built.reason;
     const proof = proved.value;
-    const { image: assembled, ms: imageMs } = built.value;
+    const { image: assembled, project: projectLayer, ms: imageMs } = built.value;
+    const closure = projectLayer?.closure ?? entry.closure;
     const published = await publishStored(
       assembled.image,
       tags,
@@ -421,12 +438,12 @@ async function fastBuild(
       imageId: assembled.image.manifestJson.config.digest,
       tags,
       runtime: "minimal",
-      closure: entry.closure,
+      closure,
       runtimeNeeds: entry.runtimeNeeds,
       layers: assembled.layers,
       layerCache: { key, hit: true },
       manifestDigest: assembled.image.manifest.descriptor.digest,
-      cachedSbom: appHasDistributions(assembled.appFiles) ? undefined : entry.sbom,
+      cachedSbom: appHasDistributions(assembled.appFiles) ? undefined : projectLayer ? projectLayer.sbom : entry.sbom,
       reusedProofs: reusedImportTest && o.importTest !== false ? ["import test"] : [],
       buildMs: 0,
       imageMs,

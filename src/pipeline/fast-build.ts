@@ -25,8 +25,10 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Context } from "../context.js";
+import { SlimwheelError } from "../errors.js";
 import { type Engine, type EngineInfo, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import type { MinimalImage } from "../minimize/buildah.js";
+import type { Closure } from "../minimize/closure.js";
 import { assembleMinimal, layerEpoch } from "../minimize/buildah.js";
 import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
 import { type StoredImage, writeImage } from "../oci/image-writer.js";
@@ -48,8 +50,19 @@ import {
   readLayerEntry,
   writeLayerEntry,
 } from "./layer-cache.js";
+import {
+  appShape,
+  changedFiles,
+  describePatch,
+  patchableFiles,
+  type PycCompiler,
+  sha256Hex,
+  startProjectPatch,
+  unpatchable,
+  withoutTops,
+} from "./project-patch.js";
 import type { Runner } from "./prove.js";
-import { prepareTree, rootfsRunAvailable, rootfsRunner } from "./rootfs-run.js";
+import { prepareTree, rootfsRunAvailable, rootfsRunner, runInRootfs } from "./rootfs-run.js";
 
 /** One layer of the image and what this build did with it. */
 export interface LayerStatus {
@@ -67,9 +80,19 @@ export interface PushedImage {
   readonly blobs?: readonly BlobReport[];
 }
 
-/** Writes the app layer's tree (`<dest>/app/…`) from the project's files, as `COPY . /app/` does. */
-export async function writeAppTree(project: Project, plan: BuildPlan, dest: string): Promise<string[]> {
-  const { files, generated } = appFiles(project, plan);
+/**
+ * Writes the app layer's tree (`<dest>/app/…`) from the project's files, as `COPY . /app/` does —
+ * without the files under `tops` (an app installed as a wheel: the app-wheel stage removes the
+ * wheel's top-level directories from the app's tree).
+ */
+export async function writeAppTree(
+  project: Project,
+  plan: BuildPlan,
+  dest: string,
+  tops: readonly string[] = [],
+): Promise<string[]> {
+  const { files: all, generated } = appFiles(project, plan);
+  const files = withoutTops(all, tops);
   const app = join(dest, "app");
   await mkdir(app, { recursive: true });
   await chmod(app, 0o755);
@@ -125,10 +148,11 @@ export async function sameAppTree(
   built: string,
   project: Project,
   plan: BuildPlan,
+  tops: readonly string[] = [],
 ): Promise<string | undefined> {
   const tmp = await mkdtemp(join(tmpdir(), "slimwheel-apptree-"));
   try {
-    await writeAppTree(project, plan, tmp);
+    await writeAppTree(project, plan, tmp, tops);
     const [a, b] = [await listing(built), await listing(tmp)];
     const onlyBuilt = a.find((x) => !b.includes(x));
     const onlyProject = b.find((x) => !a.includes(x));
@@ -173,10 +197,16 @@ export interface FastRebuildInput {
   readonly sourceDateEpoch: number;
 }
 
+/** A usable entry, and the files of an app installed as a wheel that changed since it was written. */
+export interface UsableEntry {
+  readonly entry: LayerCacheEntry;
+  readonly changed: readonly { rel: string; sha: string }[];
+}
+
 /** Why a cached entry cannot serve this build, or the entry. */
 export async function usableEntry(
   input: Pick<FastRebuildInput, "project" | "plan" | "key" | "dirs" | "sourceDateEpoch">,
-): Promise<{ entry: LayerCacheEntry } | { why: string }> {
+): Promise<UsableEntry | { why: string }> {
   const entry = await readLayerEntry(input.dirs, input.key);
   if (!entry) return { why: "no cached layers for these inputs" };
   if (!entry.fastPath.ok) return { why: entry.fastPath.why };
@@ -196,13 +226,16 @@ export async function usableEntry(
     (e: unknown) => (e instanceof Error ? e.message : String(e)),
   );
   if (unready) return { why: unready };
-  const { files } = appFiles(input.project, input.plan);
+  const files = withoutTops(appFiles(input.project, input.plan).files, entry.patch?.tops ?? []);
   const elf = await firstElf(input.project.dir, files);
   if (elf) return { why: `the app holds an ELF object (${elf}): its libraries go in the system layer` };
+  const changed = entry.patch ? await changedFiles(input.project, entry.patch) : [];
+  const why = entry.patch && unpatchable(changed, entry.patch, new Set(files));
+  if (why) return { why };
   // A hit counts as a use: `cache prune --older-than` removes the entries used least recently.
   const now = new Date();
   await utimes(join(input.dirs.entries, `${input.key}.json`), now, now).catch(() => undefined);
-  return { entry };
+  return { entry, changed };
 }
 
 /** The app's layer of a code-only rebuild: its tree (which the proofs mount at /app) and its blob. */
@@ -221,9 +254,10 @@ export interface AppLayer {
 export async function writeAppLayer(
   input: Pick<FastRebuildInput, "project" | "plan" | "sourceDateEpoch">,
   work: string,
+  tops: readonly string[] = [],
 ): Promise<AppLayer> {
   const tree = join(work, "app-tree");
-  const files = await writeAppTree(input.project, input.plan, tree);
+  const files = await writeAppTree(input.project, input.plan, tree, tops);
   const blob = await writeLayerBlob(
     await layerFromDirectory(tree, { sourceDateEpoch: input.sourceDateEpoch }),
     join(work, "store"),
@@ -231,15 +265,121 @@ export async function writeAppLayer(
   return { blob, files, appDir: join(tree, "app") };
 }
 
-/** The image assembled from the cached layers and the app's layer: no engine. */
+/** The project layer of a code-only rebuild that patched the project's installed wheel. */
+export interface PatchedProjectLayer {
+  readonly blob: LayerBlob;
+  /** The entry's closure with the project layer as patched. */
+  readonly closure: Closure;
+  /** The entry's SBOM contents with the project's RECORD hash as patched. */
+  readonly sbom?: LayerCacheEntry["sbom"];
+}
+
+/** A project layer being patched: what the proofs mount now; the layer itself when `finish`ed. */
+export interface ProjectLayerPatch {
+  /** The patched files (absolute in the image) and their host copies: mounted over the tree for the proofs. */
+  readonly overlays: readonly { readonly source: string; readonly target: string }[];
+  readonly finish: () => Promise<PatchedProjectLayer>;
+}
+
+/** Python's compile of each job, run in the cached tree with `overlays` mounted (as pip compiled them at install). */
+function compileInTree(
+  entry: LayerCacheEntry,
+  dirs: LayerCacheDirs,
+  overlays: ProjectLayerPatch["overlays"],
+  work: string,
+  ctx: Context,
+): PycCompiler {
+  return async (jobs) => {
+    const out = await mkdtemp(join(work, "pyc-"));
+    await chmod(out, 0o755);
+    const script = [
+      "import json, py_compile, sys",
+      "M = {0: py_compile.PycInvalidationMode.TIMESTAMP, 1: py_compile.PycInvalidationMode.UNCHECKED_HASH, 3: py_compile.PycInvalidationMode.CHECKED_HASH}",
+      "for i, (src, opt, flags) in enumerate(json.loads(sys.argv[1])):",
+      "    try: py_compile.compile(src, cfile=f'/app/{i}.pyc', doraise=True, optimize=opt, invalidation_mode=M.get(flags, M[0]))",
+      "    except Exception as e: print(src, e, file=sys.stderr)",
+    ].join("\n");
+    const r = await runInRootfs(
+      { root: join(dirs.rootfs, entry.key), app: out, env: entry.config.env ?? [], user: "0:0", binds: overlays },
+      [
+        entry.closure.python.executable,
+        "-c",
+        script,
+        JSON.stringify(jobs.map((j) => [j.source, j.optimize, j.flags])),
+      ],
+      ctx,
+    );
+    if (r.code !== 0)
+      throw new SlimwheelError("engine", "compiling the patched files' bytecode in the cached tree failed", {
+        details: r.stderr.slice(-2000),
+        hint: "rerun with --no-layer-cache to build the project's wheel with the engine",
+      });
+    const compiled = new Map<string, Buffer>();
+    for (const [i, j] of jobs.entries()) {
+      const data = await readFile(join(out, `${i}.pyc`)).catch(() => undefined);
+      if (data) compiled.set(j.pyc, data);
+    }
+    return compiled;
+  };
+}
+
+/**
+ * Starts the project layer with the changed files of an app installed as a wheel patched in (see
+ * ./project-patch.ts); undefined when none of its installed files changed (the cached layer stays).
+ */
+export async function startProjectLayer(
+  project: Project,
+  entry: LayerCacheEntry,
+  changed: readonly { rel: string }[],
+  dirs: LayerCacheDirs,
+  work: string,
+  ctx: Context,
+): Promise<ProjectLayerPatch | undefined> {
+  const patch = entry.patch;
+  if (!patch || !changed.some((c) => patch.installed[c.rel])) return undefined;
+  const tree = join(work, "project-tree");
+  const started = await startProjectPatch(
+    project,
+    patch,
+    changed,
+    entry.closure,
+    join(dirs.rootfs, entry.key),
+    tree,
+  );
+  const finish = async (): Promise<PatchedProjectLayer> => {
+    const closure = await started.finish({
+      epoch: entry.lowerEpoch,
+      compile: compileInTree(entry, dirs, started.overlays, work, ctx),
+    });
+    const blob = await writeLayerBlob(
+      await layerFromDirectory(tree, { sourceDateEpoch: entry.lowerEpoch }),
+      join(work, "store"),
+    );
+    // The SBOM hashes each distribution's RECORD: the project's is the patched one.
+    const recordSha = patch.record && sha256Hex(await readFile(join(tree, patch.record)));
+    const sbom = entry.sbom && {
+      ...entry.sbom,
+      python: entry.sbom.python.map((d) =>
+        recordSha && d.path === dirname(patch.record!) ? { ...d, recordSha256: recordSha } : d,
+      ),
+    };
+    return { blob, closure, sbom };
+  };
+  return { overlays: started.overlays, finish };
+}
+
+/** The image assembled from the cached layers, the patched project layer if any, and the app's layer: no engine. */
 export async function assembleFromCache(
   input: FastRebuildInput,
   entry: LayerCacheEntry,
   work: string,
   app: AppLayer,
+  project?: PatchedProjectLayer,
 ): Promise<{ image: StoredImage; layers: LayerStatus[]; appFiles: string[]; appDir: string }> {
   const { blob, files, appDir } = app;
-  const lower = entry.lower.map((l) => ({ ...l, store: input.dirs.store }));
+  const lower = entry.lower.map((l) =>
+    l.role === "project" && project ? { ...l, blob: project.blob } : { ...l, store: input.dirs.store },
+  );
   const image = await assembleMinimal(
     [...lower, { blob, createdBy: "slimwheel minimal runtime: app layer", comment: "the app" }],
     entry.config,
@@ -247,11 +387,11 @@ export async function assembleFromCache(
     join(work, "store"),
   );
   const layers: LayerStatus[] = [
-    ...entry.lower.map((l) => ({
+    ...lower.map((l) => ({
       role: l.role,
       digest: l.blob.digest,
       size: l.blob.size,
-      status: "reused" as const,
+      status: l.role === "project" && project ? ("built" as const) : ("reused" as const),
     })),
     { role: "app", digest: blob.digest, size: blob.size, status: "built" },
   ];
@@ -259,7 +399,12 @@ export async function assembleFromCache(
 }
 
 /** The proofs' runner for an image assembled from the cache: its tree with the app mounted. */
-export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, appDir: string): Runner {
+export function cachedImageRunner(
+  entry: LayerCacheEntry,
+  dirs: LayerCacheDirs,
+  appDir: string,
+  binds?: ProjectLayerPatch["overlays"],
+): Runner {
   const pycache = pycacheDir(dirs, entry.key);
   const runner = rootfsRunner({
     root: join(dirs.rootfs, entry.key),
@@ -267,6 +412,7 @@ export function cachedImageRunner(entry: LayerCacheEntry, dirs: LayerCacheDirs, 
     env: entry.config.env ?? [],
     user: entry.config.user,
     pycache,
+    binds,
   });
   let made: Promise<void> | undefined;
   return {
@@ -370,10 +516,23 @@ export async function rememberLayers(
   },
   ctx: Context,
 ): Promise<void> {
-  const elf = await firstElf(b.project.dir, appFiles(b.project, b.plan).files);
+  const { files } = appFiles(b.project, b.plan);
+  // An app installed as a wheel: what patching the wheel's files needs, read from the merged tree.
+  const patch =
+    appShape(b.plan)?.kind === "wheel"
+      ? await describePatch(
+          b.project,
+          await patchableFiles(b.project, b.plan, files),
+          b.minimal.closure,
+          join(dirs.rootfs, key),
+        )
+      : undefined;
+  const elf = await firstElf(b.project.dir, withoutTops(files, patch?.tops ?? []));
   const why = elf
     ? `the app holds an ELF object (${elf}): its libraries go in the system layer`
-    : await sameAppTree(b.minimal.appTree, b.project, b.plan);
+    : patch && !patch.record
+      ? `the project's own distribution (${b.project.name ?? "?"}) is not among those installed: its wheel cannot be patched`
+      : await sameAppTree(b.minimal.appTree, b.project, b.plan, patch?.tops);
   if (why)
     ctx.reporter.emit({
       type: "log",
@@ -394,6 +553,7 @@ export async function rememberLayers(
     plan: b.plan,
     runtimeNeeds: b.runtimeNeeds && { ...b.runtimeNeeds, stage: { ...b.runtimeNeeds.stage, cached: true } },
     importTest: b.importTest,
+    patch,
     fastPath: why ? { ok: false, why } : { ok: true },
   };
   await writeLayerEntry(dirs, entry);

@@ -22,9 +22,10 @@ import type { Project } from "../project/read.js";
 import type { ImageContents } from "../sbom/collect.js";
 import type { ImportTestResult } from "../sysdeps/import-test.js";
 import type { RuntimeNeeds } from "./detect.js";
+import { appShape, patchableFiles, type ProjectPatchInfo } from "./project-patch.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
-export const LAYER_CACHE_FORMAT = 5;
+export const LAYER_CACHE_FORMAT = 6;
 
 /** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`), beside the tree. */
 export const pycacheDir = (dirs: LayerCacheDirs, key: string): string => join(dirs.rootfs, `${key}.pycache`);
@@ -69,27 +70,15 @@ export interface LayerCacheEntry {
   readonly importTest?: ImportTestResult;
   /** What the SBOM read from the image, but the app (set by the build that wrote the SBOM). */
   readonly sbom?: Omit<ImageContents, "ref" | "manifestDigest" | "configDigest">;
+  /** An app installed as a wheel: what patching it needs (./project-patch.ts). */
+  readonly patch?: ProjectPatchInfo;
   /** Whether a code-only rebuild may use the entry, and why not. */
   readonly fastPath: { readonly ok: true } | { readonly ok: false; readonly why: string };
 }
 
-/** The last COPY of the final stage from the context into the app directory: the app layer. */
+/** The last COPY of the final stage that puts the app in /app (see `appShape`): the app layer. */
 export function appCopyStep(plan: BuildPlan): Step | undefined {
-  const final = plan.stages.at(-1);
-  const isApp = (s: Step) =>
-    s.kind === "copy" &&
-    !s.from &&
-    s.sources.length === 1 &&
-    (s.sources[0] === "." || s.sources[0] === "./") &&
-    s.dest.replace(/\/$/, "") === APP_DIR;
-  const steps = final?.steps ?? [];
-  const copies = steps.filter((s) => s.kind === "copy");
-  const last = copies.at(-1);
-  if (!last || !isApp(last)) return undefined;
-  // A RUN after the app's COPY (collectstatic…) may write outside /app from the app's code: the
-  // lower layers would then depend on the app, and a code-only rebuild cannot replace it alone.
-  if (steps.slice(steps.indexOf(last) + 1).some((s) => s.kind === "run")) return undefined;
-  return last;
+  return appShape(plan)?.step;
 }
 
 /** The files of the app layer, relative to the project: the context after .dockerignore, and the plan's generated files. */
@@ -193,7 +182,13 @@ export async function lowerKey(
   const chosen = everything
     ? all
     : all.filter((f) => [...sources].some((s) => f === s || f.startsWith(`${s}/`)));
+  // The app's own `.py` files a code-only rebuild patches into its installed wheel: their names only.
+  const patchable = await patchableFiles(project, final, chosen);
   for (const f of chosen) {
+    if (patchable.has(f)) {
+      h.update(`\0patchable ${f}\0`);
+      continue;
+    }
     const data = await contextBytes(project, final, f);
     if (data === undefined) continue;
     h.update(`\0file ${f}\0`);

@@ -89,6 +89,8 @@ export async function minimizeImage(
       options: {
         keep: o.keep,
         debugShell: o.debugShell,
+        // The project's own wheel, installed: a layer of its own (a code change patches it).
+        project: project.installable ? project.name : undefined,
         // What the project asks for is kept even when it is pip, setuptools or wheel.
         requires: [
           ...project.dependencies.requirements.map((r) => r.name),

@@ -42,19 +42,21 @@ const DEV_LINKS: readonly (readonly [string, string])[] = [
   ["shm", "/tmp"],
 ];
 
-// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache):
+// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache,
+// files patched over the tree's):
 // the tree's /dev is prepared once (`prepareTree`; where its nodes cannot work, the host's devices
 // are bind-mounted over them, `$devs` = mounts). Each mount is a process of its own, and a proof
 // waits for them all — a code-only rebuild runs two proofs at once on a 2-core machine.
 const SCRIPT = `set -e
 trap 'exit ${RUNNER_FAILED}' EXIT
-r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; devs=$8; shift 8
+r=$1; a=$2; u=$3; g=$4; w=$5; net=$6; pyc=$7; devs=$8; nb=$9; shift 9
 image_path=$PATH
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 enter=$(command -v unshare)
 mount --bind "$a" "$r/app"
 mount -t tmpfs -o mode=1777 slimwheel-tmp "$r/tmp"
 if [ -n "$pyc" ]; then mount --bind "$pyc" "$r${PYCACHE_PREFIX}"; fi
+while [ "$nb" -gt 0 ]; do mount --bind "$1" "$r$2"; shift 2; nb=$((nb - 1)); done
 if [ "$devs" = mounts ]; then
   for n in ${DEVICES.map(([n]) => n).join(" ")}; do mount --bind "/dev/$n" "$r/dev/$n"; done
 fi
@@ -228,6 +230,8 @@ export interface RootfsImage {
    * every proof: the images' stdlib often has no valid .pyc (official images delete them).
    */
   readonly pycache?: string;
+  /** Host files bind-mounted over the tree's (`target`: absolute in the image), e.g. a patched wheel's files. */
+  readonly binds?: readonly { readonly source: string; readonly target: string }[];
 }
 
 /** A runner whose `run` ignores the image name and runs in `image`'s tree. */
@@ -280,6 +284,8 @@ export function runInRootfs(
     net,
     image.pycache ?? "",
     devices,
+    String(image.binds?.length ?? 0),
+    ...(image.binds ?? []).flatMap((b) => [b.source, b.target]),
     ...command,
   ];
   return prepareTree(image.root).then((devices) => spawnIn(command, args(devices), env, ctx));
