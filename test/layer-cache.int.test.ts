@@ -4,7 +4,9 @@
  * holding no buildah, podman or docker — reusing the runtime, system and dependencies layers;
  * its push uploads only the app layer and the config; the same inputs give the same digest, and the
  * engine path (`--no-layer-cache`) makes the very same image from the same tree; and a change that
- * breaks the app fails its proof with nothing written.
+ * breaks the app fails its proof with nothing written. Then examples/c-extension, which installs
+ * its own wheel (with a C extension): a change of its Python code patches the project layer with no
+ * engine, and the image is the engine path's, byte for byte.
  */
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,15 +39,20 @@ interface Outcome {
 
 const ref = () => `${tb.registry.host}/slimwheel-layer-cache/flask:t`;
 
-async function build(out: string, path?: string, extra: readonly string[] = []): Promise<Outcome> {
+async function build(
+  out: string,
+  path?: string,
+  extra: readonly string[] = [],
+  o: { readonly dir?: string; readonly ref?: string; readonly push?: boolean } = {},
+): Promise<Outcome> {
   const r = await exec(
     process.execPath,
     [
       join(ROOT, "dist", "cli", "main.js"),
       "--json",
       "build",
-      app,
-      ...["-t", ref(), "--engine", "buildah", "--push"],
+      o.dir ?? app,
+      ...["-t", o.ref ?? ref(), "--engine", "buildah", ...(o.push === false ? [] : ["--push"])],
       ...["--builder-image", tb.images.builder.pinned, "--runtime-image", tb.images.runtime.pinned],
       ...["--index-url", tb.index.url, "--smoke", "python smoke.py", "--output", `oci:${out}`],
       ...extra,
@@ -137,5 +144,62 @@ describe("a code-only change is rebuilt from the layer cache", () => {
     expect(broken.code).not.toBe(0);
     expect(broken.json.error?.message).toMatch(/smoke test failed|boot test failed/);
     expect((await readdir(work)).filter((n) => n.startsWith("out4"))).toEqual([]);
+  });
+
+  it("patches the project's own wheel in its layer for a change of its Python code: no engine, the engine path's image", async () => {
+    const dir = join(work, "c-extension");
+    await cp(join(ROOT, "examples", "c-extension"), dir, { recursive: true });
+    const o = { dir, ref: "localhost/slimwheel-layer-cache/c-extension:t", push: false };
+    const first = await build(join(work, "c1"), undefined, [], o);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.json.layers?.map((l) => l.role)).toEqual([
+      "runtime",
+      "system",
+      "dependencies",
+      "project",
+      "app",
+    ]);
+    const one = await manifestOf(join(work, "c1"));
+
+    // A change of the installed package's code, which the smoke test checks is what runs.
+    const init = join(dir, "src", "wordstats", "__init__.py");
+    await writeFile(init, `${await readFile(init, "utf8")}\nTAG = "patched"\n`);
+    const smoke = join(dir, "smoke.py");
+    const smokeSource = await readFile(smoke, "utf8");
+    await writeFile(smoke, `${smokeSource}\nassert wordstats.TAG == "patched", wordstats.TAG\n`);
+    const second = await build(join(work, "c2"), noEngineBin, [], o);
+    expect(second.code, `${second.stderr}\n${JSON.stringify(second.json.error)}`).toBe(0);
+    expect(second.json.layerCache?.hit).toBe(true);
+    expect(second.json.layers?.map((l) => `${l.role} ${l.status}`)).toEqual([
+      "runtime reused",
+      "system reused",
+      "dependencies reused",
+      "project built",
+      "app built",
+    ]);
+    // The import test imports the project's package: run again, not reused.
+    expect(second.json.importTest?.reused).toBe(false);
+    expect(second.json.smoke?.ok).toBe(true);
+    const two = await manifestOf(join(work, "c2"));
+    expect(two.layers.slice(0, 3)).toEqual(one.layers.slice(0, 3));
+    expect(two.layers[3]).not.toBe(one.layers[3]);
+
+    // The engine builds the wheel again from the same tree: the very same image (bytecode too).
+    const engine = await build(join(work, "c3"), undefined, ["--no-layer-cache"], o);
+    expect(engine.code, engine.stderr).toBe(0);
+    expect(await diffLayouts(join(work, "c3"), join(work, "c2"))).toEqual([]);
+
+    // The package as it was, and a change of a file the wheel does not install (smoke.py): the
+    // cached project layer is the image's again.
+    const initSource = (await readFile(init, "utf8")).replace(/\nTAG = "patched"\n$/, "");
+    await writeFile(init, initSource);
+    await writeFile(smoke, `${smokeSource}\n# one more line\n`);
+    const third = await build(join(work, "c4"), noEngineBin, [], o);
+    expect(third.code, third.stderr).toBe(0);
+    expect(third.json.layers?.map((l) => `${l.role} ${l.status}`).slice(3)).toEqual([
+      "project reused",
+      "app built",
+    ]);
+    expect((await manifestOf(join(work, "c4"))).layers[3]).toBe(one.layers[3]);
   });
 });

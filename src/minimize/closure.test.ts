@@ -297,6 +297,19 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(kept()).not.toContain("/usr/local/lib/python3.11/dist-packages/pip/__init__.py");
     expect(closure.distributions).toEqual(["bar", "foo"]);
     expect(kept("app")).toContain("/app/app.py");
+    // No project named: no project layer at all (not an empty one).
+    expect(closure.layers.map((l) => l.role)).toEqual(["runtime", "system", "dependencies", "app"]);
+  });
+
+  it("puts the project's own distribution (any spelling of its name) in the project layer, its libraries in system", () => {
+    const own = computeClosure(root, { user: { name: "app", uid: 10001, gid: 10001 }, project: "Foo" });
+    expect(own.layers.map((l) => l.role)).toEqual(["runtime", "system", "dependencies", "project", "app"]);
+    const of = (role: string) => own.layers.find((l) => l.role === role)!.files.map((f) => f.path);
+    expect(of("project")).toContain("/usr/local/lib/python3.11/dist-packages/foo/we,ird.py");
+    expect(of("project")).toContain("/usr/local/bin/foo-cli");
+    expect(of("dependencies")).not.toContain("/usr/local/lib/python3.11/dist-packages/foo/util.py");
+    expect(of("dependencies").some((p) => p.includes("/bar"))).toBe(true);
+    expect(of("system")).toContain("/opt/conf/libconf.so.1");
   });
 
   it("expands a library's $ORIGIN from the path it was found by, not its symlink target", () => {

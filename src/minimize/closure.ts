@@ -686,7 +686,8 @@ export function computeClosure(root: string | RootFs, options: ClosureOptions = 
   const own = options.project === undefined ? undefined : normalizeName(options.project);
   // The dependencies first: a path both hold (a shared directory) stays theirs.
   for (const d of dists)
-    if (normalizeName(d.name) !== own) for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
+    if (normalizeName(d.name) !== own)
+      for (const f of d.files) main.keepPath(f, "distribution", "dependencies");
   for (const d of dists)
     if (normalizeName(d.name) === own) for (const f of d.files) main.keepPath(f, "distribution", "project");
   main.keepPath(appDir, "app", "app");

@@ -170,7 +170,13 @@ export async function buildImage(
   if (cache?.entry && cache.key && cache.epoch !== undefined) {
     const fast = await fastBuild(
       project,
-      { key: cache.key, entry: cache.entry, changed: cache.changed ?? [], epoch: cache.epoch, facts: cache.facts },
+      {
+        key: cache.key,
+        entry: cache.entry,
+        changed: cache.changed ?? [],
+        epoch: cache.epoch,
+        facts: cache.facts,
+      },
       tags,
       o,
       ctx,
@@ -443,7 +449,11 @@ async function fastBuild(
       layers: assembled.layers,
       layerCache: { key, hit: true },
       manifestDigest: assembled.image.manifest.descriptor.digest,
-      cachedSbom: appHasDistributions(assembled.appFiles) ? undefined : projectLayer ? projectLayer.sbom : entry.sbom,
+      cachedSbom: appHasDistributions(assembled.appFiles)
+        ? undefined
+        : projectLayer
+          ? projectLayer.sbom
+          : entry.sbom,
       reusedProofs: reusedImportTest && o.importTest !== false ? ["import test"] : [],
       buildMs: 0,
       imageMs,

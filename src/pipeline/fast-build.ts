@@ -300,7 +300,13 @@ function compileInTree(
       "    except Exception as e: print(src, e, file=sys.stderr)",
     ].join("\n");
     const r = await runInRootfs(
-      { root: join(dirs.rootfs, entry.key), app: out, env: entry.config.env ?? [], user: "0:0", binds: overlays },
+      {
+        root: join(dirs.rootfs, entry.key),
+        app: out,
+        env: entry.config.env ?? [],
+        user: "0:0",
+        binds: overlays,
+      },
       [
         entry.closure.python.executable,
         "-c",

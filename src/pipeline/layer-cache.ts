@@ -1,10 +1,12 @@
 /**
  * slimwheel's layer cache (docs/cache.md): after a build with the minimal runtime, the image's
- * lower layers (runtime, system, dependencies), its config, what was read and proved about them,
+ * lower layers (runtime, system, dependencies, project), its config, what was read and proved about them,
  * and their merged tree, kept under a key of everything they are made from — the plans, the base
  * images' digests, the build arguments, the bytes of every context file a stage copies except the
  * app's own `COPY . /app/`, the runtime options and slimwheel's version. A rebuild whose key is
- * found writes only the app layer and the config, with no engine at all (./fast-build.ts).
+ * found writes only the app layer and the config, with no engine at all (./fast-build.ts) — and,
+ * for a project installed as its own wheel, its `.py` files count by name only: a change to them
+ * is patched into the project layer (./project-patch.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { lstat, mkdir, open, readFile, readlink, rename, rm, writeFile } from "node:fs/promises";

@@ -39,7 +39,7 @@ export type AppShape =
 export function appShape(plan: BuildPlan): AppShape | undefined {
   const steps = plan.stages.at(-1)?.steps ?? [];
   const last = steps.filter((s) => s.kind === "copy").at(-1);
-  if (!last || last.kind !== "copy" || last.sources.length !== 1) return undefined;
+  if (last?.kind !== "copy" || last.sources.length !== 1) return undefined;
   if (last.dest.replace(/\/$/, "") !== APP_DIR) return undefined;
   if (steps.slice(steps.indexOf(last) + 1).some((s) => s.kind === "run")) return undefined;
   const src = last.sources[0]!;
@@ -366,12 +366,14 @@ export async function startProjectPatch(
       kept.push(data ? { ...f, size: data.length } : f);
     }
     // Directory modes last (a read-only directory would stop the copies above), deepest first.
-    for (const d of dirs.sort((a, b) => b.path.length - a.path.length)) await chmod(join(dest, d.path), d.mode);
+    for (const d of dirs.sort((a, b) => b.path.length - a.path.length))
+      await chmod(join(dest, d.path), d.mode);
     const byReason: Partial<Record<KeptFile["reason"], { files: number; bytes: number }>> = {};
     for (const f of kept) {
-      const r = (byReason[f.reason] ??= { files: 0, bytes: 0 });
+      const r = byReason[f.reason] ?? { files: 0, bytes: 0 };
       r.files++;
       r.bytes += f.size;
+      byReason[f.reason] = r;
     }
     const bytes = kept.reduce((n, f) => n + f.size, 0);
     const patched: Layer = { ...layer, files: kept, bytes, byReason };

@@ -262,7 +262,9 @@ export function registerBuild(program: Command, getEnv: GetEnv): void {
           for (const line of runtimeLines(outcome.closure)) io.stdout(`  minimal runtime: ${line}\n`);
         if (outcome.layerCache?.hit)
           io.stdout(
-            "  layer cache: hit — only the app layer and the config were written; no engine was called\n",
+            outcome.layers?.some((l) => l.role === "project" && l.status === "built")
+              ? "  layer cache: hit — the app layer, the project's wheel patched in its layer, and the config were written; no engine was called\n"
+              : "  layer cache: hit — only the app layer and the config were written; no engine was called\n",
           );
         else if (outcome.layerCache?.why) io.stdout(`  layer cache: ${outcome.layerCache.why}\n`);
         for (const l of outcome.layers ?? [])

@@ -70,7 +70,7 @@ export function registerCache(program: Command, getEnv: GetEnv): void {
 The stage cache: one entry per built artifacts stage (the wheels), in
 $XDG_CACHE_HOME/slimwheel/stages (default ~/.cache/slimwheel/stages), each naming the engine image
 that holds the stage (localhost/slimwheel-stage:STAGE-ID).
-The layer cache: the lower layers of each minimal image (runtime, system, dependencies) as blobs,
+The layer cache: the lower layers of each minimal image (runtime, system, dependencies, project) as blobs,
 with the tree a code-only rebuild proves the image in, in $XDG_CACHE_HOME/slimwheel/layers.
 The SBOM files: what \`build\` writes for an image only in the engine (no --output), in
 $XDG_CACHE_HOME/slimwheel/sbom; prune removes them only with --older-than or --all.
