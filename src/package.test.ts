@@ -69,6 +69,7 @@ describe.skipIf(!hasNpm)("the npm package, packed and installed", { timeout: 60_
       "package/package.json",
       "package/README.md",
       "package/dist/cli/main.js",
+      "package/dist/cli/slimwheel.cjs",
       "package/dist/index.js",
       "package/dist/index.d.ts",
       "package/schema/plan.schema.json",
@@ -101,6 +102,34 @@ describe.skipIf(!hasNpm)("the npm package, packed and installed", { timeout: 60_
     );
     expect(r.stderr).not.toMatch(/EPIPE|at .*\.js:\d+|Error/);
     expect(r.status).toBe(0);
+  });
+
+  it("keeps V8's code cache of the CLI: written at the first start, used as it is after, rewritten when stale or rejected", async () => {
+    const home = join(tmp, "code-cache");
+    const cacheFile = join(home, "slimwheel", "v8", "cli.cache");
+    const withCache = { ...env, XDG_CACHE_HOME: home };
+    expect((await run(bin(), ["--version"], { env: withCache })).stdout.trim()).toBe(pkg.version);
+    const first = await readFile(cacheFile);
+    expect(first.toString("latin1").split("\n")[0]).toMatch(/^slimwheel-v8 v\d+\.\d+\.\d+ \w+ \d+ \d+$/);
+    expect(first.length).toBeGreaterThan(10_000);
+    // Accepted: the same file, not written again.
+    await run(bin(), ["--help"], { env: withCache });
+    expect((await readFile(cacheFile)).equals(first)).toBe(true);
+    // V8 rejects garbage under the right tag: the command runs, and the cache is made again.
+    const tagLine = first.subarray(0, first.indexOf(10) + 1);
+    await writeFile(cacheFile, Buffer.concat([tagLine, Buffer.alloc(5000, 7)]));
+    expect((await run(bin(), ["--version"], { env: withCache })).stdout.trim()).toBe(pkg.version);
+    const remade = await readFile(cacheFile);
+    expect(remade.subarray(0, tagLine.length).equals(tagLine)).toBe(true);
+    expect(remade.subarray(tagLine.length).equals(Buffer.alloc(5000, 7))).toBe(false);
+    // Another bundle's cache (another tag): not used, replaced.
+    await writeFile(cacheFile, "slimwheel-v8 v0.0.0 none 1 1\nxx");
+    await run(bin(), ["--version"], { env: withCache });
+    expect((await readFile(cacheFile)).subarray(0, tagLine.length).equals(tagLine)).toBe(true);
+    // Turned off: neither read nor written.
+    await rm(cacheFile);
+    await run(bin(), ["--version"], { env: { ...withCache, SLIMWHEEL_NO_CODE_CACHE: "1" } });
+    expect(existsSync(cacheFile)).toBe(false);
   });
 
   it("runs through npx from the tarball, as on a machine without slimwheel installed", async () => {

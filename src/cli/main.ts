@@ -22,28 +22,33 @@ const write = (s: NodeJS.WriteStream, t: string) => {
   if (!closed.has(s)) s.write(t);
 };
 
-const { childTempDir } = await import("../util/child-tmp.js");
-const { run } = await import("./program.js");
-if (controller.signal.aborted) {
-  process.stderr.write("error: interrupted\n");
-  process.exitCode = 130;
-} else {
-  const children = await childTempDir(process.env);
-  const code = await run(process.argv.slice(2), {
-    stdout: (t) => write(process.stdout, t),
-    stderr: (t) => write(process.stderr, t),
-    env: children.env,
-    cwd: process.cwd(),
-    stderrIsTTY: Boolean(process.stderr.isTTY),
-    stdoutIsTTY: Boolean(process.stdout.isTTY),
-    signal: controller.signal,
-  });
-  await children.remove();
-  // Exit once stdout and stderr are flushed, without waiting for the event loop to drain: that
-  // would also wait for V8's background work — the WebAssembly of undici's HTTP parser, which V8
-  // goes on optimizing after a push or a registry read — which added 120–300 ms to a command.
-  const flushed = (s: NodeJS.WriteStream) =>
-    new Promise<void>((r) => (closed.has(s) || s.destroyed ? r() : s.write("", () => r())));
-  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-  process.exit(code);
+// No top-level await: the bundle is CommonJS, which V8's code cache serves (scripts/bundle-cli.mjs).
+async function main(): Promise<void> {
+  const { childTempDir } = await import("../util/child-tmp.js");
+  const { run } = await import("./program.js");
+  if (controller.signal.aborted) {
+    process.stderr.write("error: interrupted\n");
+    process.exitCode = 130;
+  } else {
+    const children = await childTempDir(process.env);
+    const code = await run(process.argv.slice(2), {
+      stdout: (t) => write(process.stdout, t),
+      stderr: (t) => write(process.stderr, t),
+      env: children.env,
+      cwd: process.cwd(),
+      stderrIsTTY: Boolean(process.stderr.isTTY),
+      stdoutIsTTY: Boolean(process.stdout.isTTY),
+      signal: controller.signal,
+    });
+    await children.remove();
+    // Exit once stdout and stderr are flushed, without waiting for the event loop to drain: that
+    // would also wait for V8's background work — the WebAssembly of undici's HTTP parser, which V8
+    // goes on optimizing after a push or a registry read — which added 120–300 ms to a command.
+    const flushed = (s: NodeJS.WriteStream) =>
+      new Promise<void>((r) => (closed.has(s) || s.destroyed ? r() : s.write("", () => r())));
+    await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+    process.exit(code);
+  }
 }
+
+void main();

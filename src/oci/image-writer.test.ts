@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -192,6 +192,13 @@ describe("assembleImage and the writers", { timeout: 30_000 }, () => {
     // written again over itself: same content, nothing left over beside it
     await writeOciLayout(img, out, { refName: "latest" });
     expect(await readdir(join(out, ".."))).toEqual(["layout"]);
+    // On one file system the layers are hard links to the stored blobs, not copies.
+    const layer = manifest.layers[0].digest as string;
+    const [stored, written] = [
+      await stat(blobFile(store, layer)),
+      await stat(join(out, "blobs/sha256", layer.slice(7))),
+    ];
+    expect(written.ino).toBe(stored.ino);
   });
 
   it("reuses the base's layers as they are and merges env, labels and ports", async () => {

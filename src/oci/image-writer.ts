@@ -9,7 +9,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, link, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { ExportTarget } from "../engines/types.js";
@@ -404,6 +404,15 @@ async function atomically(
   }
 }
 
+/**
+ * A blob into a layout: a hard link to the stored blob where the file system allows it — a blob is
+ * named by its digest and never written again, and a layer cache's blobs are tens of MB that a
+ * code-only rebuild would otherwise copy at every build — else a copy.
+ */
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await link(from, to).catch(() => copyFile(from, to));
+}
+
 export interface WriteOptions {
   /** oci: the index's `org.opencontainers.image.ref.name`; docker-archive: the `RepoTags` entry (`name:tag`). */
   readonly refName?: string;
@@ -428,7 +437,7 @@ export async function writeOciLayout(
         const file = join(tmp, e.path);
         await mkdir(dirname(file), { recursive: true });
         if (Buffer.isBuffer(e.content)) await writeFile(file, e.content);
-        else await copyFile(e.content!.file, file);
+        else await linkOrCopy(e.content!.file, file);
       }
     },
     true,

@@ -43,6 +43,8 @@ import {
   type LayerCacheEntry,
   layerCacheDirs,
   lowerKey,
+  parseClosureLists,
+  runnerMemo,
 } from "./layer-cache.js";
 import { checkMinimalCommands, checkMinimalHost } from "./minimal-checks.js";
 import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
@@ -284,7 +286,7 @@ async function layerCacheLookup(
 }> {
   // Started now, awaited below: whether the proofs can run without an engine, and git's facts
   // (the epoch's commit time now; the provenance labels of a code-only rebuild later).
-  void rootfsRunAvailable();
+  void rootfsRunAvailable(runnerMemo(layerCacheDirs(ctx.env)));
   const facts = gitFacts(project.dir, ctx.env);
   const [key, sourceDateEpoch] = await Promise.all([
     lowerKey(
@@ -419,9 +421,12 @@ async function fastBuild(
       return { image, project: await finishing, ms: ctx.now() - started };
     })();
     assembling.catch(() => assemblyFailed.abort());
+    // The closure's lists (the report's file counts, a failed proof's hints) parsed while the proofs run.
+    const parsed = setTimeout(() => parseClosureLists(entry.closure), 20);
     // Both are awaited before either's failure is reported (no work is left running); a failed
     // proof is the one reported when both fail, unless the proofs were stopped by the assembly's failure.
     const [proved, built] = await Promise.allSettled([proving, assembling]);
+    clearTimeout(parsed);
     if (built.status === "rejected" && assemblyFailed.signal.aborted && !ctx.signal.aborted)
       throw built.reason;
     if (proved.status === "rejected") throw proved.reason;
@@ -601,7 +606,7 @@ function proofOptions(
   return {
     importTest: o.importTest,
     noShell: closure !== undefined,
-    dropped: closure?.dropped.flatMap((d) => d.paths),
+    dropped: closure && (() => closure.dropped.flatMap((d) => d.paths)),
     boot: o.bootTest === false ? undefined : bootOptions(project, closure !== undefined),
     smoke: o.smoke,
     builderImage: o.builderImage ?? `python:${project.python.version}`,

@@ -47,6 +47,7 @@ import {
   type LayerCacheDirs,
   type LayerCacheEntry,
   pycacheDir,
+  runnerMemo,
   readLayerEntry,
   writeLayerEntry,
 } from "./layer-cache.js";
@@ -212,7 +213,7 @@ export async function usableEntry(
   if (!entry.fastPath.ok) return { why: entry.fastPath.why };
   if (layerEpoch("system", input.sourceDateEpoch, entry.baseCreated) !== entry.lowerEpoch)
     return { why: "SOURCE_DATE_EPOCH moved before the base image's time: the lower layers' mtimes change" };
-  const runner = await rootfsRunAvailable();
+  const runner = await rootfsRunAvailable(runnerMemo(input.dirs));
   if (runner !== true) return { why: runner };
   for (const l of entry.lower) {
     const st = await stat(blobFile(input.dirs.store, l.blob.digest)).catch(() => undefined);

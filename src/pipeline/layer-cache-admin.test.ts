@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { LAYER_CACHE_FORMAT, layerCacheDirs } from "./layer-cache.js";
+import { closureFile, LAYER_CACHE_FORMAT, layerCacheDirs } from "./layer-cache.js";
 import { listLayerCache, removeLayerItems, selectLayerPrune } from "./layer-cache-admin.js";
 
 let home: string;
@@ -21,6 +21,8 @@ async function entry(key: string, blobs: string[], ageMs: number) {
   const file = join(dirs.entries, `${key}.json`);
   const lower = blobs.map((b) => ({ role: "runtime", blob: { digest: `sha256:${b}`, size: 3 } }));
   await writeFile(file, JSON.stringify({ format: LAYER_CACHE_FORMAT, key, lower, fastPath: { ok: true } }));
+  // The closure's lists beside it (layer-cache.ts).
+  await writeFile(closureFile(dirs, key), '{"files":[],"paths":[]}');
   await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
   // The proofs' bytecode cache beside the tree (rootfs-run.ts).
@@ -54,7 +56,16 @@ describe("the layer cache in cache ls|prune", () => {
     await removeLayerItems(chosen);
     expect((await readdir(join(dirs.store, "sha256"))).sort()).toEqual([hex("2"), hex("3")]);
     expect(await readdir(dirs.rootfs)).toEqual([hex("b"), `${hex("b")}.pycache`]);
-    expect(await readdir(dirs.entries)).toEqual([`${hex("b")}.json`]);
+    expect((await readdir(dirs.entries)).sort()).toEqual([`${hex("b")}.closure`, `${hex("b")}.json`]);
+  });
+
+  it("counts closure lists without their entry as garbage", async () => {
+    const dirs = await entry(hex("c"), [], 0);
+    await rm(join(dirs.entries, `${hex("c")}.json`));
+    const listing = await listLayerCache(dirs);
+    expect(listing.items.filter((i) => i.kind === "invalid").map((i) => i.paths)).toEqual([
+      [closureFile(dirs, hex("c"))],
+    ]);
   });
 
   it("counts an old bytecode cache without its entry as garbage", async () => {

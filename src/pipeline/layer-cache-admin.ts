@@ -7,7 +7,7 @@ import { lstat, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import type { PruneSelection } from "./cache-admin.js";
-import { LAYER_CACHE_FORMAT, type LayerCacheDirs, pycacheDir } from "./layer-cache.js";
+import { closureFile, LAYER_CACHE_FORMAT, type LayerCacheDirs, pycacheDir } from "./layer-cache.js";
 
 const GRACE_MS = 3_600_000;
 
@@ -70,8 +70,23 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({ kind: "temp", key: temp[1]!, paths: [file], bytes: st.size, modifiedMs: st.mtimeMs });
       continue;
     }
+    // An entry's closure lists (`KEY.closure`) are listed with it; without its entry, as garbage.
+    const lists = /^([0-9a-f]+)\.closure$/.exec(name);
+    if (lists) {
+      if (!(await stat(join(dirs.entries, `${lists[1]}.json`)).catch(() => undefined)))
+        items.push({
+          kind: "invalid",
+          key: lists[1]!,
+          paths: [file],
+          bytes: st.size,
+          modifiedMs: st.mtimeMs,
+        });
+      continue;
+    }
     if (!name.endsWith(".json")) continue;
     const key = name.slice(0, -5);
+    const listsFile = closureFile(dirs, key);
+    const listsBytes = (await stat(listsFile).catch(() => undefined))?.size ?? 0;
     let json:
       | { format?: number; lower?: { blob?: { digest?: string } }[]; fastPath?: { ok?: boolean } }
       | undefined;
@@ -89,8 +104,8 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({
         kind: "layers",
         key,
-        paths: [file, tree, pycache],
-        bytes: st.size + (await treeBytes(tree)) + (await treeBytes(pycache)),
+        paths: [file, listsFile, tree, pycache],
+        bytes: st.size + listsBytes + (await treeBytes(tree)) + (await treeBytes(pycache)),
         modifiedMs: st.mtimeMs,
         blobs,
         fastPath: json.fastPath?.ok === true,
@@ -99,8 +114,8 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({
         kind: "invalid",
         key,
-        paths: [file, tree, pycache],
-        bytes: st.size,
+        paths: [file, listsFile, tree, pycache],
+        bytes: st.size + listsBytes,
         modifiedMs: st.mtimeMs,
       });
   }

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -8,8 +8,10 @@ import { reusableImportTest, sameAppTree, writeAppTree } from "./fast-build.js";
 import {
   appCopyStep,
   appHasDistributions,
+  closureFile,
   firstElf,
   LAYER_CACHE_FORMAT,
+  type LayerCacheEntry,
   type LowerKeyInput,
   layerCacheDirs,
   lowerKey,
@@ -142,23 +144,70 @@ describe("the app layer from the project", () => {
 });
 
 describe("entries", () => {
-  it("are written atomically and read back; a broken file is a miss", async () => {
+  it("are written atomically and read back, the closure's lists from their own file when first used; a broken file is a miss", async () => {
     const dirs = layerCacheDirs({ XDG_CACHE_HOME: dir });
     const key = "a".repeat(64);
     expect(await readLayerEntry(dirs, key)).toBeUndefined();
-    const entry = {
+    const file = (path: string) => ({
+      path,
+      kind: "file" as const,
+      size: 1,
+      mode: 0o644,
+      role: "runtime" as const,
+      reason: "stdlib" as const,
+    });
+    const closure = {
+      python: { executable: "/usr/bin/python3", version: "3.11", stdlib: "/usr/lib/python3.11" },
+      layers: [
+        {
+          role: "runtime" as const,
+          source: "base" as const,
+          files: [file("/a"), file("/b")],
+          generated: [],
+          bytes: 2,
+          byReason: {},
+        },
+        {
+          role: "app" as const,
+          source: "image" as const,
+          files: [file("/app/x")],
+          generated: [],
+          bytes: 1,
+          byReason: {},
+        },
+      ],
+      dropped: [{ group: "docs" as const, files: 1, bytes: 5, paths: ["/usr/share/doc/x"] }],
+      unresolved: [],
+      packages: ["libc6"],
+      distributions: ["flask"],
+    } as unknown as LayerCacheEntry["closure"];
+    const entry: LayerCacheEntry = {
       format: LAYER_CACHE_FORMAT,
       key,
       lowerEpoch: 0,
       engine: { id: "buildah" as const, available: true, detail: "" },
       lower: [],
       config: {},
-      closure: {} as never,
+      closure,
       plan: {} as never,
       fastPath: { ok: true as const },
     };
     await writeLayerEntry(dirs, entry);
-    expect(await readLayerEntry(dirs, key)).toEqual(entry);
+    // The entry itself holds no list: they are in KEY.closure.
+    const stored = await readFile(join(dirs.entries, `${key}.json`), "utf8");
+    expect(stored).not.toContain("/usr/share/doc/x");
+    expect(await readFile(closureFile(dirs, key), "utf8")).toContain("/usr/share/doc/x");
+    const back = await readLayerEntry(dirs, key);
+    expect(back).toEqual(entry);
+    expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(entry)));
+    // Without its lists' file, an entry is a miss; lists gone after reading read as empty.
+    const lists = await readFile(closureFile(dirs, key));
+    await rm(closureFile(dirs, key));
+    expect(await readLayerEntry(dirs, key)).toBeUndefined();
+    await writeFile(closureFile(dirs, key), lists);
+    const later = (await readLayerEntry(dirs, key))!;
+    await rm(closureFile(dirs, key));
+    expect(later.closure.layers[0]!.files).toEqual([]);
     await writeFile(join(dirs.entries, `${key}.json`), "{ not json");
     expect(await readLayerEntry(dirs, key)).toBeUndefined();
   });

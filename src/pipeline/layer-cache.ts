@@ -9,7 +9,8 @@
  * is patched into the project layer (./project-patch.ts).
  */
 import { createHash, randomBytes } from "node:crypto";
-import { lstat, mkdir, open, readFile, readlink, rename, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { lstat, mkdir, open, readFile, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { EngineInfo } from "../engines/types.js";
@@ -27,7 +28,7 @@ import type { RuntimeNeeds } from "./detect.js";
 import { appShape, patchableFiles, type ProjectPatchInfo } from "./project-patch.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
-export const LAYER_CACHE_FORMAT = 6;
+export const LAYER_CACHE_FORMAT = 7;
 
 /** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`), beside the tree. */
 export const pycacheDir = (dirs: LayerCacheDirs, key: string): string => join(dirs.rootfs, `${key}.pycache`);
@@ -40,6 +41,9 @@ export interface LayerCacheDirs {
   /** One merged tree per key: the image without its app. */
   readonly rootfs: string;
 }
+
+/** Where a positive check of the engine-less runner is kept (see `rootfsRunAvailable`). */
+export const runnerMemo = (dirs: LayerCacheDirs): string => join(dirs.root, "rootfs-run.ok");
 
 export function layerCacheDirs(env: Readonly<Record<string, string | undefined>>): LayerCacheDirs {
   const root = join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), ".cache"), "slimwheel", "layers");
@@ -199,29 +203,103 @@ export async function lowerKey(
   return h.digest("hex");
 }
 
+/**
+ * The closure's long lists — each layer's files, each dropped group's paths, 1.5 MB of JSON for a
+ * Django app — are kept in a file of their own beside the entry (`KEY.closure`): reading and
+ * parsing them took 35–50 ms of a code-only rebuild before its proofs could start. The entry's
+ * closure reads them when one is first used (synchronously, once) — a code-only rebuild does
+ * that while its proofs run (`parseClosureLists`).
+ */
+export const closureFile = (dirs: LayerCacheDirs, key: string): string =>
+  join(dirs.entries, `${key}.closure`);
+
+type StoredClosure = Omit<Closure, "layers" | "dropped"> & {
+  readonly layers: readonly Omit<Closure["layers"][number], "files">[];
+  readonly dropped: readonly Omit<Closure["dropped"][number], "paths">[];
+};
+
+interface ClosureLists {
+  readonly files: readonly Closure["layers"][number]["files"][];
+  readonly paths: readonly Closure["dropped"][number]["paths"][];
+}
+
+/** The closure with its lists read from `file` when first used (empty when the file is gone: a prune raced). */
+function loadedClosure(c: StoredClosure, file: string): Closure {
+  let lists: ClosureLists | undefined;
+  const load = (): ClosureLists => {
+    if (!lists)
+      try {
+        lists = JSON.parse(readFileSync(file, "utf8")) as ClosureLists;
+      } catch {
+        lists = { files: [], paths: [] };
+      }
+    return lists;
+  };
+  const lazy = <T extends object>(o: T, key: string, get: () => unknown): T =>
+    Object.defineProperty(o, key, { enumerable: true, get });
+  return {
+    ...c,
+    layers: c.layers.map((l, i) => lazy({ ...l }, "files", () => load().files[i] ?? [])),
+    dropped: c.dropped.map((d, i) => lazy({ ...d }, "paths", () => load().paths[i] ?? [])),
+  } as unknown as Closure;
+}
+
+/** Reads the closure's lists now (a code-only rebuild calls it while its proofs run). */
+export function parseClosureLists(c: Closure): void {
+  for (const l of c.layers) void l.files;
+  for (const d of c.dropped) void d.paths;
+}
+
 export async function readLayerEntry(
   dirs: LayerCacheDirs,
   key: string,
 ): Promise<LayerCacheEntry | undefined> {
   try {
-    const e = JSON.parse(await readFile(join(dirs.entries, `${key}.json`), "utf8")) as LayerCacheEntry;
-    return e.format === LAYER_CACHE_FORMAT && e.key === key && Array.isArray(e.lower) ? e : undefined;
+    const e = JSON.parse(await readFile(join(dirs.entries, `${key}.json`), "utf8")) as Omit<
+      LayerCacheEntry,
+      "closure"
+    > & { closure: StoredClosure };
+    if (e.format !== LAYER_CACHE_FORMAT || e.key !== key || !Array.isArray(e.lower)) return undefined;
+    const lists = closureFile(dirs, key);
+    if (!(await stat(lists).catch(() => undefined))?.isFile()) return undefined;
+    return { ...e, closure: loadedClosure(e.closure, lists) };
   } catch {
     return undefined; // missing or unreadable: a miss, the next build rewrites it
   }
 }
 
-/** Writes the entry atomically (a temporary file of its own, then a rename). */
-export async function writeLayerEntry(dirs: LayerCacheDirs, entry: LayerCacheEntry): Promise<void> {
-  await mkdir(dirs.entries, { recursive: true });
-  const tmp = join(dirs.entries, `.${entry.key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
+/** Writes `data` to `file` atomically (a temporary file of its own in `dir`, then a rename). */
+async function writeAtomically(dir: string, key: string, file: string, data: string): Promise<void> {
+  const tmp = join(dir, `.${key}.${process.pid}-${randomBytes(4).toString("hex")}.tmp`);
   try {
-    await writeFile(tmp, JSON.stringify(entry));
-    await rename(tmp, join(dirs.entries, `${entry.key}.json`));
+    await writeFile(tmp, data);
+    await rename(tmp, file);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
   }
+}
+
+/** Writes the entry and its closure's lists, each atomically (the lists first: an entry is never without them). */
+export async function writeLayerEntry(dirs: LayerCacheDirs, entry: LayerCacheEntry): Promise<void> {
+  await mkdir(dirs.entries, { recursive: true });
+  const { closure } = entry;
+  const lists: ClosureLists = {
+    files: closure.layers.map((l) => l.files),
+    paths: closure.dropped.map((d) => d.paths),
+  };
+  const stored: StoredClosure = {
+    ...closure,
+    layers: closure.layers.map(({ files: _f, ...l }) => l),
+    dropped: closure.dropped.map(({ paths: _p, ...d }) => d),
+  };
+  await writeAtomically(dirs.entries, entry.key, closureFile(dirs, entry.key), JSON.stringify(lists));
+  await writeAtomically(
+    dirs.entries,
+    entry.key,
+    join(dirs.entries, `${entry.key}.json`),
+    JSON.stringify({ ...entry, closure: stored }),
+  );
 }
 
 /** The first app file that is an ELF object (its closure would change the system layer), or undefined. */

@@ -143,7 +143,9 @@ describe("the prove phase", () => {
       "/usr/lib/x86_64-linux-gnu/libvips.so.42",
       "/usr/lib/x86_64-linux-gnu/libvips.so.42.17.1",
     ];
-    const e = await proveImage(engine, "img", { ...opts, dropped }, ctx()).catch((x: unknown) => x);
+    const e = await proveImage(engine, "img", { ...opts, dropped: () => dropped }, ctx()).catch(
+      (x: unknown) => x,
+    );
     expect(isSlimwheelError(e)).toBe(true);
     expect((e as Error).message).toContain(
       "pyvips (from pyvips) cannot load libvips.so.42: the minimal image dropped /usr/lib/x86_64-linux-gnu/libvips.so.42",

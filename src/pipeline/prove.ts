@@ -66,8 +66,9 @@ export interface ProveOptions {
   /**
    * The files the minimal runtime dropped from the built image (set for minimal images): a file or
    * library a failed proof misses is looked up there, for the `--keep` line that brings it back.
+   * A function: the list is only needed when a proof fails (a cached closure reads it from disk).
    */
-  readonly dropped?: readonly string[];
+  readonly dropped?: () => readonly string[];
   /** Run the proofs at once rather than one after the other. */
   readonly concurrent?: boolean;
   /** The import test's result on an image with the same dependencies (the layer cache): not run again. */
@@ -190,7 +191,7 @@ const keepLine = (given: readonly string[]): string => {
  */
 export function failureHint(output: string, o: Pick<ProveOptions, "dropped">, fallback: string): string {
   if (!o.dropped) return fallback;
-  const missing = findMissing(output, o.dropped);
+  const missing = findMissing(output, o.dropped());
   if (missing?.keep)
     return `the minimal image dropped ${missing.name === missing.keep ? missing.keep : `${missing.name} (${missing.keep})`}: keep it with ${keepLine([missing.keep])}, or use --runtime slim`;
   if (missing?.kind === "library")
@@ -394,7 +395,8 @@ async function diagnoseImportFailures(
   o: ProveOptions,
   ctx: Context,
 ): Promise<SlimwheelError> {
-  const dropped = (f: ImportFailure) => (o.dropped ? findMissing(f.error, o.dropped)?.keep : undefined);
+  const all = o.dropped?.();
+  const dropped = (f: ImportFailure) => (all ? findMissing(f.error, all)?.keep : undefined);
   const missing = [...new Set(result.failures.flatMap((f) => (f.library && !dropped(f) ? [f.library] : [])))];
   const unknown = missing.filter((l) => !o.packageOf[l]);
   const found = unknown.length

@@ -12,6 +12,7 @@ import {
   mkdir,
   mkdtemp,
   readdir,
+  readFile,
   readlink,
   rm,
   symlink,
@@ -19,7 +20,7 @@ import {
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { prepareTree, rootfsRunAvailable, runInRootfs } from "./rootfs-run.js";
 
 const PROGRAM = `
@@ -30,6 +31,11 @@ const PROGRAM = `
 #include <fcntl.h>
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "sleep") == 0) { sleep(60); return 0; }
+  if (argc > 2 && strcmp(argv[1], "cat") == 0) {
+    char buf[256] = ""; FILE *f = fopen(argv[2], "r");
+    if (!f) { printf("missing\\n"); return 1; }
+    size_t got = fread(buf, 1, sizeof buf - 1, f); buf[got] = 0; printf("%s", buf); return 0;
+  }
   if (argc > 1 && strcmp(argv[1], "pyc") == 0) {
     const char *prefix = getenv("PYTHONPYCACHEPREFIX");
     char path[512]; snprintf(path, sizeof path, "%s/written", prefix ? prefix : "/nowhere");
@@ -70,6 +76,47 @@ afterAll(async () => {
 const available = (await rootfsRunAvailable()) === true;
 
 describe.skipIf(!available)("running in an image's tree without an engine", () => {
+  it("mounts host files over the tree's for the run only (a patched wheel's files)", async () => {
+    await mkdir(join(image.root, "etc"), { recursive: true });
+    await writeFile(join(image.root, "etc", "data"), "cached\n");
+    const patched = join(dir, "patched-data");
+    await writeFile(patched, "patched\n");
+    const binds = [{ source: patched, target: "/etc/data" }];
+    const r = await runInRootfs({ ...image, binds }, ["probe", "cat", "/etc/data"], ctx());
+    expect(r.stdout).toBe("patched\n");
+    expect((await runInRootfs(image, ["probe", "cat", "/etc/data"], ctx())).stdout).toBe("cached\n");
+  });
+
+  it("keeps a positive check in its memo for this boot, namespaces, user and unshare; a fresh process trusts it", async () => {
+    const memo = join(dir, "memo", "rootfs-run.ok");
+    await mkdir(join(dir, "memo"));
+    await writeFile(memo, "another machine's");
+    vi.resetModules();
+    const fresh = await import("./rootfs-run.js");
+    expect(await fresh.rootfsRunAvailable(memo)).toBe(true);
+    const fingerprint = await readFile(memo, "utf8");
+    expect(fingerprint).toContain((await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim());
+    expect(fingerprint).toContain(await readlink("/proc/self/ns/mnt"));
+    // A process that cannot spawn anything still answers yes: from the memo, not a new check.
+    vi.resetModules();
+    vi.doMock("node:child_process", () => ({
+      spawn: () => {
+        throw new Error("no process may be started");
+      },
+    }));
+    try {
+      const trusting = await import("./rootfs-run.js");
+      expect(await trusting.rootfsRunAvailable(memo)).toBe(true);
+      vi.resetModules();
+      const checking = await import("./rootfs-run.js");
+      await writeFile(memo, "another machine's");
+      await expect(checking.rootfsRunAvailable(memo)).rejects.toThrow("no process may be started");
+    } finally {
+      vi.doUnmock("node:child_process");
+      vi.resetModules();
+    }
+  });
+
   it("runs as the image's user in its working directory, with its environment and the app mounted", async () => {
     const r = await runInRootfs(image, ["probe"], ctx(), { workdir: "/app", env: { PORT: "8123" } });
     expect(r.code).toBe(3);
