@@ -5,7 +5,8 @@
  * says so) against `buildah bud --layers` of the best classic Dockerfile (`-s wheels`, the
  * 4-stage multi-stage build a careful engineer writes, rendered by `slimwheel dockerfile`) after
  * the same change, in the same run, on the test bed. Goal: ≤ 0.25× the classic time. Each figure
- * is the median of RUNS rebuilds, each after a different one-line change. Prints figures; asserts nothing.
+ * is the median of RUNS rebuilds, each after a different one-line change, each started after
+ * `sync` and a one-second pause. Prints figures; asserts nothing.
  *
  * Usage: npx tsx bench/warm-rebuild.ts [EXAMPLE...]   (default: all four examples; RUNS=3)
  */
@@ -33,7 +34,13 @@ const sources = ["--builder-image", tb.images.builder.pinned, "--runtime-image",
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 
+/**
+ * Each timed build starts on a settled machine: the previous build's writes flushed (`sync`) and a
+ * second's pause, so neither side pays for the other's disk writeback.
+ */
 async function timed(f: () => Promise<unknown>): Promise<number> {
+  await exec("sync", [], { env: process.env });
+  await new Promise((r) => setTimeout(r, 1000));
   const t = performance.now();
   await f();
   return performance.now() - t;
