@@ -9,6 +9,7 @@ import { assemblePlan } from "./assemble.js";
 import {
   finalBaseImage,
   gitFacts,
+  insideGitTree,
   imageLabels,
   LABEL,
   projectLabels,
@@ -195,7 +196,19 @@ describe("projectLabels over real git work trees", { timeout: 30_000 }, () => {
 
   it("a project that is not a git work tree: no source, revision or created", async () => {
     const dir = await project('[project]\nname = "app"\nlicense = { text = "MIT" }\n');
+    // No .git here or above: git is not asked at all; a worktree's `.git` file counts as one.
+    expect(await insideGitTree(dir)).toBe(false);
     expect(await gitFacts(dir, gitEnv)).toEqual({});
+    await writeFile(join(dir, ".git"), "gitdir: /nowhere\n");
+    expect(await insideGitTree(join(dir, "app"))).toBe(true);
+    await rm(join(dir, ".git"));
+    // GIT_DIR names the repository: git is asked, whatever is on disk.
+    const repo = await project("");
+    await git(repo, "init", "-q", "-b", "main");
+    await git(repo, "add", "-A");
+    await git(repo, "commit", "-q", "-m", "one");
+    const facts = await gitFacts(dir, { ...gitEnv, GIT_DIR: join(repo, ".git"), GIT_WORK_TREE: dir });
+    expect(facts.revision).toMatch(/^[0-9a-f]{40}$/);
     expect(await projectLabels(dir, { baseName: "python:3.11-slim" }, gitEnv)).toEqual({
       [LABEL.licenses]: "MIT",
       [LABEL.baseName]: "python:3.11-slim",

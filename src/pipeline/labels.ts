@@ -7,8 +7,8 @@
  * `imageLabels` is pure; `projectProvenance` reads git and pyproject.toml. Nothing here reads the
  * clock: the same inputs give the same labels, so they do not break byte-reproducibility.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { lstat, readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { BuildPlan } from "../plan/types.js";
 import { parseToml } from "../project/sources/toml.js";
 import { classifierLicense, isSpdxExpression, spdxLicenseIds } from "../sbom/licenses.js";
@@ -144,6 +144,20 @@ export interface GitFacts {
 }
 
 /** git's facts of the work tree `dir` is in (nothing when it is not in one, or git is missing). */
+/** Whether `dir` or a directory above it holds `.git` (a directory, or a worktree's file), as git looks. */
+export async function insideGitTree(dir: string): Promise<boolean> {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (
+      await lstat(join(d, ".git")).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
 export async function gitFacts(dir: string, env: Env): Promise<GitFacts> {
   const git = async (...args: string[]) => {
     try {
@@ -152,6 +166,8 @@ export async function gitFacts(dir: string, env: Env): Promise<GitFacts> {
       return undefined;
     }
   };
+  // Not in a repository (no `.git` here or above, no GIT_DIR): no process started for nothing.
+  if (!env.GIT_DIR && !(await insideGitTree(dir))) return {};
   // Three questions at once (a build waits for them; each is a process), then at most one more.
   const [where, head, config] = await Promise.all([
     // "true" and the branch's ref ("HEAD" when detached; an error, after "true", before the first commit).
