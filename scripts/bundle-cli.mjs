@@ -6,7 +6,8 @@
 // start (63 ms of `--version`'s 200 ms of CPU). The library (dist/index.js and the modules beside
 // it) stays unbundled; the bundle is minified. Each file is written to a temporary file and
 // renamed: an interrupted build never leaves a half-written CLI.
-import { chmod, copyFile, rename, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { chmod, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -36,8 +37,14 @@ await build({
   keepNames: true,
 });
 await rename(tmp, bundle);
+// The loader tags its code cache with the bundle's digest (see scripts/cli-loader.mjs).
+const digest = createHash("sha256")
+  .update(await readFile(bundle))
+  .digest("hex");
 const loader = `${entry}.loader-${process.pid}.tmp`;
-await copyFile(join(root, "scripts", "cli-loader.mjs"), loader);
+const source = await readFile(join(root, "scripts", "cli-loader.mjs"), "utf8");
+if (!source.includes('"@@BUNDLE_DIGEST@@"')) throw new Error("scripts/cli-loader.mjs: no digest placeholder");
+await writeFile(loader, source.replace('"@@BUNDLE_DIGEST@@"', JSON.stringify(digest)));
 await chmod(loader, 0o755);
 await rename(loader, entry);
 // tsc's map describes the unbundled file, which is gone.

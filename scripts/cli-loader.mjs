@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// slimwheel's command (copied to dist/cli/main.js by scripts/bundle-cli.mjs): runs the bundled
-// CLI, dist/cli/slimwheel.cjs, with V8's code cache, so a start does not compile the 1.1 MB
-// bundle again. The cache is one file, $XDG_CACHE_HOME/slimwheel/v8/cli.cache (default
-// ~/.cache), holding a tag of what it was made from — Node's version and architecture, the
-// bundle's size and mtime — and the code V8 compiled during a run. A missing, stale or rejected
-// cache costs nothing but the compile: the command runs, and a new cache is written (to a
-// temporary file, then renamed) as it exits. Set SLIMWHEEL_NO_CODE_CACHE=1 to neither read nor write it.
+// slimwheel's command (copied to dist/cli/main.js by scripts/bundle-cli.mjs, which writes the
+// bundle's sha256 below): runs the bundled CLI, dist/cli/slimwheel.cjs, with V8's code cache, so
+// a start does not compile the 1.1 MB bundle again. The cache is one file,
+// $XDG_CACHE_HOME/slimwheel/v8/cli.cache (default ~/.cache), holding a tag of what it was made
+// from — Node's version and architecture, the bundle's digest (V8 itself checks little more than
+// the source's length) — and the code V8 compiled during a run. Only a cache file owned by this
+// user is read (`sudo -E` keeps the user's cache directory). A missing, stale or rejected cache
+// costs nothing but the compile: the command runs, and a new cache is written (to a temporary
+// file, then renamed) as it exits. SLIMWHEEL_NO_CODE_CACHE=1: neither read nor written.
 import { isAscii } from "node:buffer";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -19,11 +21,9 @@ const file = join(dirname(fileURLToPath(import.meta.url)), "slimwheel.cjs");
 // decode (14 ms of a start). The entry's `#!` line, kept by the bundler, made a comment.
 const bytes = readFileSync(file);
 const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8").replace(/^#!/, "//");
-const useCache = !process.env.SLIMWHEEL_NO_CODE_CACHE;
-const stat = statSync(file);
-const tag = Buffer.from(
-  `slimwheel-v8 ${process.version} ${process.arch} ${stat.size} ${Math.floor(stat.mtimeMs)}\n`,
-);
+const BUNDLE_DIGEST = "@@BUNDLE_DIGEST@@";
+const useCache = !process.env.SLIMWHEEL_NO_CODE_CACHE && /^[0-9a-f]{64}$/.test(BUNDLE_DIGEST);
+const tag = Buffer.from(`slimwheel-v8 ${process.version} ${process.arch} ${BUNDLE_DIGEST}\n`);
 const cacheFile = join(
   process.env.XDG_CACHE_HOME || join(process.env.HOME || homedir(), ".cache"),
   "slimwheel",
@@ -33,8 +33,10 @@ const cacheFile = join(
 let cached;
 if (useCache) {
   try {
-    const data = readFileSync(cacheFile);
-    if (data.subarray(0, tag.length).equals(tag)) cached = data.subarray(tag.length);
+    if (statSync(cacheFile).uid === process.geteuid?.()) {
+      const data = readFileSync(cacheFile);
+      if (data.subarray(0, tag.length).equals(tag)) cached = data.subarray(tag.length);
+    }
   } catch {
     // none yet, or unreadable: compiled as without a cache
   }

@@ -5,8 +5,9 @@
  * typechecked by a TypeScript consumer. Skipped only when npm is missing.
  */
 import { execFile, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -110,7 +111,13 @@ describe.skipIf(!hasNpm)("the npm package, packed and installed", { timeout: 60_
     const withCache = { ...env, XDG_CACHE_HOME: home };
     expect((await run(bin(), ["--version"], { env: withCache })).stdout.trim()).toBe(pkg.version);
     const first = await readFile(cacheFile);
-    expect(first.toString("latin1").split("\n")[0]).toMatch(/^slimwheel-v8 v\d+\.\d+\.\d+ \w+ \d+ \d+$/);
+    // Tagged with the bundle's digest (npm gives every packed file the same mtime).
+    const bundleDigest = createHash("sha256")
+      .update(await readFile(join(consumer, "node_modules", "slimwheel", "dist", "cli", "slimwheel.cjs")))
+      .digest("hex");
+    expect(first.toString("latin1").split("\n")[0]).toBe(
+      `slimwheel-v8 ${process.version} ${process.arch} ${bundleDigest}`,
+    );
     expect(first.length).toBeGreaterThan(10_000);
     // Accepted: the same file, not written again.
     await run(bin(), ["--help"], { env: withCache });
@@ -126,6 +133,12 @@ describe.skipIf(!hasNpm)("the npm package, packed and installed", { timeout: 60_
     await writeFile(cacheFile, "slimwheel-v8 v0.0.0 none 1 1\nxx");
     await run(bin(), ["--version"], { env: withCache });
     expect((await readFile(cacheFile)).subarray(0, tagLine.length).equals(tagLine)).toBe(true);
+    // A cache file another user owns is not read (root with a user's cache directory): made anew.
+    if (process.getuid?.() === 0) {
+      await chown(cacheFile, 12345, 12345);
+      await run(bin(), ["--version"], { env: withCache });
+      expect((await stat(cacheFile)).uid).toBe(0);
+    }
     // Turned off: neither read nor written.
     await rm(cacheFile);
     await run(bin(), ["--version"], { env: { ...withCache, SLIMWHEEL_NO_CODE_CACHE: "1" } });

@@ -13,6 +13,7 @@ import {
   mkdir,
   mkdtemp,
   readdir,
+  readFile,
   rename,
   rm,
   stat,
@@ -284,6 +285,7 @@ export async function buildMinimalImage(input: MinimalImageInput, env: Env): Pro
         trees.filter((t) => t.role !== "app"),
         input.cache.rootfs,
         epochOf,
+        treeStamp(layers.filter((l) => l.role !== "app").map((l) => l.blob.digest)),
       );
     // A docker archive names its image (RepoTags): buildah takes that name, where an OCI layout's
     // image would be named after its directory's path.
@@ -343,17 +345,30 @@ async function setMtimesOf(tree: string, dest: string, seconds: number): Promise
   await utimes(dest, seconds, seconds);
 }
 
+/** What a merged tree is made of: its layers' digests, one line (kept beside it in `TREE.layers`). */
+export const treeStamp = (digests: readonly string[]): string => `${digests.join(" ")}\n`;
+
+/** The layers' digests the merged tree at `dest` was made of (`treeStamp`), or undefined. */
+export const readTreeStamp = (dest: string): Promise<string | undefined> =>
+  readFile(`${dest}.layers`, "utf8").catch(() => undefined);
+
 /**
  * The lower layers' trees merged into `dest` (written beside it, then renamed): the image without
- * its app, where a code-only rebuild runs its proofs with the new app mounted at /app.
+ * its app, where a code-only rebuild runs its proofs with the new app mounted at /app. `stamp`
+ * names what it is made of (`treeStamp`): a tree already there with the same stamp is this one (a
+ * build may be proving in it) and stays; another one — the same key can hold other layers, as a
+ * project's `.py` files count by name only (src/pipeline/project-patch.ts) — is replaced, and the
+ * proofs' bytecode cache beside it (compiled from the old files, whose mtimes and sizes may match
+ * the new ones') removed.
  */
 async function writeRootfs(
   trees: readonly { role: LayerRole; dir: string }[],
   dest: string,
   epochOf: (role: LayerRole) => number,
+  stamp: string,
 ): Promise<void> {
-  // Keyed by what it is made of: a tree already there is this one (and a build may be proving in it).
-  if (await stat(dest).catch(() => undefined)) return;
+  const there = await stat(dest).catch(() => undefined);
+  if (there && (await readTreeStamp(dest)) === stamp) return;
   const tmp = `${dest}.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
@@ -381,11 +396,21 @@ async function writeRootfs(
     // The tree's own time is when it was written (cache prune spares young trees).
     const now = new Date();
     await utimes(tmp, now, now);
+    if (there) {
+      // Another tree under this key: moved aside (a proof running in it keeps its files), then removed.
+      const stale = `${dest}.stale-${process.pid}`;
+      await rename(dest, stale).catch(() => undefined);
+      await rm(stale, { recursive: true, force: true });
+      await rm(`${dest}.pycache`, { recursive: true, force: true });
+    }
     await rename(tmp, dest).catch(async (e: NodeJS.ErrnoException) => {
       // Another build wrote the same tree first: keep its.
       if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
       await rm(tmp, { recursive: true, force: true });
     });
+    const stampTmp = `${dest}.layers.${process.pid}.tmp`;
+    await writeFile(stampTmp, stamp);
+    await rename(stampTmp, `${dest}.layers`);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     throw e;

@@ -422,7 +422,13 @@ async function fastBuild(
     })();
     assembling.catch(() => assemblyFailed.abort());
     // The closure's lists (the report's file counts, a failed proof's hints) parsed while the proofs run.
-    const parsed = setTimeout(() => parseClosureLists(entry.closure), 20);
+    const parsed = setTimeout(() => {
+      try {
+        parseClosureLists(entry.closure);
+      } catch {
+        // reported where a list is used
+      }
+    }, 20);
     // Both are awaited before either's failure is reported (no work is left running); a failed
     // proof is the one reported when both fail, unless the proofs were stopped by the assembly's failure.
     const [proved, built] = await Promise.allSettled([proving, assembling]);

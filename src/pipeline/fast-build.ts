@@ -29,7 +29,7 @@ import { SlimwheelError } from "../errors.js";
 import { type Engine, type EngineInfo, type ExportTarget, isLoopbackRef } from "../engines/types.js";
 import type { MinimalImage } from "../minimize/buildah.js";
 import type { Closure } from "../minimize/closure.js";
-import { assembleMinimal, layerEpoch } from "../minimize/buildah.js";
+import { assembleMinimal, layerEpoch, readTreeStamp, treeStamp } from "../minimize/buildah.js";
 import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
 import { type StoredImage, writeImage } from "../oci/image-writer.js";
 import { type BlobReport, pushImage } from "../oci/registry.js";
@@ -221,6 +221,12 @@ export async function usableEntry(
   }
   const root = await stat(join(input.dirs.rootfs, input.key)).catch(() => undefined);
   if (!root?.isDirectory()) return { why: "the cached tree is gone" };
+  // The same key may have held other layers (a project's .py files count by name only): the tree must be the entry's.
+  if (
+    (await readTreeStamp(join(input.dirs.rootfs, input.key))) !==
+    treeStamp(entry.lower.map((l) => l.blob.digest))
+  )
+    return { why: "the cached tree was made of other layers than the entry's" };
   // The tree made runnable (its /dev) now: what cannot be done here is a reason to use the engine.
   const unready = await prepareTree(join(input.dirs.rootfs, input.key)).then(
     () => undefined,

@@ -143,7 +143,6 @@ export interface GitFacts {
   readonly commitTime?: number;
 }
 
-/** git's facts of the work tree `dir` is in (nothing when it is not in one, or git is missing). */
 /** Whether `dir` or a directory above it holds `.git` (a directory, or a worktree's file), as git looks. */
 export async function insideGitTree(dir: string): Promise<boolean> {
   for (let d = resolve(dir); ; d = dirname(d)) {
@@ -158,6 +157,7 @@ export async function insideGitTree(dir: string): Promise<boolean> {
   }
 }
 
+/** git's facts of the work tree `dir` is in (nothing when it is not in one, or git is missing). */
 export async function gitFacts(dir: string, env: Env): Promise<GitFacts> {
   const git = async (...args: string[]) => {
     try {

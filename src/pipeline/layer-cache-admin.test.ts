@@ -7,6 +7,7 @@ import { listLayerCache, removeLayerItems, selectLayerPrune } from "./layer-cach
 
 let home: string;
 const hex = (c: string) => c.repeat(64);
+const LISTS = "0123456789abcdef";
 
 beforeEach(async () => {
   home = await mkdtemp(join(tmpdir(), "layer-admin-"));
@@ -20,9 +21,12 @@ async function entry(key: string, blobs: string[], ageMs: number) {
   await mkdir(dirs.entries, { recursive: true });
   const file = join(dirs.entries, `${key}.json`);
   const lower = blobs.map((b) => ({ role: "runtime", blob: { digest: `sha256:${b}`, size: 3 } }));
-  await writeFile(file, JSON.stringify({ format: LAYER_CACHE_FORMAT, key, lower, fastPath: { ok: true } }));
-  // The closure's lists beside it (layer-cache.ts).
-  await writeFile(closureFile(dirs, key), '{"files":[],"paths":[]}');
+  await writeFile(
+    file,
+    JSON.stringify({ format: LAYER_CACHE_FORMAT, key, lower, fastPath: { ok: true }, closureLists: LISTS }),
+  );
+  // The closure's lists beside it, named by their digest (layer-cache.ts).
+  await writeFile(closureFile(dirs, key, LISTS), '{"files":[],"paths":[]}');
   await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
   // The proofs' bytecode cache beside the tree (rootfs-run.ts).
@@ -56,16 +60,28 @@ describe("the layer cache in cache ls|prune", () => {
     await removeLayerItems(chosen);
     expect((await readdir(join(dirs.store, "sha256"))).sort()).toEqual([hex("2"), hex("3")]);
     expect(await readdir(dirs.rootfs)).toEqual([hex("b"), `${hex("b")}.pycache`]);
-    expect((await readdir(dirs.entries)).sort()).toEqual([`${hex("b")}.closure`, `${hex("b")}.json`]);
+    expect((await readdir(dirs.entries)).sort()).toEqual([
+      `${hex("b")}.${LISTS}.closure`,
+      `${hex("b")}.json`,
+    ]);
   });
 
-  it("counts closure lists without their entry as garbage", async () => {
+  it("counts closure lists without their entry, or not the ones it names, as garbage", async () => {
     const dirs = await entry(hex("c"), [], 0);
+    await entry(hex("d"), [], 0);
     await rm(join(dirs.entries, `${hex("c")}.json`));
+    const older = closureFile(dirs, hex("d"), "fedcba9876543210");
+    await writeFile(older, "{}");
     const listing = await listLayerCache(dirs);
-    expect(listing.items.filter((i) => i.kind === "invalid").map((i) => i.paths)).toEqual([
-      [closureFile(dirs, hex("c"))],
-    ]);
+    expect(
+      listing.items
+        .filter((i) => i.kind === "invalid")
+        .map((i) => i.paths[0])
+        .sort(),
+    ).toEqual([closureFile(dirs, hex("c"), LISTS), older].sort());
+    expect(listing.items.find((i) => i.key === hex("d") && i.kind === "layers")?.paths).toContain(
+      closureFile(dirs, hex("d"), LISTS),
+    );
   });
 
   it("counts an old bytecode cache without its entry as garbage", async () => {

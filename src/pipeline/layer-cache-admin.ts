@@ -57,6 +57,22 @@ export async function treeBytes(dir: string): Promise<number> {
   return n;
 }
 
+/** What `cache ls|prune` reads of an entry's JSON; undefined when unreadable. */
+interface EntryJson {
+  readonly format?: number;
+  readonly lower?: { readonly blob?: { readonly digest?: string } }[];
+  readonly fastPath?: { readonly ok?: boolean };
+  readonly closureLists?: string;
+}
+
+async function entryJson(file: string): Promise<EntryJson | undefined> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as EntryJson;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheListing> {
   const items: LayerCacheItem[] = [];
   const used = new Set<string>();
@@ -70,10 +86,11 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({ kind: "temp", key: temp[1]!, paths: [file], bytes: st.size, modifiedMs: st.mtimeMs });
       continue;
     }
-    // An entry's closure lists (`KEY.closure`) are listed with it; without its entry, as garbage.
-    const lists = /^([0-9a-f]+)\.closure$/.exec(name);
+    // An entry's closure lists (`KEY.DIGEST.closure`) are listed with it; others (their entry
+    // gone, or written since with other lists) as garbage.
+    const lists = /^([0-9a-f]+)\.([0-9a-f]{16})\.closure$/.exec(name);
     if (lists) {
-      if (!(await stat(join(dirs.entries, `${lists[1]}.json`)).catch(() => undefined)))
+      if ((await entryJson(join(dirs.entries, `${lists[1]}.json`)))?.closureLists !== lists[2])
         items.push({
           kind: "invalid",
           key: lists[1]!,
@@ -85,16 +102,10 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
     }
     if (!name.endsWith(".json")) continue;
     const key = name.slice(0, -5);
-    const listsFile = closureFile(dirs, key);
-    const listsBytes = (await stat(listsFile).catch(() => undefined))?.size ?? 0;
-    let json:
-      | { format?: number; lower?: { blob?: { digest?: string } }[]; fastPath?: { ok?: boolean } }
-      | undefined;
-    try {
-      json = JSON.parse(await readFile(file, "utf8")) as typeof json;
-    } catch {
-      json = undefined;
-    }
+    const json = await entryJson(file);
+    const listsFile =
+      typeof json?.closureLists === "string" ? closureFile(dirs, key, json.closureLists) : undefined;
+    const listsBytes = listsFile ? ((await stat(listsFile).catch(() => undefined))?.size ?? 0) : 0;
     const tree = join(dirs.rootfs, key);
     const pycache = pycacheDir(dirs, key);
     if (json?.format === LAYER_CACHE_FORMAT && Array.isArray(json.lower)) {
@@ -104,7 +115,7 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({
         kind: "layers",
         key,
-        paths: [file, listsFile, tree, pycache],
+        paths: [file, ...(listsFile ? [listsFile] : []), tree, `${tree}.layers`, pycache],
         bytes: st.size + listsBytes + (await treeBytes(tree)) + (await treeBytes(pycache)),
         modifiedMs: st.mtimeMs,
         blobs,
@@ -114,15 +125,15 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       items.push({
         kind: "invalid",
         key,
-        paths: [file, listsFile, tree, pycache],
+        paths: [file, ...(listsFile ? [listsFile] : []), tree, `${tree}.layers`, pycache],
         bytes: st.size + listsBytes,
         modifiedMs: st.mtimeMs,
       });
   }
   for (const name of await names(dirs.rootfs)) {
-    const key = name.replace(/\.tmp-\d+$/, "").replace(/\.pycache$/, "");
-    // An entry's tree and bytecode cache are listed with it (above).
-    const owned = name === key || name === `${key}.pycache`;
+    const key = name.replace(/\.tmp-\d+$/, "").replace(/\.(pycache|layers)$/, "");
+    // An entry's tree, its stamp and its bytecode cache are listed with it (above).
+    const owned = name === key || name === `${key}.pycache` || name === `${key}.layers`;
     if (owned && (keys.has(key) || items.some((i) => i.kind === "invalid" && i.key === key))) continue;
     const p = join(dirs.rootfs, name);
     const st = await lstat(p).catch(() => undefined);

@@ -193,21 +193,26 @@ describe("entries", () => {
       fastPath: { ok: true as const },
     };
     await writeLayerEntry(dirs, entry);
-    // The entry itself holds no list: they are in KEY.closure.
+    // The entry itself holds no list: they are in KEY.DIGEST.closure, which it names.
     const stored = await readFile(join(dirs.entries, `${key}.json`), "utf8");
     expect(stored).not.toContain("/usr/share/doc/x");
-    expect(await readFile(closureFile(dirs, key), "utf8")).toContain("/usr/share/doc/x");
+    const digest = (JSON.parse(stored) as { closureLists: string }).closureLists;
+    const lists = closureFile(dirs, key, digest);
+    expect(await readFile(lists, "utf8")).toContain("/usr/share/doc/x");
     const back = await readLayerEntry(dirs, key);
     expect(back).toEqual(entry);
     expect(JSON.parse(JSON.stringify(back))).toEqual(JSON.parse(JSON.stringify(entry)));
-    // Without its lists' file, an entry is a miss; lists gone after reading read as empty.
-    const lists = await readFile(closureFile(dirs, key));
-    await rm(closureFile(dirs, key));
+    // Without its lists' file, an entry is a miss; lists gone after reading are an error, never empty.
+    const bytes = await readFile(lists);
+    await rm(lists);
     expect(await readLayerEntry(dirs, key)).toBeUndefined();
-    await writeFile(closureFile(dirs, key), lists);
+    await writeFile(lists, bytes);
     const later = (await readLayerEntry(dirs, key))!;
-    await rm(closureFile(dirs, key));
-    expect(later.closure.layers[0]!.files).toEqual([]);
+    await rm(lists);
+    expect(() => later.closure.layers[0]!.files).toThrow(/reading the layer cache.s closure lists .*ENOENT/);
+    // Written again with other lists: the entry names the new file.
+    await writeLayerEntry(dirs, { ...entry, closure: { ...closure, packages: ["x"], dropped: [] } });
+    expect((await readLayerEntry(dirs, key))?.closure.dropped).toEqual([]);
     await writeFile(join(dirs.entries, `${key}.json`), "{ not json");
     expect(await readLayerEntry(dirs, key)).toBeUndefined();
   });

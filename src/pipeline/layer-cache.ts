@@ -14,6 +14,7 @@ import { lstat, mkdir, open, readFile, readlink, rename, rm, stat, writeFile } f
 import { homedir } from "node:os";
 import { join } from "node:path";
 import type { EngineInfo } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
 import type { Closure } from "../minimize/index.js";
 import type { LayerBlob } from "../oci/blob.js";
 import type { ImageConfigInput } from "../oci/image-writer.js";
@@ -28,7 +29,7 @@ import type { RuntimeNeeds } from "./detect.js";
 import { appShape, patchableFiles, type ProjectPatchInfo } from "./project-patch.js";
 
 /** Bump when the entry's shape or the key's recipe changes. */
-export const LAYER_CACHE_FORMAT = 7;
+export const LAYER_CACHE_FORMAT = 8;
 
 /** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`), beside the tree. */
 export const pycacheDir = (dirs: LayerCacheDirs, key: string): string => join(dirs.rootfs, `${key}.pycache`);
@@ -206,12 +207,15 @@ export async function lowerKey(
 /**
  * The closure's long lists — each layer's files, each dropped group's paths, 1.5 MB of JSON for a
  * Django app — are kept in a file of their own beside the entry (`KEY.closure`): reading and
- * parsing them took 35–50 ms of a code-only rebuild before its proofs could start. The entry's
- * closure reads them when one is first used (synchronously, once) — a code-only rebuild does
- * that while its proofs run (`parseClosureLists`).
+ * parsing them took 35–50 ms of a code-only rebuild before its proofs could start. The file is
+ * named by the digest of what it holds, which the entry records (`closureLists`): an entry always
+ * names its own lists, whatever was written since under its key. The entry's closure reads them
+ * when one is first used (synchronously, once) — a code-only rebuild does that while its proofs
+ * run (`parseClosureLists`); lists gone by then (a prune during the build) are an error, never
+ * an empty list.
  */
-export const closureFile = (dirs: LayerCacheDirs, key: string): string =>
-  join(dirs.entries, `${key}.closure`);
+export const closureFile = (dirs: LayerCacheDirs, key: string, digest: string): string =>
+  join(dirs.entries, `${key}.${digest}.closure`);
 
 type StoredClosure = Omit<Closure, "layers" | "dropped"> & {
   readonly layers: readonly Omit<Closure["layers"][number], "files">[];
@@ -223,15 +227,22 @@ interface ClosureLists {
   readonly paths: readonly Closure["dropped"][number]["paths"][];
 }
 
-/** The closure with its lists read from `file` when first used (empty when the file is gone: a prune raced). */
+/** The closure with its lists read from `file` when first used. */
 function loadedClosure(c: StoredClosure, file: string): Closure {
   let lists: ClosureLists | undefined;
   const load = (): ClosureLists => {
     if (!lists)
       try {
         lists = JSON.parse(readFileSync(file, "utf8")) as ClosureLists;
-      } catch {
-        lists = { files: [], paths: [] };
+      } catch (e) {
+        throw new SlimwheelError(
+          "io",
+          `reading the layer cache's closure lists ${file}: ${(e as Error).message}`,
+          {
+            hint: "was the cache pruned during the build? Build again (--no-layer-cache bypasses the cache)",
+            cause: e,
+          },
+        );
       }
     return lists;
   };
@@ -255,12 +266,12 @@ export async function readLayerEntry(
   key: string,
 ): Promise<LayerCacheEntry | undefined> {
   try {
-    const e = JSON.parse(await readFile(join(dirs.entries, `${key}.json`), "utf8")) as Omit<
-      LayerCacheEntry,
-      "closure"
-    > & { closure: StoredClosure };
+    const { closureLists, ...e } = JSON.parse(
+      await readFile(join(dirs.entries, `${key}.json`), "utf8"),
+    ) as Omit<LayerCacheEntry, "closure"> & { closure: StoredClosure; closureLists?: string };
     if (e.format !== LAYER_CACHE_FORMAT || e.key !== key || !Array.isArray(e.lower)) return undefined;
-    const lists = closureFile(dirs, key);
+    if (typeof closureLists !== "string" || !/^[0-9a-f]{16}$/.test(closureLists)) return undefined;
+    const lists = closureFile(dirs, key, closureLists);
     if (!(await stat(lists).catch(() => undefined))?.isFile()) return undefined;
     return { ...e, closure: loadedClosure(e.closure, lists) };
   } catch {
@@ -293,12 +304,14 @@ export async function writeLayerEntry(dirs: LayerCacheDirs, entry: LayerCacheEnt
     layers: closure.layers.map(({ files: _f, ...l }) => l),
     dropped: closure.dropped.map(({ paths: _p, ...d }) => d),
   };
-  await writeAtomically(dirs.entries, entry.key, closureFile(dirs, entry.key), JSON.stringify(lists));
+  const listsJson = JSON.stringify(lists);
+  const digest = createHash("sha256").update(listsJson).digest("hex").slice(0, 16);
+  await writeAtomically(dirs.entries, entry.key, closureFile(dirs, entry.key, digest), listsJson);
   await writeAtomically(
     dirs.entries,
     entry.key,
     join(dirs.entries, `${entry.key}.json`),
-    JSON.stringify({ ...entry, closure: stored }),
+    JSON.stringify({ ...entry, closure: stored, closureLists: digest }),
   );
 }
 

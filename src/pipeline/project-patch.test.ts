@@ -111,8 +111,24 @@ describe("an app installed as its own wheel", () => {
       "smoke.py",
       "src/wordstats/cli.py",
     ]);
+    // What the build runs counts by its bytes: hooks, a root module the build names, an in-tree backend.
+    await writeFile(join(dir, "hatch_build.py"), "X = 1\n");
+    await writeFile(join(dir, "version_helper.py"), "V = '1'\n");
+    await mkdir(join(dir, "_backend"));
+    await writeFile(join(dir, "_backend", "build.py"), "\n");
     const py = join(dir, "pyproject.toml");
-    await writeFile(py, (await readFile(py, "utf8")).replace('version = "0.1.0"', 'dynamic = ["version"]'));
+    const original = await readFile(py, "utf8");
+    await writeFile(
+      py,
+      `${original.replace("[build-system]", '[build-system]\nbackend-path = ["./_backend/"]')}\n# uses version_helper\n`,
+    );
+    const hooks = await plansOf();
+    const more = [...files, "hatch_build.py", "version_helper.py", "_backend/build.py"];
+    expect([...(await patchableFiles(hooks.project, hooks.plans[1]!, more))].sort()).toEqual([
+      "smoke.py",
+      "src/wordstats/cli.py",
+    ]);
+    await writeFile(py, original.replace('version = "0.1.0"', 'dynamic = ["version"]'));
     const again = await plansOf();
     expect(await patchableFiles(again.project, again.plans[1]!, files)).toEqual(new Set());
     // The flask app is no wheel: nothing to patch.
@@ -120,16 +136,18 @@ describe("an app installed as its own wheel", () => {
     expect(await patchableFiles(flask.project, flask.plans[1]!, ["app.py"])).toEqual(new Set());
   });
 
-  it("finds a source file's installed copy by its bytes and the longest path tail; a tie is none", () => {
+  it("finds a source file's installed copy: its whole path in the site directory must end the source's", () => {
     const site = "/usr/lib/python3/dist-packages";
-    expect(installedCopy("src/pkg/cli.py", [`${site}/pkg/cli.py`])).toBe(`${site}/pkg/cli.py`);
-    expect(installedCopy("src/a/__init__.py", [`${site}/a/__init__.py`, `${site}/b/__init__.py`])).toBe(
+    const at = (siteRel: string) => ({ path: `${site}/${siteRel}`, siteRel });
+    expect(installedCopy("src/pkg/cli.py", [at("pkg/cli.py")])).toBe(`${site}/pkg/cli.py`);
+    expect(installedCopy("pkg/cli.py", [at("pkg/cli.py")])).toBe(`${site}/pkg/cli.py`);
+    expect(installedCopy("src/a/__init__.py", [at("a/__init__.py"), at("b/__init__.py")])).toBe(
       `${site}/a/__init__.py`,
     );
-    expect(
-      installedCopy("src/c/__init__.py", [`${site}/a/__init__.py`, `${site}/b/__init__.py`]),
-    ).toBeUndefined();
-    expect(installedCopy("tools/run.py", [`${site}/pkg/cli.py`])).toBeUndefined();
+    // An empty tests/__init__.py is no copy of an empty pkg/__init__.py, though the bytes are the same.
+    expect(installedCopy("tests/__init__.py", [at("pkg/__init__.py")])).toBeUndefined();
+    expect(installedCopy("xpkg/cli.py", [at("pkg/cli.py")])).toBeUndefined();
+    expect(installedCopy("tools/run.py", [at("pkg/cli.py")])).toBeUndefined();
   });
 
   it("knows the wheel's top-level directories and leaves them out of the app's tree", () => {

@@ -53,8 +53,8 @@ export function appShape(plan: BuildPlan): AppShape | undefined {
 
 /**
  * The context files whose bytes a code-only rebuild may patch into the installed wheel: every
- * regular `.py` file but setup.py, when the app is installed as a wheel and the project's
- * metadata is static. Empty otherwise.
+ * regular `.py` file but what the build backend runs (below), when the app is installed as a
+ * wheel and the project's metadata is static. Empty otherwise.
  */
 export async function patchableFiles(
   project: Project,
@@ -64,12 +64,36 @@ export async function patchableFiles(
   if (appShape(plan)?.kind !== "wheel") return new Set();
   const text = await readFile(join(project.dir, "pyproject.toml"), "utf8").catch(() => undefined);
   if (text === undefined) return new Set();
-  const table = parseToml(text, "pyproject.toml").project as Record<string, unknown> | undefined;
+  const pyproject = parseToml(text, "pyproject.toml");
+  const table = pyproject.project as Record<string, unknown> | undefined;
   if (!table || typeof table.version !== "string") return new Set();
   if (Array.isArray(table.dynamic) && table.dynamic.length > 0) return new Set();
+  // What the build backend runs counts by its bytes: the build scripts and hooks at the root
+  // (setup.py, hatch_build.py, pdm_build.py, any root module the build's files name) and the
+  // in-tree backend's directories (`backend-path`).
+  const build = [
+    text,
+    ...(await Promise.all(
+      ["setup.py", "setup.cfg"].map((f) => readFile(join(project.dir, f), "utf8").catch(() => "")),
+    )),
+  ].join("\n");
+  const system = pyproject["build-system"] as Record<string, unknown> | undefined;
+  const backendPath = (Array.isArray(system?.["backend-path"]) ? (system["backend-path"] as unknown[]) : [])
+    .filter((p): p is string => typeof p === "string")
+    .map((p) => p.replace(/^\.\//, "").replace(/\/+$/, ""));
+  const runByBuild = (f: string) => {
+    if (backendPath.some((p) => (p === "." || p === "" ? !f.includes("/") : f.startsWith(`${p}/`))))
+      return true;
+    if (f.includes("/")) return false;
+    const stem = f.slice(0, -3);
+    return (
+      ["setup", "hatch_build", "pdm_build"].includes(stem) ||
+      new RegExp(`(^|[^\\w.])${stem.replace(/[^\w]/g, "\\$&")}([^\\w]|$)`, "m").test(build)
+    );
+  };
   const out = new Set<string>();
   for (const f of files) {
-    if (!f.endsWith(".py") || f === "setup.py") continue;
+    if (!f.endsWith(".py") || runByBuild(f)) continue;
     const st = await lstat(join(project.dir, f)).catch(() => undefined);
     if (st?.isFile()) out.add(f);
   }
@@ -95,30 +119,20 @@ export interface ProjectPatchInfo {
 
 export const sha256Hex = (data: Buffer | string): string => createHash("sha256").update(data).digest("hex");
 
-/** How many trailing path components two paths share. */
-function commonTail(a: string, b: string): number {
-  const x = a.split("/");
-  const y = b.split("/");
-  let n = 0;
-  while (n < x.length && n < y.length && x[x.length - 1 - n] === y[y.length - 1 - n]) n++;
-  return n;
-}
+/** Whether the context file `rel` ends with the installed file's path in its site directory. */
+const endsWith = (rel: string, siteRel: string) => rel === siteRel || rel.endsWith(`/${siteRel}`);
 
 /**
- * The installed file holding `rel`'s bytes: among `candidates` (absolute paths with the same
- * sha256), the one sharing the longest path tail with `rel` — at least its name; undefined when
- * none does or two tie.
+ * The installed file holding `rel`'s bytes: among `candidates` (installed files with the same
+ * sha256, each with its path in the site directory), the one whose whole site path ends `rel`
+ * (`src/pkg/cli.py` → `pkg/cli.py`); undefined when none or more than one does.
  */
-export function installedCopy(rel: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestN = 0;
-  let tie = false;
-  for (const c of candidates) {
-    const n = commonTail(rel, c);
-    if (n > bestN) [best, bestN, tie] = [c, n, false];
-    else if (n === bestN && n > 0) tie = true;
-  }
-  return bestN > 0 && !tie ? best : undefined;
+export function installedCopy(
+  rel: string,
+  candidates: readonly { readonly path: string; readonly siteRel: string }[],
+): string | undefined {
+  const fits = candidates.filter((c) => endsWith(rel, c.siteRel));
+  return fits.length === 1 ? fits[0]!.path : undefined;
 }
 
 /** The wheel's top-level directories (the first component of each RECORD path with a `/`, but its metadata). */
@@ -153,21 +167,30 @@ export async function describePatch(
   const layer = projectLayer(closure);
   const files: Record<string, string> = {};
   for (const f of [...patchable].sort()) files[f] = sha256Hex(await readFile(join(project.dir, f)));
-  const bySha = new Map<string, string[]>();
-  for (const f of layer?.files ?? []) {
+  const record = layer?.files.find((f) => f.kind === "file" && /\.dist-info\/RECORD$/.test(f.path))?.path;
+  const site = record ? posix.dirname(posix.dirname(record)) : undefined;
+  // Each installed file by its path in the site directory (files elsewhere — scripts — are no copies).
+  const inSite = (layer?.files ?? []).flatMap((f) =>
+    site && f.path.startsWith(`${site}/`) ? [{ ...f, siteRel: f.path.slice(site.length + 1) }] : [],
+  );
+  const bySha = new Map<string, { path: string; siteRel: string }[]>();
+  for (const f of inSite) {
     if (f.kind !== "file" || !f.path.endsWith(".py")) continue;
     const sha = sha256Hex(await readFile(join(root, f.path)));
-    bySha.set(sha, [...(bySha.get(sha) ?? []), f.path]);
+    bySha.set(sha, [...(bySha.get(sha) ?? []), f]);
   }
-  const installed: Record<string, string> = {};
-  const appOnly: string[] = [];
-  const names = new Set((layer?.files ?? []).map((f) => posix.basename(f.path)));
+  const mapped = new Map<string, string[]>();
   for (const [rel, sha] of Object.entries(files)) {
     const at = installedCopy(rel, bySha.get(sha) ?? []);
-    if (at) installed[rel] = at;
-    else if (!names.has(posix.basename(rel))) appOnly.push(rel);
+    if (at) mapped.set(at, [...(mapped.get(at) ?? []), rel]);
   }
-  const record = layer?.files.find((f) => f.kind === "file" && /\.dist-info\/RECORD$/.test(f.path))?.path;
+  // One source per installed file: two context files with its bytes and path tail are ambiguous.
+  const installed: Record<string, string> = {};
+  for (const [at, rels] of mapped) if (rels.length === 1) installed[rels[0]!] = at;
+  // App-only: no installed file's site path ends it (`tests/__init__.py` is no `pkg/__init__.py`).
+  const appOnly = Object.keys(files).filter(
+    (rel) => !installed[rel] && !inSite.some((f) => endsWith(rel, f.siteRel)),
+  );
   const tops = record ? wheelTops(await readFile(join(root, record), "utf8")) : [];
   return { files, installed, appOnly, record, tops };
 }
