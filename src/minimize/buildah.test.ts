@@ -1,10 +1,27 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { imageConfig } from "../oci/image-writer.js";
 import { writeLayerTrees } from "./assemble.js";
-import { layerEpoch, layerEpochs, minimalConfig, writeLayers } from "./buildah.js";
+import {
+  layerEpoch,
+  layerEpochs,
+  minimalConfig,
+  readTreeStamp,
+  treeStamp,
+  writeLayers,
+  writeRootfs,
+} from "./buildah.js";
 import { computeClosure } from "./closure.js";
 
 describe("layerEpoch", () => {
@@ -163,5 +180,37 @@ describe("minimalConfig", () => {
       "io.slimwheel.runtime": "minimal",
       "io.slimwheel.debug-shell": "/bin/busybox sh (busybox-static)",
     });
+  });
+});
+
+describe("the layer cache's merged tree", () => {
+  it("stays when its stamp is the layers', and is replaced — its bytecode cache removed — when the same key holds others", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "slimwheel-rootfs-"));
+    try {
+      const layer = (name: string, content: string) => {
+        const d = join(dir, name, "usr", "lib");
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, "mod.py"), content);
+        return [{ role: "dependencies" as const, dir: join(dir, name) }];
+      };
+      const dest = join(dir, "rootfs", "KEY");
+      mkdirSync(join(dir, "rootfs"));
+      const epoch = () => 0;
+      await writeRootfs(layer("one", "v1"), dest, epoch, treeStamp(["sha256:1"]));
+      expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v1");
+      expect(await readTreeStamp(dest)).toBe(treeStamp(["sha256:1"]));
+      mkdirSync(`${dest}.pycache`);
+      // The same layers: the tree there is this one (a build may be proving in it).
+      await writeRootfs(layer("two", "v2"), dest, epoch, treeStamp(["sha256:1"]));
+      expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v1");
+      // Other layers under the same key: replaced, with the bytecode compiled from the old files gone.
+      await writeRootfs(layer("three", "v3"), dest, epoch, treeStamp(["sha256:2"]));
+      expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v3");
+      expect(await readTreeStamp(dest)).toBe(treeStamp(["sha256:2"]));
+      expect(existsSync(`${dest}.pycache`)).toBe(false);
+      expect(readdirSync(join(dir, "rootfs")).sort()).toEqual(["KEY", "KEY.layers"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

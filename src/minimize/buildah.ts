@@ -361,7 +361,7 @@ export const readTreeStamp = (dest: string): Promise<string | undefined> =>
  * proofs' bytecode cache beside it (compiled from the old files, whose mtimes and sizes may match
  * the new ones') removed.
  */
-async function writeRootfs(
+export async function writeRootfs(
   trees: readonly { role: LayerRole; dir: string }[],
   dest: string,
   epochOf: (role: LayerRole) => number,

@@ -316,6 +316,8 @@ function compileInTree(
       },
       [
         entry.closure.python.executable,
+        // -B: nothing of its own imports written into the shared tree.
+        "-B",
         "-c",
         script,
         JSON.stringify(jobs.map((j) => [j.source, j.optimize, j.flags])),
@@ -531,6 +533,7 @@ export async function rememberLayers(
 ): Promise<void> {
   const { files } = appFiles(b.project, b.plan);
   // An app installed as a wheel: what patching the wheel's files needs, read from the merged tree.
+  let unreadable: string | undefined;
   const patch =
     appShape(b.plan)?.kind === "wheel"
       ? await describePatch(
@@ -538,14 +541,21 @@ export async function rememberLayers(
           await patchableFiles(b.project, b.plan, files),
           b.minimal.closure,
           join(dirs.rootfs, key),
-        )
+        ).catch((e: unknown) => {
+          unreadable = `reading the project's installed wheel in the cached tree failed: ${e instanceof Error ? e.message : String(e)}`;
+          return undefined;
+        })
       : undefined;
   const elf = await firstElf(b.project.dir, withoutTops(files, patch?.tops ?? []));
-  const why = elf
-    ? `the app holds an ELF object (${elf}): its libraries go in the system layer`
-    : patch && !patch.record
-      ? `the project's own distribution (${b.project.name ?? "?"}) is not among those installed: its wheel cannot be patched`
-      : await sameAppTree(b.minimal.appTree, b.project, b.plan, patch?.tops);
+  const why = unreadable
+    ? unreadable
+    : elf
+      ? `the app holds an ELF object (${elf}): its libraries go in the system layer`
+      : patch?.refused
+        ? patch.refused
+        : patch && !patch.record
+          ? `the project's own distribution (${b.project.name ?? "?"}) is not among those installed: its wheel cannot be patched`
+          : await sameAppTree(b.minimal.appTree, b.project, b.plan, patch?.tops);
   if (why)
     ctx.reporter.emit({
       type: "log",

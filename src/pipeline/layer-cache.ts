@@ -193,7 +193,9 @@ export async function lowerKey(
   const patchable = await patchableFiles(project, final, chosen);
   for (const f of chosen) {
     if (patchable.has(f)) {
-      h.update(`\0patchable ${f}\0`);
+      // Its name and mode (the installed copy keeps the mode it was built with), not its bytes.
+      const mode = ((await lstat(join(project.dir, f)).catch(() => undefined))?.mode ?? 0) & 0o7777;
+      h.update(`\0patchable ${f} ${mode.toString(8)}\0`);
       continue;
     }
     const data = await contextBytes(project, final, f);

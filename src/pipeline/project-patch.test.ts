@@ -174,6 +174,10 @@ describe("an app installed as its own wheel", () => {
     };
     const tree = new Set(["smoke.py", "src/pkg/cli.py", "src/pkg/notes.py"]);
     expect(unpatchable([{ rel: "src/pkg/cli.py" }, { rel: "smoke.py" }], info, tree)).toBeUndefined();
+    // Its installed copy had no bytecode where the others had: it did not compile; now pip would compile it.
+    expect(
+      unpatchable([{ rel: "src/pkg/cli.py" }], { ...info, uncompiled: ["/site/pkg/cli.py"] }, tree),
+    ).toMatch(/has no bytecode/);
     expect(unpatchable([{ rel: "src/pkg/notes.py" }], info, tree)).toMatch(
       /^src\/pkg\/notes\.py changed, and it is not a file the project's wheel installs as it is/,
     );
@@ -292,6 +296,8 @@ describe("a project layer patched from the cached tree", () => {
     const info = await describePatch(project, new Set(["src/wordstats/cli.py", "smoke.py"]), closure, root);
     expect(info.installed).toEqual({ "src/wordstats/cli.py": `${site}/wordstats/cli.py` });
     expect(info.appOnly).toEqual(["smoke.py"]);
+    expect(info.uncompiled).toEqual([]);
+    expect(info.refused).toBeUndefined();
     expect(info.tops).toEqual(["wordstats"]);
 
     const next = `${files[`${site}/wordstats/cli.py`]}# changed\n`;

@@ -111,6 +111,10 @@ export interface ProjectPatchInfo {
    * a change to one of them changes the app's tree only.
    */
   readonly appOnly: readonly string[];
+  /** The installed `.py` files without bytecode where the others have it (a source that did not compile then). */
+  readonly uncompiled?: readonly string[];
+  /** Why the wheel cannot be patched at all, when it cannot. */
+  readonly refused?: string;
   /** The project distribution's RECORD (absolute). */
   readonly record?: string;
   /** The wheel's top-level directories, removed from the app's tree (they would shadow the installed ones). */
@@ -141,7 +145,7 @@ export function wheelTops(recordText: string): string[] {
   for (const [path = ""] of parseCsv(recordText)) {
     if (!path.includes("/") || path.startsWith("../") || posix.isAbsolute(path)) continue;
     const top = path.split("/")[0]!;
-    if (!/\.(dist-info|data)$/.test(top)) tops.add(top);
+    if (!/\.(dist-info|data)$/.test(top) && top !== "__pycache__") tops.add(top);
   }
   return [...tops].sort();
 }
@@ -192,7 +196,28 @@ export async function describePatch(
     (rel) => !installed[rel] && !inSite.some((f) => endsWith(rel, f.siteRel)),
   );
   const tops = record ? wheelTops(await readFile(join(root, record), "utf8")) : [];
-  return { files, installed, appOnly, record, tops };
+  // pip compiled every source it could: one without bytecode did not compile, and would get it now.
+  const pycSources = new Set((layer?.files ?? []).flatMap((f) => pycSource(f.path) ?? []));
+  const uncompiled = pycSources.size ? Object.values(installed).filter((p) => !pycSources.has(p)) : [];
+  // A direct_url.json holding the wheel's hash (newer pip) would keep the old wheel's.
+  const directUrl = record && posix.join(posix.dirname(record), "direct_url.json");
+  const hashed =
+    directUrl &&
+    layer?.files.some((f) => f.path === directUrl) &&
+    /"hash(es)?"/.test(await readFile(join(root, directUrl), "utf8"));
+  return {
+    files,
+    installed,
+    appOnly,
+    record,
+    tops,
+    uncompiled,
+    ...(hashed
+      ? {
+          refused: "pip recorded the wheel's hash in direct_url.json: a patched wheel would keep the old one",
+        }
+      : {}),
+  };
 }
 
 /** The patchable files whose bytes changed since the entry was written, each with its new sha256. */
@@ -221,7 +246,10 @@ export function unpatchable(
   appTreeFiles: ReadonlySet<string>,
 ): string | undefined {
   for (const { rel } of changed) {
-    if (info.installed[rel] || (info.appOnly.includes(rel) && appTreeFiles.has(rel))) continue;
+    const at = info.installed[rel];
+    if (at && info.uncompiled?.includes(at))
+      return `${rel} changed, and its installed copy has no bytecode (it did not compile before): the wheel is rebuilt`;
+    if (at || (info.appOnly.includes(rel) && appTreeFiles.has(rel))) continue;
     return `${rel} changed, and it is not a file the project's wheel installs as it is: the wheel is rebuilt`;
   }
   return undefined;

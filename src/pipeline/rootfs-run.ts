@@ -183,23 +183,34 @@ const makedev = (major: number, minor: number): number =>
   ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);
 
 let available: Promise<true | string> | undefined;
+/** The memo of a positive check: removed when the runner then fails to set a run up. */
+let memoFile: string | undefined;
 const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /**
  * What a positive check holds for: this boot of the kernel, this process's user, mount and PID
- * namespaces (another container has others), its user ID, and the unshare binary (path, inode,
- * size, mtime). Undefined when any of it cannot be read.
+ * namespaces (another container has others), its capabilities, no-new-privileges and seccomp
+ * modes, its user ID, and the unshare binary (path, inode, size, mtime). Undefined when any of it
+ * cannot be read.
  */
 async function runnerFingerprint(): Promise<string | undefined> {
   try {
-    const [boot, ...ns] = await Promise.all([
+    const [boot, status, ...ns] = await Promise.all([
       readFile("/proc/sys/kernel/random/boot_id", "utf8"),
+      readFile("/proc/self/status", "utf8"),
       ...["user", "mnt", "pid"].map((n) => readlink(`/proc/self/ns/${n}`)),
     ]);
+    // The process's capabilities and restrictions (`docker exec` with and without --privileged share namespaces).
+    const limits = status
+      .split("\n")
+      .filter((l) => /^(CapEff|CapBnd|NoNewPrivs|Seccomp):/.test(l))
+      .map((l) => l.replace(/\s+/g, ""));
     for (const dir of SYSTEM_PATH.split(":")) {
       const st = await stat(join(dir, "unshare")).catch(() => undefined);
       if (st?.isFile())
-        return [boot.trim(), ...ns, process.getuid?.(), dir, st.ino, st.size, st.mtimeMs].join(" ");
+        return [boot.trim(), ...ns, ...limits, process.getuid?.(), dir, st.ino, st.size, st.mtimeMs].join(
+          " ",
+        );
     }
   } catch {
     // not Linux's /proc: no fingerprint, the check runs
@@ -216,6 +227,7 @@ async function runnerFingerprint(): Promise<string | undefined> {
  * answer is never kept: what is fixed is seen at once.
  */
 export function rootfsRunAvailable(memo?: string): Promise<true | string> {
+  memoFile ??= memo;
   available ??= (async () => {
     if (typeof process.getuid !== "function" || process.getuid() !== 0)
       return "proving the image without an engine needs root";
@@ -384,7 +396,9 @@ function spawnIn(
     });
     child.on("close", (code, sig) => {
       ctx.signal.removeEventListener("abort", kill);
-      if (code === RUNNER_FAILED && !ctx.signal.aborted)
+      if (code === RUNNER_FAILED && !ctx.signal.aborted) {
+        // The check's memo vouched for what does not work here (any more): the next build checks again.
+        if (memoFile) void rm(memoFile, { force: true }).catch(() => undefined);
         reject(
           new SlimwheelError(
             "engine",
@@ -395,7 +409,7 @@ function spawnIn(
             },
           ),
         );
-      else resolve({ code: code ?? (sig ? 128 + 9 : 1), stdout, stderr });
+      } else resolve({ code: code ?? (sig ? 128 + 9 : 1), stdout, stderr });
     });
   });
 }
