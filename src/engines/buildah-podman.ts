@@ -149,10 +149,13 @@ async function buildahRun(
     if (options.user) args.push("--user", options.user);
     if (options.workdir) args.push("--workingdir", options.workdir);
     for (const [k, v] of Object.entries(options.env ?? {})) args.push("--env", `${k}=${v}`);
+    // Its own process group: chroot isolation has no PID namespace, and a command buildah started
+    // (a boot test's server) would outlive a cancelled `buildah run`.
     return await execRetryingRuntimeFault("buildah", [...args, ctr, "--", ...command], {
       env,
       signal: ctx.signal,
       allowFailure: true,
+      group: true,
       doing: `running ${command.join(" ")} in ${image}`,
     });
   } finally {

@@ -22,6 +22,12 @@ export interface ExecOptions {
   readonly hint?: string;
   /** Do not throw on a non-zero exit; return the result instead. */
   readonly allowFailure?: boolean;
+  /**
+   * Run it in a process group of its own, and end the whole group — on cancel (SIGTERM, SIGKILL
+   * 10 s later) and once it exits (SIGKILL to what is left): for a program whose children may
+   * outlive it, as the command `buildah run --isolation chroot` runs (a boot test's server).
+   */
+  readonly group?: boolean;
 }
 
 export interface ExecResult {
@@ -43,12 +49,36 @@ function tail(s: string, max = 4000): string {
 export function exec(file: string, args: readonly string[], options: ExecOptions): Promise<ExecResult> {
   const doing = options.doing ?? `running ${file}`;
   return new Promise((resolve, reject) => {
+    const group = options.group === true;
     const child = spawn(file, [...args], {
       cwd: options.cwd,
       env: options.env as NodeJS.ProcessEnv,
-      signal: options.signal,
+      // A group's cancel is ours (below): Node's would signal the leader alone.
+      signal: group ? undefined : options.signal,
+      detached: group,
       stdio: ["pipe", "pipe", "pipe"],
     });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // the group is gone
+      }
+    };
+    if (group && options.signal) {
+      const signal = options.signal;
+      const onAbort = () => {
+        killGroup("SIGTERM");
+        const force = setTimeout(() => killGroup("SIGKILL"), 10_000);
+        child.once("exit", () => clearTimeout(force));
+        child.emit("error", Object.assign(new Error("The operation was aborted"), { name: "AbortError" }));
+      };
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener("abort", onAbort, { once: true });
+      child.once("close", () => signal.removeEventListener("abort", onAbort));
+    }
+    // Nothing of the group outlives the program.
+    if (group) child.once("exit", () => killGroup("SIGKILL"));
     let stdout = "";
     let stderr = "";
     const { onLine } = options;
