@@ -208,7 +208,7 @@ export async function lowerKey(
 
 /**
  * The closure's long lists — each layer's files, each dropped group's paths, 1.5 MB of JSON for a
- * Django app — are kept in a file of their own beside the entry (`KEY.closure`): reading and
+ * Django app — are kept in a file of their own beside the entry (`KEY.DIGEST.closure`): reading and
  * parsing them took 35–50 ms of a code-only rebuild before its proofs could start. The file is
  * named by the digest of what it holds, which the entry records (`closureLists`): an entry always
  * names its own lists, whatever was written since under its key. The entry's closure reads them
