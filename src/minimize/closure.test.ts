@@ -310,6 +310,9 @@ describe.skipIf(!hasGcc)("computeClosure over a fixture root", () => {
     expect(of("dependencies")).not.toContain("/usr/local/lib/python3.11/dist-packages/foo/util.py");
     expect(of("dependencies").some((p) => p.includes("/bar"))).toBe(true);
     expect(of("system")).toContain("/opt/conf/libconf.so.1");
+    // The tally by reason counts each kept file once (the report's file counts come from it).
+    for (const l of own.layers)
+      expect(Object.values(l.byReason).reduce((n, r) => n + (r?.files ?? 0), 0)).toBe(l.files.length);
   });
 
   it("expands a library's $ORIGIN from the path it was found by, not its symlink target", () => {

@@ -32,8 +32,8 @@ import {
   publishStored,
   rememberLayers,
   reusableImportTest,
-  usableEntry,
   startProjectLayer,
+  usableEntry,
   writeAppLayer,
 } from "./fast-build.js";
 import { finalBaseImage, type GitFacts, gitFacts, LABEL, pinnedDigest, projectLabels } from "./labels.js";
@@ -43,7 +43,6 @@ import {
   type LayerCacheEntry,
   layerCacheDirs,
   lowerKey,
-  parseClosureLists,
   runnerMemo,
 } from "./layer-cache.js";
 import { checkMinimalCommands, checkMinimalHost } from "./minimal-checks.js";
@@ -421,18 +420,9 @@ async function fastBuild(
       return { image, project: await finishing, ms: ctx.now() - started };
     })();
     assembling.catch(() => assemblyFailed.abort());
-    // The closure's lists (the report's file counts, a failed proof's hints) parsed while the proofs run.
-    const parsed = setTimeout(() => {
-      try {
-        parseClosureLists(entry.closure);
-      } catch {
-        // reported where a list is used
-      }
-    }, 20);
     // Both are awaited before either's failure is reported (no work is left running); a failed
     // proof is the one reported when both fail, unless the proofs were stopped by the assembly's failure.
     const [proved, built] = await Promise.allSettled([proving, assembling]);
-    clearTimeout(parsed);
     if (built.status === "rejected" && assemblyFailed.signal.aborted && !ctx.signal.aborted)
       throw built.reason;
     if (proved.status === "rejected") throw proved.reason;

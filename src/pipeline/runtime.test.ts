@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { runtimeLines } from "../report/runtime.js";
+import { runtimeJson, runtimeLines } from "../report/runtime.js";
 import { candidates, rowLabel } from "./compare.js";
 import { resolveRuntime } from "./minimize.js";
 
@@ -52,5 +52,28 @@ describe("runtimeLines", () => {
       "kept 40.1 MB: runtime 40.0 MB, app 0.1 MB",
       "dropped 32.0 MB: shell & tools 30.0 MB (400 files), docs 2.0 MB (10 files)",
     ]);
+  });
+});
+
+describe("runtimeJson", () => {
+  it("counts each layer's files by reason, without reading its file list (a cached closure's is on disk)", () => {
+    const layer = (role: string, byReason: object) =>
+      Object.defineProperty({ role, bytes: 5, byReason }, "files", {
+        get: () => {
+          throw new Error("the list was read");
+        },
+      });
+    const json = runtimeJson({
+      layers: [
+        layer("runtime", { interpreter: { files: 3, bytes: 2 }, elf: { files: 4, bytes: 3 } }),
+        layer("app", {}),
+      ] as never,
+      dropped: [{ group: "docs", bytes: 2, files: 7, paths: [] }],
+    });
+    expect(json.layers).toEqual([
+      { role: "runtime", bytes: 5, files: 7 },
+      { role: "app", bytes: 5, files: 0 },
+    ]);
+    expect(json.dropped).toEqual([{ group: "docs", bytes: 2, files: 7 }]);
   });
 });

@@ -7,6 +7,13 @@ import type { RuntimePreview } from "../pipeline/runtime-preview.js";
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+/**
+ * A layer's file count, from its tally by reason (which counts each kept file once): a cached
+ * closure's file lists are read from disk only when a list itself is needed.
+ */
+const keptFiles = (l: Closure["layers"][number]): number =>
+  Object.values(l.byReason).reduce((n, r) => n + (r?.files ?? 0), 0);
+
 /** Lines like `kept    runtime 41.2 MB · system 3.1 MB …` and `dropped shell & tools 12.0 MB (310 files) …`. */
 export function runtimeLines(closure: Pick<Closure, "layers" | "dropped">): string[] {
   const kept = closure.layers.reduce((n, l) => n + l.bytes, 0);
@@ -21,7 +28,7 @@ export function runtimeLines(closure: Pick<Closure, "layers" | "dropped">): stri
 /** The same, for `--json`: bytes and file counts per layer and per dropped group. */
 export function runtimeJson(closure: Pick<Closure, "layers" | "dropped">) {
   return {
-    layers: closure.layers.map((l) => ({ role: l.role, bytes: l.bytes, files: l.files.length })),
+    layers: closure.layers.map((l) => ({ role: l.role, bytes: l.bytes, files: keptFiles(l) })),
     dropped: closure.dropped.map((d) => ({ group: d.group, bytes: d.bytes, files: d.files })),
   };
 }
