@@ -5,6 +5,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -23,6 +24,7 @@ import {
   writeRootfs,
 } from "./buildah.js";
 import { computeClosure } from "./closure.js";
+import { pycHeader } from "./pyc.testutil.js";
 
 describe("layerEpoch", () => {
   const commit = 1_750_000_000; // the last commit
@@ -184,31 +186,46 @@ describe("minimalConfig", () => {
 });
 
 describe("the layer cache's merged tree", () => {
-  it("stays when its stamp is the layers', and is replaced — its bytecode cache removed — when the same key holds others", async () => {
+  it("stays when its stamp is the layers', and is replaced — its bytecode cache seeded anew — when the same key holds others", async () => {
     const dir = mkdtempSync(join(tmpdir(), "slimwheel-rootfs-"));
     try {
       const layer = (name: string, content: string) => {
         const d = join(dir, name, "usr", "lib");
-        mkdirSync(d, { recursive: true });
+        mkdirSync(join(d, "__pycache__"), { recursive: true });
         writeFileSync(join(d, "mod.py"), content);
+        // Valid for the source as the tree has it (mtime: the layer's epoch, 0 here), then a stale one.
+        writeFileSync(join(d, "__pycache__", "mod.cpython-311.pyc"), pycHeader(0, 0, content.length));
+        writeFileSync(join(d, "old.py"), "x");
+        writeFileSync(join(d, "__pycache__", "old.cpython-311.pyc"), pycHeader(0, 7, 1));
         return [{ role: "dependencies" as const, dir: join(dir, name) }];
       };
       const dest = join(dir, "rootfs", "KEY");
+      const seeded = join(`${dest}.pycache`, "usr", "lib", "mod.cpython-311.pyc");
       mkdirSync(join(dir, "rootfs"));
       const epoch = () => 0;
       await writeRootfs(layer("one", "v1"), dest, epoch, treeStamp(["sha256:1"]));
       expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v1");
       expect(await readTreeStamp(dest)).toBe(treeStamp(["sha256:1"]));
-      mkdirSync(`${dest}.pycache`);
-      // The same layers: the tree there is this one (a build may be proving in it).
+      // The proofs' cache starts with the tree's valid bytecode, linked; the stale one is left out.
+      expect(statSync(seeded).ino).toBe(
+        statSync(join(dest, "usr", "lib", "__pycache__", "mod.cpython-311.pyc")).ino,
+      );
+      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "old.cpython-311.pyc"))).toBe(false);
+      expect(statSync(join(`${dest}.pycache`, "usr")).mode & 0o7777).toBe(0o1777);
+      writeFileSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"), "by a proof");
+      // The same layers: the tree there is this one (a build may be proving in it), its cache too.
       await writeRootfs(layer("two", "v2"), dest, epoch, treeStamp(["sha256:1"]));
       expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v1");
+      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(true);
       // Other layers under the same key: replaced, with the bytecode compiled from the old files gone.
       await writeRootfs(layer("three", "v3"), dest, epoch, treeStamp(["sha256:2"]));
       expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v3");
       expect(await readTreeStamp(dest)).toBe(treeStamp(["sha256:2"]));
-      expect(existsSync(`${dest}.pycache`)).toBe(false);
-      expect(readdirSync(join(dir, "rootfs")).sort()).toEqual(["KEY", "KEY.layers"]);
+      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(false);
+      expect(statSync(seeded).ino).toBe(
+        statSync(join(dest, "usr", "lib", "__pycache__", "mod.cpython-311.pyc")).ino,
+      );
+      expect(readdirSync(join(dir, "rootfs")).sort()).toEqual(["KEY", "KEY.layers", "KEY.pycache"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

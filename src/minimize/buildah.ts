@@ -36,6 +36,7 @@ import {
   computeClosure,
   type LayerRole,
 } from "./closure.js";
+import { seedPycachePrefix } from "./pyc.js";
 
 /** What each layer holds, for the image's history (`inspect`, `docker history`). */
 const ROLE_SAYS: Record<string, string> = {
@@ -357,9 +358,11 @@ export const readTreeStamp = (dest: string): Promise<string | undefined> =>
  * its app, where a code-only rebuild runs its proofs with the new app mounted at /app. `stamp`
  * names what it is made of (`treeStamp`): a tree already there with the same stamp is this one (a
  * build may be proving in it) and stays; another one — the same key can hold other layers, as a
- * project's `.py` files count by name only (src/pipeline/project-patch.ts) — is replaced, and the
- * proofs' bytecode cache beside it (compiled from the old files, whose mtimes and sizes may match
- * the new ones') removed.
+ * project's `.py` files count by name only (src/pipeline/project-patch.ts) — is replaced. The
+ * proofs' bytecode cache beside it (`TREE.pycache`, PYTHONPYCACHEPREFIX's layout) is replaced by
+ * one seeded with the new tree's own valid bytecode (hard links, see `seedPycachePrefix`): what
+ * was compiled from the old files, whose mtimes and sizes may match the new ones', never serves
+ * the new tree, and the first proofs in it do not compile the stdlib and the dependencies again.
  */
 export async function writeRootfs(
   trees: readonly { role: LayerRole; dir: string }[],
@@ -370,7 +373,9 @@ export async function writeRootfs(
   const there = await stat(dest).catch(() => undefined);
   if (there && (await readTreeStamp(dest)) === stamp) return;
   const tmp = `${dest}.tmp-${process.pid}`;
+  const seed = `${dest}.pycache.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
+  await rm(seed, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
     // The mtimes the image has (its .pyc headers match them): each layer's epoch, an upper layer's
@@ -396,23 +401,40 @@ export async function writeRootfs(
     // The tree's own time is when it was written (cache prune spares young trees).
     const now = new Date();
     await utimes(tmp, now, now);
+    // The proofs' bytecode cache starts with the tree's own valid bytecode (hard links), so the
+    // first code-only rebuild does not compile the stdlib and the dependencies again. Only a speed-up:
+    // a failure leaves the cache to fill as the proofs run.
+    const seeded = await seedPycachePrefix(tmp, seed).then(
+      () => true,
+      () => rm(seed, { recursive: true, force: true }).then(() => false),
+    );
     if (there) {
       // Another tree under this key: moved aside (a proof running in it keeps its files), then removed.
       const stale = `${dest}.stale-${process.pid}`;
       await rename(dest, stale).catch(() => undefined);
       await rm(stale, { recursive: true, force: true });
-      await rm(`${dest}.pycache`, { recursive: true, force: true });
     }
-    await rename(tmp, dest).catch(async (e: NodeJS.ErrnoException) => {
-      // Another build wrote the same tree first: keep its.
-      if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
-      await rm(tmp, { recursive: true, force: true });
-    });
+    const ours = await rename(tmp, dest).then(
+      () => true,
+      async (e: NodeJS.ErrnoException) => {
+        // Another build wrote the same tree first: keep its.
+        if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
+        await rm(tmp, { recursive: true, force: true });
+        return false;
+      },
+    );
+    if (ours) {
+      // Bytecode compiled from another tree's files (whose mtimes and sizes may match) goes with it.
+      await rm(`${dest}.pycache`, { recursive: true, force: true });
+      if (seeded) await rename(seed, `${dest}.pycache`).catch(() => undefined);
+    }
+    await rm(seed, { recursive: true, force: true });
     const stampTmp = `${dest}.layers.${process.pid}.tmp`;
     await writeFile(stampTmp, stamp);
     await rename(stampTmp, `${dest}.layers`);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
+    await rm(seed, { recursive: true, force: true });
     throw e;
   }
 }

@@ -6,6 +6,16 @@
  * clamped one when — and only when — the .pyc matched the source before (flags 0, same mtime, same
  * size): the source bytes are unchanged, so the .pyc stays valid, and the result is deterministic.
  */
+import {
+  chmodSync,
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+} from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
@@ -59,4 +69,78 @@ export async function retimePyc(file: string, source: PycSource, mtime: number):
   } finally {
     await fh.close();
   }
+}
+
+/** The tree's directories that are not the image's own files: mount points of a run. */
+const RUN_MOUNTS = new Set(["app", "dev", "proc", "tmp", "sys"]);
+
+/**
+ * Seeds `cache`, a bytecode cache in PYTHONPYCACHEPREFIX's layout (`/usr/lib/python3.11/json/
+ * __pycache__/decoder.cpython-311.pyc` is `CACHE/usr/lib/python3.11/json/decoder.cpython-311.pyc`),
+ * with hard links to the tree's own .pyc files that Python would use: timestamp-based ones that
+ * match their source in the tree, and hash-based ones that Python checks against their source.
+ * Unchecked hash-based ones (whose source may be patched over) and stale ones are left out: Python
+ * compiles those and caches its own. Its directories are mode 1777 (a run's user adds its own
+ * bytecode there); Python replaces a cached file with a new one (a rename), never writes into
+ * one, so the tree's files stay as they are. Mount points of a run (/app, /dev, /proc, /tmp) are
+ * skipped. Returns the number of files linked.
+ */
+export async function seedPycachePrefix(tree: string, cache: string): Promise<number> {
+  // Synchronous calls: thousands of small ones (a Django image has ~10,000 entries), where each
+  // promise round trip cost more than the call itself (a Django tree: 0.68 s against 0.15 s).
+  const made = new Set<string>();
+  const dir = (rel: string): void => {
+    if (made.has(rel)) return;
+    if (rel) dir(dirname(rel) === "." ? "" : dirname(rel));
+    const at = rel ? join(cache, rel) : cache;
+    try {
+      mkdirSync(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    chmodSync(at, 0o1777);
+    made.add(rel);
+  };
+  const header = Buffer.alloc(16);
+  const usable = (file: string, source: string): boolean => {
+    const st = statSync(source, { throwIfNoEntry: false });
+    if (!st?.isFile()) return false;
+    const fd = openSync(file, "r");
+    let n: number;
+    try {
+      n = readSync(fd, header, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+    const h = header.subarray(0, n);
+    if (h.length === 16 && h.readUInt32LE(4) === 3) return true; // checked hash-based
+    return pycState(h, { mtimeSeconds: st.mtimeMs / 1000, size: st.size }) === "valid";
+  };
+  let linked = 0;
+  const seed = (rel: string, pycache: string): void => {
+    for (const e of readdirSync(join(tree, pycache), { withFileTypes: true })) {
+      if (!e.isFile() || !e.name.endsWith(".pyc")) continue;
+      const file = join(tree, pycache, e.name);
+      const source = pycSource(join(pycache, e.name));
+      if (!source || !usable(file, join(tree, source))) continue;
+      dir(rel);
+      try {
+        linkSync(file, join(cache, rel, e.name));
+        linked++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      }
+    }
+  };
+  const walk = (rel: string): void => {
+    for (const e of readdirSync(rel ? join(tree, rel) : tree, { withFileTypes: true })) {
+      // Dirent types come from the directory (lstat): a link to a directory is not followed.
+      if (!e.isDirectory() || (!rel && (RUN_MOUNTS.has(e.name) || e.name.startsWith(".")))) continue;
+      const sub = rel ? `${rel}/${e.name}` : e.name;
+      if (e.name === "__pycache__") seed(rel, sub);
+      else walk(sub);
+    }
+  };
+  walk("");
+  return linked;
 }

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { link, mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -42,6 +42,19 @@ async function entry(key: string, blobs: string[], ageMs: number) {
 }
 
 describe("the layer cache in cache ls|prune", () => {
+  it("counts a bytecode cache's links to the tree's files once", async () => {
+    const dirs = await entry(hex("a"), [hex("1")], 1000);
+    const bytes = async () => (await listLayerCache(dirs)).items.find((i) => i.kind === "layers")!.bytes;
+    const before = await bytes();
+    await link(
+      join(dirs.rootfs, hex("a"), "usr", "f"),
+      join(dirs.rootfs, `${hex("a")}.pycache`, "usr", "f.pyc"),
+    );
+    expect(await bytes()).toBe(before);
+    await writeFile(join(dirs.rootfs, `${hex("a")}.pycache`, "usr", "g.pyc"), "12");
+    expect(await bytes()).toBe(before + 2);
+  });
+
   it("lists entries with their trees and the shared store; prunes old entries and the blobs only they used", async () => {
     await entry(hex("a"), [hex("1"), hex("2")], 10 * 86_400_000);
     const dirs = await entry(hex("b"), [hex("2"), hex("3")], 1000);

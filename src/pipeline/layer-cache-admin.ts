@@ -3,6 +3,7 @@
  * their trees, the shared blob store, and what is garbage — unreadable entries, a write's leftover,
  * a tree or a blob no entry uses (older than an hour: a build in progress writes them before its entry).
  */
+import type { Stats } from "node:fs";
 import { lstat, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
@@ -43,16 +44,24 @@ async function names(dir: string): Promise<string[]> {
   }
 }
 
-/** Bytes of a tree on disk (files' sizes; links and directories count nothing). */
-export async function treeBytes(dir: string): Promise<number> {
+/** Bytes of a tree on disk (files' sizes, a hard-linked file once in `seen`; symlinks and directories count nothing). */
+export async function treeBytes(dir: string, seen: Set<string> = new Set()): Promise<number> {
   let n = 0;
   const st = await lstat(dir).catch(() => undefined);
   if (!st) return 0;
-  if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+  // A file with other links (the bytecode cache links the tree's .pyc files) counts once in `seen`.
+  const once = (f: Stats) => {
+    if (f.nlink < 2) return f.size;
+    const id = `${f.dev}:${f.ino}`;
+    if (seen.has(id)) return 0;
+    seen.add(id);
+    return f.size;
+  };
+  if (!st.isDirectory()) return st.isFile() ? once(st) : 0;
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) n += await treeBytes(p);
-    else if (e.isFile()) n += (await lstat(p)).size;
+    if (e.isDirectory()) n += await treeBytes(p, seen);
+    else if (e.isFile()) n += once(await lstat(p));
   }
   return n;
 }
@@ -112,11 +121,12 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       keys.add(key);
       const blobs = json.lower.map((l) => l.blob?.digest).filter((d): d is string => typeof d === "string");
       for (const b of blobs) used.add(b);
+      const linked = new Set<string>();
       items.push({
         kind: "layers",
         key,
         paths: [file, ...(listsFile ? [listsFile] : []), tree, `${tree}.layers`, pycache],
-        bytes: st.size + listsBytes + (await treeBytes(tree)) + (await treeBytes(pycache)),
+        bytes: st.size + listsBytes + (await treeBytes(tree, linked)) + (await treeBytes(pycache, linked)),
         modifiedMs: st.mtimeMs,
         blobs,
         fastPath: json.fastPath?.ok === true,

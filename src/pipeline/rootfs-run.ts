@@ -291,7 +291,9 @@ export interface RootfsImage {
    * PYCACHE_PREFIX, with PYTHONPYCACHEPREFIX pointing there and writing allowed (an image's
    * PYTHONDONTWRITEBYTECODE is lifted for the run). The image's own files are what runs —
    * a module whose source is missing still fails — but its compiled form is not recomputed at
-   * every proof: the images' stdlib often has no valid .pyc (official images delete them).
+   * every proof: the images' stdlib often has no valid .pyc (official images delete them). The
+   * layer cache seeds it with links to the tree's own valid .pyc files when it writes the tree
+   * (`seedPycachePrefix`, ../minimize/pyc.ts).
    */
   readonly pycache?: string;
   /** Host files bind-mounted over the tree's (`target`: absolute in the image), e.g. a patched wheel's files. */
