@@ -200,7 +200,8 @@ describe("the layer cache's merged tree", () => {
         return [{ role: "dependencies" as const, dir: join(dir, name) }];
       };
       const dest = join(dir, "rootfs", "KEY");
-      const seeded = join(`${dest}.pycache`, "usr", "lib", "mod.cpython-311.pyc");
+      const cache = join(dest, ".slimwheel-pycache");
+      const seeded = join(cache, "usr", "lib", "mod.cpython-311.pyc");
       mkdirSync(join(dir, "rootfs"));
       const epoch = () => 0;
       await writeRootfs(layer("one", "v1"), dest, epoch, treeStamp(["sha256:1"]));
@@ -210,22 +211,25 @@ describe("the layer cache's merged tree", () => {
       expect(statSync(seeded).ino).toBe(
         statSync(join(dest, "usr", "lib", "__pycache__", "mod.cpython-311.pyc")).ino,
       );
-      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "old.cpython-311.pyc"))).toBe(false);
-      expect(statSync(join(`${dest}.pycache`, "usr")).mode & 0o7777).toBe(0o1777);
-      writeFileSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"), "by a proof");
+      expect(existsSync(join(cache, "usr", "lib", "old.cpython-311.pyc"))).toBe(false);
+      expect(statSync(join(cache, "usr")).mode & 0o7777).toBe(0o1777);
+      writeFileSync(join(cache, "usr", "lib", "compiled.cpython-311.pyc"), "by a proof");
+      // An earlier slimwheel's cache beside the tree goes when the tree is written again.
+      mkdirSync(`${dest}.pycache`);
       // The same layers: the tree there is this one (a build may be proving in it), its cache too.
       await writeRootfs(layer("two", "v2"), dest, epoch, treeStamp(["sha256:1"]));
       expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v1");
-      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(true);
+      expect(existsSync(join(cache, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(true);
       // Other layers under the same key: replaced, with the bytecode compiled from the old files gone.
       await writeRootfs(layer("three", "v3"), dest, epoch, treeStamp(["sha256:2"]));
       expect(readFileSync(join(dest, "usr", "lib", "mod.py"), "utf8")).toBe("v3");
       expect(await readTreeStamp(dest)).toBe(treeStamp(["sha256:2"]));
-      expect(existsSync(join(`${dest}.pycache`, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(false);
+      expect(existsSync(join(cache, "usr", "lib", "compiled.cpython-311.pyc"))).toBe(false);
       expect(statSync(seeded).ino).toBe(
         statSync(join(dest, "usr", "lib", "__pycache__", "mod.cpython-311.pyc")).ino,
       );
-      expect(readdirSync(join(dir, "rootfs")).sort()).toEqual(["KEY", "KEY.layers", "KEY.pycache"]);
+      expect(statSync(cache).mode & 0o7777).toBe(0o1777);
+      expect(readdirSync(join(dir, "rootfs")).sort()).toEqual(["KEY", "KEY.layers"]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

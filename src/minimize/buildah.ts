@@ -7,6 +7,7 @@
  */
 
 import {
+  chmod,
   copyFile,
   cp,
   link,
@@ -36,7 +37,7 @@ import {
   computeClosure,
   type LayerRole,
 } from "./closure.js";
-import { seedPycachePrefix } from "./pyc.js";
+import { PYCACHE_PREFIX, seedPycachePrefix } from "./pyc.js";
 
 /** What each layer holds, for the image's history (`inspect`, `docker history`). */
 const ROLE_SAYS: Record<string, string> = {
@@ -359,10 +360,11 @@ export const readTreeStamp = (dest: string): Promise<string | undefined> =>
  * names what it is made of (`treeStamp`): a tree already there with the same stamp is this one (a
  * build may be proving in it) and stays; another one — the same key can hold other layers, as a
  * project's `.py` files count by name only (src/pipeline/project-patch.ts) — is replaced. The
- * proofs' bytecode cache beside it (`TREE.pycache`, PYTHONPYCACHEPREFIX's layout) is replaced by
- * one seeded with the new tree's own valid bytecode (hard links, see `seedPycachePrefix`): what
- * was compiled from the old files, whose mtimes and sizes may match the new ones', never serves
- * the new tree, and the first proofs in it do not compile the stdlib and the dependencies again.
+ * proofs' bytecode cache (PYTHONPYCACHEPREFIX's layout) is a directory of the tree
+ * (PYCACHE_PREFIX), seeded with the tree's own valid bytecode (hard links, see
+ * `seedPycachePrefix`) and replaced with it in the same rename: what was compiled from the old
+ * files, whose mtimes and sizes may match the new ones', never serves the new tree, and the first
+ * proofs in it do not compile the stdlib and the dependencies again.
  */
 export async function writeRootfs(
   trees: readonly { role: LayerRole; dir: string }[],
@@ -373,9 +375,7 @@ export async function writeRootfs(
   const there = await stat(dest).catch(() => undefined);
   if (there && (await readTreeStamp(dest)) === stamp) return;
   const tmp = `${dest}.tmp-${process.pid}`;
-  const seed = `${dest}.pycache.tmp-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  await rm(seed, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   try {
     // The mtimes the image has (its .pyc headers match them): each layer's epoch, an upper layer's
@@ -398,43 +398,42 @@ export async function writeRootfs(
     const resolv = join(tmp, "etc", "resolv.conf");
     if (!(await stat(resolv).catch(() => undefined)))
       await copyFile("/etc/resolv.conf", resolv).catch(() => writeFile(resolv, ""));
+    // The proofs' bytecode cache, a directory of the tree (it goes wherever the tree goes), starts
+    // with the tree's own valid bytecode (hard links): the first code-only rebuild does not compile
+    // the stdlib and the dependencies again. Only a speed-up: what a failure leaves is valid links.
+    const cache = join(tmp, PYCACHE_PREFIX);
+    await mkdir(cache, { recursive: true });
+    await chmod(cache, 0o1777);
+    await seedPycachePrefix(tmp, cache).catch(() => undefined);
     // The tree's own time is when it was written (cache prune spares young trees).
     const now = new Date();
     await utimes(tmp, now, now);
-    // The proofs' bytecode cache starts with the tree's own valid bytecode (hard links), so the
-    // first code-only rebuild does not compile the stdlib and the dependencies again. Only a speed-up:
-    // a failure leaves the cache to fill as the proofs run.
-    const seeded = await seedPycachePrefix(tmp, seed).then(
-      () => true,
-      () => rm(seed, { recursive: true, force: true }).then(() => false),
-    );
     if (there) {
-      // Another tree under this key: moved aside (a proof running in it keeps its files), then removed.
+      // Another tree under this key: its stamp goes first (an interrupted replacement leaves no
+      // stamp, never a stamp of other layers); moved aside (a proof running in it keeps its files,
+      // its bytecode cache with it), then removed.
+      await rm(`${dest}.layers`, { force: true });
       const stale = `${dest}.stale-${process.pid}`;
       await rename(dest, stale).catch(() => undefined);
-      await rm(stale, { recursive: true, force: true });
+      await rm(stale, { recursive: true, force: true }).catch(() => undefined);
     }
     const ours = await rename(tmp, dest).then(
       () => true,
       async (e: NodeJS.ErrnoException) => {
-        // Another build wrote the same tree first: keep its.
+        // Another build wrote the same tree first: keep its (it writes its stamp).
         if (e.code !== "ENOTEMPTY" && e.code !== "EEXIST") throw e;
         await rm(tmp, { recursive: true, force: true });
         return false;
       },
     );
-    if (ours) {
-      // Bytecode compiled from another tree's files (whose mtimes and sizes may match) goes with it.
-      await rm(`${dest}.pycache`, { recursive: true, force: true });
-      if (seeded) await rename(seed, `${dest}.pycache`).catch(() => undefined);
-    }
-    await rm(seed, { recursive: true, force: true });
+    if (!ours) return;
     const stampTmp = `${dest}.layers.${process.pid}.tmp`;
     await writeFile(stampTmp, stamp);
     await rename(stampTmp, `${dest}.layers`);
+    // The cache of an earlier slimwheel, beside the tree: compiled from files this tree may not have.
+    await rm(`${dest}.pycache`, { recursive: true, force: true }).catch(() => undefined);
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    await rm(seed, { recursive: true, force: true });
     throw e;
   }
 }

@@ -69,6 +69,13 @@ describe("seedPycachePrefix", () => {
       await put("usr/lib/python3.11/__pycache__/orphan.cpython-311.pyc", pyc(0, 100, 1));
       await put("usr/lib/python3.11/__pycache__/short.cpython-311.pyc", "abc");
       await put("usr/lib/python3.11/short.py", "abc");
+      // A source that is a link, and a file without a .pyc's magic.
+      await put("usr/lib/python3.11/__pycache__/linked.cpython-311.pyc", pyc(0, 100, 5));
+      await symlink("json/decoder.py", join(tree, "usr/lib/python3.11/linked.py"));
+      const nomagic = pyc(0, 100, 0);
+      nomagic.writeUInt32LE(0, 0);
+      await put("usr/lib/python3.11/__pycache__/nomagic.cpython-311.pyc", nomagic);
+      await put("usr/lib/python3.11/nomagic.py", "");
       // A run's mount point, and a link to a directory (not followed).
       await put("app/m.py", "1");
       await put("app/__pycache__/m.cpython-311.pyc", pyc(0, 100, 1));

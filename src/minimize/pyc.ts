@@ -10,11 +10,11 @@ import {
   chmodSync,
   closeSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readSync,
-  statSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
@@ -71,6 +71,12 @@ export async function retimePyc(file: string, source: PycSource, mtime: number):
   }
 }
 
+/**
+ * Where the proofs' bytecode cache is in a layer cache's tree (PYTHONPYCACHEPREFIX): a directory of
+ * the tree itself, never of a layer, so it is replaced with the tree, in one rename.
+ */
+export const PYCACHE_PREFIX = "/.slimwheel-pycache";
+
 /** The tree's directories that are not the image's own files: mount points of a run. */
 const RUN_MOUNTS = new Set(["app", "dev", "proc", "tmp", "sys"]);
 
@@ -79,11 +85,14 @@ const RUN_MOUNTS = new Set(["app", "dev", "proc", "tmp", "sys"]);
  * __pycache__/decoder.cpython-311.pyc` is `CACHE/usr/lib/python3.11/json/decoder.cpython-311.pyc`),
  * with hard links to the tree's own .pyc files that Python would use: timestamp-based ones that
  * match their source in the tree, and hash-based ones that Python checks against their source.
- * Unchecked hash-based ones (whose source may be patched over) and stale ones are left out: Python
- * compiles those and caches its own. Its directories are mode 1777 (a run's user adds its own
- * bytecode there); Python replaces a cached file with a new one (a rename), never writes into
- * one, so the tree's files stay as they are. Mount points of a run (/app, /dev, /proc, /tmp) are
- * skipped. Returns the number of files linked.
+ * Unchecked hash-based ones (whose source may be patched over), stale ones, those whose source is
+ * a link (its target is read on this host, not in the image) and files without a .pyc's magic are
+ * left out: Python compiles those and caches its own. Its directories are mode 1777 (a run's user
+ * adds its own bytecode there); Python replaces a cached file with a new one (a rename), never
+ * writes into one, so the tree's files stay as they are. A seeded file Python rejects (a source
+ * patched over it) is compiled at each import, never replaced (the link is root's, in a sticky
+ * directory). Mount points of a run (/app, /dev, /proc, /tmp) and the tree's hidden top-level
+ * directories (the cache itself) are skipped. Returns the number of files linked.
  */
 export async function seedPycachePrefix(tree: string, cache: string): Promise<number> {
   // Synchronous calls: thousands of small ones (a Django image has ~10,000 entries), where each
@@ -103,7 +112,8 @@ export async function seedPycachePrefix(tree: string, cache: string): Promise<nu
   };
   const header = Buffer.alloc(16);
   const usable = (file: string, source: string): boolean => {
-    const st = statSync(source, { throwIfNoEntry: false });
+    // A source that is a link is left to Python (its target is the image's, not this host's).
+    const st = lstatSync(source, { throwIfNoEntry: false });
     if (!st?.isFile()) return false;
     const fd = openSync(file, "r");
     let n: number;
@@ -113,6 +123,7 @@ export async function seedPycachePrefix(tree: string, cache: string): Promise<nu
       closeSync(fd);
     }
     const h = header.subarray(0, n);
+    if (h.length < 4 || h.readUInt16LE(2) !== 0x0a0d) return false; // not a .pyc's magic
     if (h.length === 16 && h.readUInt32LE(4) === 3) return true; // checked hash-based
     return pycState(h, { mtimeSeconds: st.mtimeMs / 1000, size: st.size }) === "valid";
   };
@@ -132,15 +143,18 @@ export async function seedPycachePrefix(tree: string, cache: string): Promise<nu
       }
     }
   };
-  const walk = (rel: string): void => {
+  let dirs = 0;
+  const walk = async (rel: string): Promise<void> => {
+    // A large tree (tens of thousands of files) leaves the event loop free now and then.
+    if (++dirs % 256 === 0) await new Promise((r) => setImmediate(r));
     for (const e of readdirSync(rel ? join(tree, rel) : tree, { withFileTypes: true })) {
       // Dirent types come from the directory (lstat): a link to a directory is not followed.
       if (!e.isDirectory() || (!rel && (RUN_MOUNTS.has(e.name) || e.name.startsWith(".")))) continue;
       const sub = rel ? `${rel}/${e.name}` : e.name;
       if (e.name === "__pycache__") seed(rel, sub);
-      else walk(sub);
+      else await walk(sub);
     }
   };
-  walk("");
+  await walk("");
   return linked;
 }

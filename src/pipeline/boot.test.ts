@@ -186,6 +186,13 @@ describe("the hint of a failed proof", () => {
     expect(hint).not.toContain("x86_64");
   });
 
+  it("falls back to the plain hint when the dropped files cannot be read (the cache was pruned)", () => {
+    const gone = () => {
+      throw new Error("reading the layer cache's closure lists: ENOENT");
+    };
+    expect(failureHint(ctypesSmoke, { dropped: gone }, "see the output above")).toBe("see the output above");
+  });
+
   it("gives the --keep line of a dropped file, or of a directory whose files were dropped", () => {
     expect(failureHint(fileBoot, { dropped: () => dropped }, "x")).toContain(
       "--keep /usr/share/misc/magic.mgc",

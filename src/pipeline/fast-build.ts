@@ -25,11 +25,11 @@ import {
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Context } from "../context.js";
-import { SlimwheelError } from "../errors.js";
 import { type Engine, type EngineInfo, type ExportTarget, isLoopbackRef } from "../engines/types.js";
+import { SlimwheelError } from "../errors.js";
 import type { MinimalImage } from "../minimize/buildah.js";
-import type { Closure } from "../minimize/closure.js";
 import { assembleMinimal, layerEpoch, readTreeStamp, treeStamp } from "../minimize/buildah.js";
+import type { Closure } from "../minimize/closure.js";
 import { blobFile, type LayerBlob, writeLayerBlob } from "../oci/blob.js";
 import { type StoredImage, writeImage } from "../oci/image-writer.js";
 import { type BlobReport, pushImage } from "../oci/registry.js";
@@ -47,16 +47,16 @@ import {
   type LayerCacheDirs,
   type LayerCacheEntry,
   pycacheDir,
-  runnerMemo,
   readLayerEntry,
+  runnerMemo,
   writeLayerEntry,
 } from "./layer-cache.js";
 import {
   appShape,
   changedFiles,
   describePatch,
-  patchableFiles,
   type PycCompiler,
+  patchableFiles,
   sha256Hex,
   startProjectPatch,
   unpatchable,

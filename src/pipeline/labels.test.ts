@@ -9,8 +9,8 @@ import { assemblePlan } from "./assemble.js";
 import {
   finalBaseImage,
   gitFacts,
-  insideGitTree,
   imageLabels,
+  insideGitTree,
   LABEL,
   projectLabels,
   publicRemoteUrl,

@@ -29,7 +29,9 @@ async function entry(key: string, blobs: string[], ageMs: number) {
   await writeFile(closureFile(dirs, key, LISTS), '{"files":[],"paths":[]}');
   await mkdir(join(dirs.rootfs, key, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, key, "usr", "f"), "12345");
-  // The proofs' bytecode cache beside the tree (rootfs-run.ts).
+  // The proofs' bytecode cache in the tree (rootfs-run.ts), and an earlier slimwheel's beside it.
+  await mkdir(join(dirs.rootfs, key, ".slimwheel-pycache", "usr"), { recursive: true });
+  await writeFile(join(dirs.rootfs, key, ".slimwheel-pycache", "usr", "m.pyc"), "1234567");
   await mkdir(join(dirs.rootfs, `${key}.pycache`, "usr"), { recursive: true });
   await writeFile(join(dirs.rootfs, `${key}.pycache`, "usr", "m.pyc"), "1234567");
   const t = (Date.now() - ageMs) / 1000;
@@ -46,12 +48,10 @@ describe("the layer cache in cache ls|prune", () => {
     const dirs = await entry(hex("a"), [hex("1")], 1000);
     const bytes = async () => (await listLayerCache(dirs)).items.find((i) => i.kind === "layers")!.bytes;
     const before = await bytes();
-    await link(
-      join(dirs.rootfs, hex("a"), "usr", "f"),
-      join(dirs.rootfs, `${hex("a")}.pycache`, "usr", "f.pyc"),
-    );
+    const cache = join(dirs.rootfs, hex("a"), ".slimwheel-pycache", "usr");
+    await link(join(dirs.rootfs, hex("a"), "usr", "f"), join(cache, "f.pyc"));
     expect(await bytes()).toBe(before);
-    await writeFile(join(dirs.rootfs, `${hex("a")}.pycache`, "usr", "g.pyc"), "12");
+    await writeFile(join(cache, "g.pyc"), "12");
     expect(await bytes()).toBe(before + 2);
   });
 

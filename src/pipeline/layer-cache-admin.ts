@@ -8,7 +8,7 @@ import { lstat, readdir, readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { SlimwheelError } from "../errors.js";
 import type { PruneSelection } from "./cache-admin.js";
-import { closureFile, LAYER_CACHE_FORMAT, type LayerCacheDirs, pycacheDir } from "./layer-cache.js";
+import { closureFile, LAYER_CACHE_FORMAT, type LayerCacheDirs, legacyPycacheDir } from "./layer-cache.js";
 
 const GRACE_MS = 3_600_000;
 
@@ -86,6 +86,8 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
   const items: LayerCacheItem[] = [];
   const used = new Set<string>();
   const keys = new Set<string>();
+  // Files with several links (a tree's bytecode cache links its .pyc files) count once in all.
+  const linked = new Set<string>();
   for (const name of await names(dirs.entries)) {
     const file = join(dirs.entries, name);
     const st = await stat(file).catch(() => undefined);
@@ -116,12 +118,12 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
       typeof json?.closureLists === "string" ? closureFile(dirs, key, json.closureLists) : undefined;
     const listsBytes = listsFile ? ((await stat(listsFile).catch(() => undefined))?.size ?? 0) : 0;
     const tree = join(dirs.rootfs, key);
-    const pycache = pycacheDir(dirs, key);
+    // The bytecode cache is in the tree; an older one beside it goes with the entry too.
+    const pycache = legacyPycacheDir(dirs, key);
     if (json?.format === LAYER_CACHE_FORMAT && Array.isArray(json.lower)) {
       keys.add(key);
       const blobs = json.lower.map((l) => l.blob?.digest).filter((d): d is string => typeof d === "string");
       for (const b of blobs) used.add(b);
-      const linked = new Set<string>();
       items.push({
         kind: "layers",
         key,
@@ -147,7 +149,14 @@ export async function listLayerCache(dirs: LayerCacheDirs): Promise<LayerCacheLi
     if (owned && (keys.has(key) || items.some((i) => i.kind === "invalid" && i.key === key))) continue;
     const p = join(dirs.rootfs, name);
     const st = await lstat(p).catch(() => undefined);
-    if (st) items.push({ kind: "tree", key, paths: [p], bytes: await treeBytes(p), modifiedMs: st.mtimeMs });
+    if (st)
+      items.push({
+        kind: "tree",
+        key,
+        paths: [p],
+        bytes: await treeBytes(p, linked),
+        modifiedMs: st.mtimeMs,
+      });
   }
   let storeBytes = 0;
   let storeBlobs = 0;

@@ -16,6 +16,7 @@ import { join } from "node:path";
 import type { EngineInfo } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
 import type { Closure } from "../minimize/index.js";
+import { PYCACHE_PREFIX } from "../minimize/pyc.js";
 import type { LayerBlob } from "../oci/blob.js";
 import type { ImageConfigInput } from "../oci/image-writer.js";
 import { APP_DIR } from "../plan/options.js";
@@ -31,8 +32,13 @@ import { appShape, type ProjectPatchInfo, patchableFiles } from "./project-patch
 /** Bump when the entry's shape or the key's recipe changes. */
 export const LAYER_CACHE_FORMAT = 8;
 
-/** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`), beside the tree. */
-export const pycacheDir = (dirs: LayerCacheDirs, key: string): string => join(dirs.rootfs, `${key}.pycache`);
+/** The bytecode cache of the proofs run in an entry's tree (`rootfs-run.ts`): a directory of the tree. */
+export const pycacheDir = (dirs: LayerCacheDirs, key: string): string =>
+  join(dirs.rootfs, key, PYCACHE_PREFIX.slice(1));
+
+/** Where the bytecode cache was before it moved into the tree: removed with its entry. */
+export const legacyPycacheDir = (dirs: LayerCacheDirs, key: string): string =>
+  join(dirs.rootfs, `${key}.pycache`);
 
 export interface LayerCacheDirs {
   readonly root: string;

@@ -348,5 +348,10 @@ describe("a project layer patched from the cached tree", () => {
     const rec2 = await readFile(join(dir, "layer2", site, "wordstats-0.1.0.dist-info/RECORD"), "utf8");
     expect(rec2).not.toContain("cli.cpython-311.pyc");
     expect(broken.layers[0]!.files.some((f) => f.path.endsWith(".pyc"))).toBe(false);
+    // The tally by reason follows the files (the report counts them from it).
+    const tallied = (l: (typeof broken.layers)[number]) =>
+      Object.values(l.byReason).reduce((n, r) => n + (r?.files ?? 0), 0);
+    expect(tallied(broken.layers[0]!)).toBe(broken.layers[0]!.files.length);
+    expect(tallied(patched.layers[0]!)).toBe(patched.layers[0]!.files.length);
   });
 });

@@ -22,8 +22,8 @@ import { parseCsv } from "../minimize/record.js";
 import { APP_DIR } from "../plan/options.js";
 import { APP_TREE } from "../plan/steps.js";
 import type { BuildPlan, Step } from "../plan/types.js";
-import { parseToml } from "../project/sources/toml.js";
 import type { Project } from "../project/read.js";
+import { parseToml } from "../project/sources/toml.js";
 
 /** How the final stage puts the app in: `COPY . /app/` last, or the app-wheel stage's tree after its wheel. */
 export type AppShape =

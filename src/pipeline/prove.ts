@@ -170,6 +170,19 @@ export function findMissing(output: string, dropped: readonly string[] = []): Mi
   return file ? { name: file, kind: "file" } : undefined;
 }
 
+/**
+ * The dropped files, or undefined when not known: a cached closure reads them from disk when a
+ * proof fails, and lists gone by then (a prune during the build) leave the proof's own failure
+ * to be reported, without the `--keep` hint.
+ */
+function droppedPaths(o: Pick<ProveOptions, "dropped">): readonly string[] | undefined {
+  try {
+    return o.dropped?.();
+  } catch {
+    return undefined;
+  }
+}
+
 /** `--keep A --keep B (or [tool.slimwheel] keep = ["A", "B"])`. */
 /**
  * A path as a `--keep` value that holds on every platform: the multiarch directory
@@ -190,8 +203,9 @@ const keepLine = (given: readonly string[]): string => {
  * never installed, so the Debian package that ships it is what is missing. Else `fallback`.
  */
 export function failureHint(output: string, o: Pick<ProveOptions, "dropped">, fallback: string): string {
-  if (!o.dropped) return fallback;
-  const missing = findMissing(output, o.dropped());
+  const dropped = droppedPaths(o);
+  if (!dropped) return fallback;
+  const missing = findMissing(output, dropped);
   if (missing?.keep)
     return `the minimal image dropped ${missing.name === missing.keep ? missing.keep : `${missing.name} (${missing.keep})`}: keep it with ${keepLine([missing.keep])}, or use --runtime slim`;
   if (missing?.kind === "library")
@@ -395,7 +409,7 @@ async function diagnoseImportFailures(
   o: ProveOptions,
   ctx: Context,
 ): Promise<SlimwheelError> {
-  const all = o.dropped?.();
+  const all = droppedPaths(o);
   const dropped = (f: ImportFailure) => (all ? findMissing(f.error, all)?.keep : undefined);
   const missing = [...new Set(result.failures.flatMap((f) => (f.library && !dropped(f) ? [f.library] : [])))];
   const unknown = missing.filter((l) => !o.packageOf[l]);

@@ -162,6 +162,18 @@ describe.skipIf(!available)("running in an image's tree without an engine", () =
     expect(plain.stdout.trim()).toBe("prefix=(null) dontwrite=1 written=0");
   });
 
+  it("uses the tree's own bytecode cache directory where it is (the layer cache's)", async () => {
+    const inTree = join(image.root, ".slimwheel-pycache");
+    await chmod(inTree, 0o1777);
+    try {
+      const r = await runInRootfs({ ...image, pycache: inTree }, ["probe", "pyc"], ctx());
+      expect(r.stdout.trim()).toBe("prefix=/.slimwheel-pycache dontwrite=(null) written=1");
+      expect(await readdir(inTree)).toEqual(["written"]);
+    } finally {
+      await rm(join(inTree, "written"), { force: true });
+    }
+  });
+
   it("prepares a tree once: a later preparation keeps what is there and makes what is missing", async () => {
     const before = await lstat(join(image.root, "dev", "null"));
     await rm(join(image.root, "dev", "fd"));

@@ -23,18 +23,19 @@ import {
   symlink,
   writeFile,
 } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import type { Context } from "../context.js";
 import type { RunOptions } from "../engines/types.js";
 import { SlimwheelError } from "../errors.js";
+import { PYCACHE_PREFIX } from "../minimize/pyc.js";
 import { type ExecResult, exec } from "../util/exec.js";
 import type { Runner } from "./prove.js";
 
 /** The exit code of the runner's own failure (before the command started): not the command's. */
 export const RUNNER_FAILED = 125;
 
-/** Where a run's bytecode cache (`RootfsImage.pycache`) is mounted: a directory of the prepared tree. */
-export const PYCACHE_PREFIX = "/.slimwheel-pycache";
+/** Where a run's bytecode cache (`RootfsImage.pycache`) is: a directory of the prepared tree. */
+export { PYCACHE_PREFIX };
 
 /** The device nodes an engine gives a container (`/dev/…`): name, major, minor. */
 const DEVICES: readonly (readonly [string, number, number])[] = [
@@ -287,13 +288,14 @@ export interface RootfsImage {
   /** `uid:gid` (default 0:0). */
   readonly user?: string;
   /**
-   * A host directory (mode 1777) kept across runs as Python's bytecode cache: mounted at
-   * PYCACHE_PREFIX, with PYTHONPYCACHEPREFIX pointing there and writing allowed (an image's
-   * PYTHONDONTWRITEBYTECODE is lifted for the run). The image's own files are what runs —
-   * a module whose source is missing still fails — but its compiled form is not recomputed at
-   * every proof: the images' stdlib often has no valid .pyc (official images delete them). The
-   * layer cache seeds it with links to the tree's own valid .pyc files when it writes the tree
-   * (`seedPycachePrefix`, ../minimize/pyc.ts).
+   * A directory (mode 1777) kept across runs as Python's bytecode cache, at PYCACHE_PREFIX in the
+   * image: the tree's own directory there (the layer cache's), or a host directory mounted there.
+   * PYTHONPYCACHEPREFIX points there and writing is allowed (an image's PYTHONDONTWRITEBYTECODE
+   * is lifted for the run). The image's own files are what runs — a module whose source is
+   * missing still fails — but its compiled form is not recomputed at every proof: the images'
+   * stdlib often has no valid .pyc (official images delete them). The layer cache seeds it with
+   * links to the tree's own valid .pyc files when it writes the tree (`seedPycachePrefix`,
+   * ../minimize/pyc.ts).
    */
   readonly pycache?: string;
   /** Host files bind-mounted over the tree's (`target`: absolute in the image), e.g. a patched wheel's files. */
@@ -348,7 +350,10 @@ export function runInRootfs(
     gid ?? uid ?? "0",
     options.workdir ?? "/",
     net,
-    image.pycache ?? "",
+    // The tree's own cache directory is used where it is; another one is mounted there.
+    image.pycache && resolve(image.pycache) !== join(resolve(image.root), PYCACHE_PREFIX)
+      ? image.pycache
+      : "",
     devices,
     String(image.binds?.length ?? 0),
     ...(image.binds ?? []).flatMap((b) => [b.source, b.target]),
