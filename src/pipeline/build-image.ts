@@ -2,9 +2,9 @@
  * `slimwheel build`, the pipeline as one sequence of named phases (docs/architecture.md):
  * read project → detect runtime needs → assemble plan → render → build (engine) → prove → publish.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Context } from "../context.js";
 import { type Engine, type EngineId, type EngineInfo, selectEngine } from "../engines/index.js";
 import { type BuildResult, type ExportTarget, isLoopbackRef } from "../engines/types.js";
@@ -47,6 +47,7 @@ import {
 } from "./layer-cache.js";
 import { checkMinimalCommands, checkMinimalHost } from "./minimal-checks.js";
 import { minimalImageEpoch, minimizeImage, type RuntimeKind, resolveRuntime } from "./minimize.js";
+import { sha256Hex } from "./project-patch.js";
 import { type BootOptions, type Proof, type ProveOptions, proveImage } from "./prove.js";
 import { type Published, publishImage } from "./publish.js";
 import { rootfsRunAvailable } from "./rootfs-run.js";
@@ -107,7 +108,17 @@ export interface BuildOutcome extends Proof, Published {
   /** The final image's layers and whether each was built or reused from the layer cache (minimal runtime). */
   readonly layers?: readonly LayerStatus[];
   /** The layer cache: its key for this build, whether it served it, and why not. */
-  readonly layerCache?: { readonly key?: string; readonly hit: boolean; readonly why?: string };
+  readonly layerCache?: {
+    readonly key?: string;
+    readonly hit: boolean;
+    readonly why?: string;
+    /**
+     * A hit whose entry has no SBOM contents (its build wrote none, e.g. `--sbom none`), which
+     * this build's SBOM may fill in: the contents read from the image, with the project's RECORD
+     * hash as the cached project layer has it (`record`) when this build patched that layer.
+     */
+    readonly sbomMissing?: { readonly record?: { readonly dir: string; readonly sha256: string } };
+  };
   /** The manifest digest, when slimwheel wrote the image itself (the minimal runtime). */
   readonly manifestDigest?: string;
   /** With a layer-cache hit: the SBOM contents of the cached layers, when they cover the image. */
@@ -448,7 +459,13 @@ async function fastBuild(
       closure,
       runtimeNeeds: entry.runtimeNeeds,
       layers: assembled.layers,
-      layerCache: { key, hit: true },
+      layerCache: {
+        key,
+        hit: true,
+        ...(entry.sbom || appHasDistributions(assembled.appFiles)
+          ? {}
+          : await missingSbom(entry, join(dirs.rootfs, key), projectLayer !== undefined)),
+      },
       manifestDigest: assembled.image.manifest.descriptor.digest,
       cachedSbom: appHasDistributions(assembled.appFiles)
         ? undefined
@@ -465,6 +482,22 @@ async function fastBuild(
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * What a hit whose entry has no SBOM contents tells the SBOM step (`sbomMissing`): nothing to fix
+ * when the cached project layer is in the image; with it patched, the cached layer's RECORD hash
+ * (read from the cached tree); nothing at all (no contents remembered) when that cannot be read.
+ */
+async function missingSbom(
+  entry: LayerCacheEntry,
+  tree: string,
+  patched: boolean,
+): Promise<{ sbomMissing?: NonNullable<BuildOutcome["layerCache"]>["sbomMissing"] }> {
+  if (!patched) return { sbomMissing: {} };
+  const record = entry.patch?.record;
+  const bytes = record && (await readFile(join(tree, record)).catch(() => undefined));
+  return bytes ? { sbomMissing: { record: { dir: dirname(record), sha256: sha256Hex(bytes) } } } : {};
 }
 
 /** The plan's options for this build (`--debug-shell` adds busybox-static to the runtime packages). */

@@ -16,6 +16,13 @@ import { silentReporter } from "../reporter/index.js";
 import { sbomCacheDir, sbomCachePath, sbomExtension, sbomPathBeside } from "../sbom/index.js";
 import type { BuildOutcome } from "./build-image.js";
 import { buildSbomPath, builtImageContents, writeBuildSbomFile } from "./build-sbom.js";
+import {
+  LAYER_CACHE_FORMAT,
+  type LayerCacheEntry,
+  layerCacheDirs,
+  readLayerEntry,
+  writeLayerEntry,
+} from "./layer-cache.js";
 
 const HEX = "0123456789abcdef".repeat(4);
 
@@ -152,6 +159,50 @@ describe("the SBOM of a built image", { timeout: 30_000 }, () => {
     const spdx = await writeBuildSbomFile(contents, "spdx", { name: "localhost/app:dev" }, ctx);
     expect(spdx.path.endsWith(`@${manifestDigest.slice(7, 19)}.spdx.json`)).toBe(true);
     expect(JSON.parse(await readFile(spdx.path, "utf8")).spdxVersion).toBe("SPDX-2.3");
+  });
+
+  it("after a hit whose entry had no contents, remembers what it read (the cached project layer's RECORD hash)", async () => {
+    const dirs = layerCacheDirs(ctx.env);
+    const entry = (key: string) =>
+      ({
+        format: LAYER_CACHE_FORMAT,
+        key,
+        lowerEpoch: 0,
+        engine: { id: "buildah", available: true, detail: "" },
+        lower: [],
+        config: {},
+        closure: { python: {}, layers: [], dropped: [], unresolved: [], packages: [], distributions: [] },
+        plan: {},
+        fastPath: { ok: true },
+      }) as unknown as LayerCacheEntry;
+    await writeLayerEntry(dirs, entry("patched"));
+    await writeLayerEntry(dirs, entry("had"));
+    const dist = "/usr/local/lib/python3.12/site-packages/flask-3.0.0.dist-info";
+    const cachedRecord = "ab".repeat(32);
+    await builtImageContents(
+      outcome({
+        manifestDigest,
+        layerCache: {
+          key: "patched",
+          hit: true,
+          sbomMissing: { record: { dir: dist, sha256: cachedRecord } },
+        },
+      }),
+      `oci:${layout}`,
+      ctx,
+    );
+    const remembered = (await readLayerEntry(dirs, "patched"))?.sbom;
+    expect(remembered?.python.map((d) => [d.name, d.path, d.recordSha256])).toEqual([
+      ["Flask", dist, cachedRecord],
+    ]);
+    expect(remembered?.deb.map((p) => p.name)).toEqual(["libc6"]);
+    // A hit whose entry had them (no sbomMissing): the entry is left as it is.
+    await builtImageContents(
+      outcome({ manifestDigest, layerCache: { key: "had", hit: true } }),
+      `oci:${layout}`,
+      ctx,
+    );
+    expect((await readLayerEntry(dirs, "had"))?.sbom).toBeUndefined();
   });
 
   it("after a layer-cache hit, writes the cached contents without reading the image", async () => {

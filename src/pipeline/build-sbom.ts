@@ -41,7 +41,18 @@ export async function builtImageContents(
       }
     : { ...(await readSbomContents(read, ctx)), ref };
   const key = outcome.layerCache?.key;
+  const missing = outcome.layerCache?.sbomMissing;
   if (key && !outcome.layerCache?.hit) await rememberSbom(layerCacheDirs(ctx.env), key, contents);
+  else if (key && missing && !cached) {
+    // The entry had none: later hits reuse these (the project's RECORD hash as the cached layer has it).
+    const record = missing.record;
+    await rememberSbom(layerCacheDirs(ctx.env), key, {
+      ...contents,
+      python: contents.python.map((d) =>
+        record && d.path === record.dir ? { ...d, recordSha256: record.sha256 } : d,
+      ),
+    });
+  }
   return contents;
 }
 
