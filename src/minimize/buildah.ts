@@ -402,7 +402,9 @@ export async function writeRootfs(
     // with the tree's own valid bytecode (hard links): the first code-only rebuild does not compile
     // the stdlib and the dependencies again. Only a speed-up: what a failure leaves is valid links.
     const cache = join(tmp, PYCACHE_PREFIX);
-    await mkdir(cache, { recursive: true });
+    // A directory of its own (whatever a layer had at that path; a link is never followed).
+    await rm(cache, { recursive: true, force: true });
+    await mkdir(cache);
     await chmod(cache, 0o1777);
     await seedPycachePrefix(tmp, cache).catch(() => undefined);
     // The tree's own time is when it was written (cache prune spares young trees).

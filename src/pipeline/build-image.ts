@@ -117,7 +117,11 @@ export interface BuildOutcome extends Proof, Published {
      * this build's SBOM may fill in: the contents read from the image, with the project's RECORD
      * hash as the cached project layer has it (`record`) when this build patched that layer.
      */
-    readonly sbomMissing?: { readonly record?: { readonly dir: string; readonly sha256: string } };
+    readonly sbomMissing?: {
+      /** The entry's lower layers' digests (it is filled in only if it still has these). */
+      readonly lower: readonly string[];
+      readonly record?: { readonly dir: string; readonly sha256: string };
+    };
   };
   /** The manifest digest, when slimwheel wrote the image itself (the minimal runtime). */
   readonly manifestDigest?: string;
@@ -489,15 +493,16 @@ async function fastBuild(
  * when the cached project layer is in the image; with it patched, the cached layer's RECORD hash
  * (read from the cached tree); nothing at all (no contents remembered) when that cannot be read.
  */
-async function missingSbom(
-  entry: LayerCacheEntry,
+export async function missingSbom(
+  entry: Pick<LayerCacheEntry, "lower" | "patch">,
   tree: string,
   patched: boolean,
 ): Promise<{ sbomMissing?: NonNullable<BuildOutcome["layerCache"]>["sbomMissing"] }> {
-  if (!patched) return { sbomMissing: {} };
+  const lower = entry.lower.map((l) => l.blob.digest);
+  if (!patched) return { sbomMissing: { lower } };
   const record = entry.patch?.record;
   const bytes = record && (await readFile(join(tree, record)).catch(() => undefined));
-  return bytes ? { sbomMissing: { record: { dir: dirname(record), sha256: sha256Hex(bytes) } } } : {};
+  return bytes ? { sbomMissing: { lower, record: { dir: dirname(record), sha256: sha256Hex(bytes) } } } : {};
 }
 
 /** The plan's options for this build (`--debug-shell` adds busybox-static to the runtime packages). */

@@ -4,7 +4,8 @@
  * slimwheel's writer, the contents read from the image — or, after a layer-cache hit, the cached
  * contents without reading the image at all.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +15,7 @@ import { assembleImage, writeImage } from "../oci/image-writer.js";
 import { layerTar } from "../oci/tar-writer.js";
 import { silentReporter } from "../reporter/index.js";
 import { sbomCacheDir, sbomCachePath, sbomExtension, sbomPathBeside } from "../sbom/index.js";
-import type { BuildOutcome } from "./build-image.js";
+import { type BuildOutcome, missingSbom } from "./build-image.js";
 import { buildSbomPath, builtImageContents, writeBuildSbomFile } from "./build-sbom.js";
 import {
   LAYER_CACHE_FORMAT,
@@ -161,6 +162,28 @@ describe("the SBOM of a built image", { timeout: 30_000 }, () => {
     expect(JSON.parse(await readFile(spdx.path, "utf8")).spdxVersion).toBe("SPDX-2.3");
   });
 
+  it("tells a hit's SBOM step what the entry misses: its layers, and with a patched project layer the cached RECORD's hash", async () => {
+    const tree = join(root, "tree");
+    const record = "/usr/lib/python3/dist-packages/app-1.0.dist-info/RECORD";
+    await mkdir(join(tree, record, ".."), { recursive: true });
+    await writeFile(join(tree, record), "app/__init__.py,,\n");
+    const lower = [{ blob: { digest: "sha256:1" } }, { blob: { digest: "sha256:2" } }] as never;
+    expect(await missingSbom({ lower, patch: undefined }, tree, false)).toEqual({
+      sbomMissing: { lower: ["sha256:1", "sha256:2"] },
+    });
+    expect(await missingSbom({ lower, patch: { record } as never }, tree, true)).toEqual({
+      sbomMissing: {
+        lower: ["sha256:1", "sha256:2"],
+        record: {
+          dir: "/usr/lib/python3/dist-packages/app-1.0.dist-info",
+          sha256: createHash("sha256").update("app/__init__.py,,\n").digest("hex"),
+        },
+      },
+    });
+    // The cached RECORD cannot be read: nothing is remembered.
+    expect(await missingSbom({ lower, patch: { record: "/nope/RECORD" } as never }, tree, true)).toEqual({});
+  });
+
   it("after a hit whose entry had no contents, remembers what it read (the cached project layer's RECORD hash)", async () => {
     const dirs = layerCacheDirs(ctx.env);
     const entry = (key: string) =>
@@ -185,7 +208,7 @@ describe("the SBOM of a built image", { timeout: 30_000 }, () => {
         layerCache: {
           key: "patched",
           hit: true,
-          sbomMissing: { record: { dir: dist, sha256: cachedRecord } },
+          sbomMissing: { lower: [], record: { dir: dist, sha256: cachedRecord } },
         },
       }),
       `oci:${layout}`,
@@ -196,6 +219,20 @@ describe("the SBOM of a built image", { timeout: 30_000 }, () => {
       ["Flask", dist, cachedRecord],
     ]);
     expect(remembered?.deb.map((p) => p.name)).toEqual(["libc6"]);
+    // An entry written since with other layers, or an image read that is not the one built: left as it is.
+    await writeLayerEntry(dirs, entry("rewritten"));
+    const elsewhere = { key: "rewritten", hit: true, sbomMissing: { lower: ["sha256:other"] } };
+    await builtImageContents(outcome({ manifestDigest, layerCache: elsewhere }), `oci:${layout}`, ctx);
+    expect((await readLayerEntry(dirs, "rewritten"))?.sbom).toBeUndefined();
+    const sameLayers = { key: "rewritten", hit: true, sbomMissing: { lower: [] } };
+    await builtImageContents(
+      outcome({ manifestDigest, imageId: "sha256:another", layerCache: sameLayers }),
+      `oci:${layout}`,
+      ctx,
+    );
+    expect((await readLayerEntry(dirs, "rewritten"))?.sbom).toBeUndefined();
+    await builtImageContents(outcome({ manifestDigest, layerCache: sameLayers }), `oci:${layout}`, ctx);
+    expect((await readLayerEntry(dirs, "rewritten"))?.sbom?.python.map((d) => d.name)).toEqual(["Flask"]);
     // A hit whose entry had them (no sbomMissing): the entry is left as it is.
     await builtImageContents(
       outcome({ manifestDigest, layerCache: { key: "had", hit: true } }),

@@ -42,16 +42,30 @@ export async function builtImageContents(
     : { ...(await readSbomContents(read, ctx)), ref };
   const key = outcome.layerCache?.key;
   const missing = outcome.layerCache?.sbomMissing;
-  if (key && !outcome.layerCache?.hit) await rememberSbom(layerCacheDirs(ctx.env), key, contents);
-  else if (key && missing && !cached) {
-    // The entry had none: later hits reuse these (the project's RECORD hash as the cached layer has it).
+  // Remembering is for later builds: its failure (a full disk, a prune meanwhile) is a warning.
+  const remember = (c: ImageContents, expected?: Parameters<typeof rememberSbom>[3]) =>
+    rememberSbom(layerCacheDirs(ctx.env), key!, c, expected).catch((e: unknown) =>
+      ctx.reporter.emit({
+        type: "log",
+        level: "warn",
+        message: `the layer cache did not keep the SBOM's contents: ${(e as Error).message}`,
+      }),
+    );
+  if (key && !outcome.layerCache?.hit) await remember(contents);
+  else if (key && missing && !cached && contents.configDigest === outcome.imageId) {
+    // The entry had none: later hits reuse these (the project's RECORD hash as the cached layer has
+    // it), kept only if the entry still has the same layers and still has none.
     const record = missing.record;
-    await rememberSbom(layerCacheDirs(ctx.env), key, {
-      ...contents,
-      python: contents.python.map((d) =>
-        record && d.path === record.dir ? { ...d, recordSha256: record.sha256 } : d,
-      ),
-    });
+    if (!record || contents.python.some((d) => d.path === record.dir))
+      await remember(
+        {
+          ...contents,
+          python: contents.python.map((d) =>
+            record && d.path === record.dir ? { ...d, recordSha256: record.sha256 } : d,
+          ),
+        },
+        { lower: missing.lower },
+      );
   }
   return contents;
 }

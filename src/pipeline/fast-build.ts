@@ -420,24 +420,15 @@ export function cachedImageRunner(
   appDir: string,
   binds?: ProjectLayerPatch["overlays"],
 ): Runner {
-  const pycache = pycacheDir(dirs, entry.key);
-  const runner = rootfsRunner({
+  // The tree's own cache directory (`prepareTree` makes it writable by any image user).
+  return rootfsRunner({
     root: join(dirs.rootfs, entry.key),
     app: appDir,
     env: entry.config.env ?? [],
     user: entry.config.user,
-    pycache,
+    pycache: pycacheDir(dirs, entry.key),
     binds,
   });
-  let made: Promise<void> | undefined;
-  return {
-    run: async (...args) => {
-      // Writable by the image's user (any uid): the cache holds only bytecode of the tree's sources.
-      made ??= mkdir(pycache, { recursive: true }).then(() => chmod(pycache, 0o1777));
-      await made;
-      return runner.run(...args);
-    },
-  };
 }
 
 /**

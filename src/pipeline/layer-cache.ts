@@ -337,15 +337,23 @@ export async function firstElf(dir: string, files: readonly string[]): Promise<s
 
 /**
  * Adds to the entry what the SBOM read from the image — when no distribution lives in the app
- * directory (the app layer is the one part a code-only rebuild changes).
+ * directory (the app layer is the one part a code-only rebuild changes). With `expected` (a hit
+ * filling in an entry written without them): only if the entry still has those lower layers and
+ * still has no SBOM contents (another build may have written the key since).
  */
 export async function rememberSbom(
   dirs: LayerCacheDirs,
   key: string,
   contents: ImageContents,
+  expected?: { readonly lower: readonly string[] },
 ): Promise<void> {
   const entry = await readLayerEntry(dirs, key);
   if (!entry || contents.python.some((d) => d.path.startsWith(`${APP_DIR}/`))) return;
+  if (
+    expected &&
+    (entry.sbom || entry.lower.map((l) => l.blob.digest).join(" ") !== expected.lower.join(" "))
+  )
+    return;
   const { ref: _r, manifestDigest: _m, configDigest: _c, ...sbom } = contents;
   await writeLayerEntry(dirs, { ...entry, sbom });
 }

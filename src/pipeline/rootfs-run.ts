@@ -55,8 +55,8 @@ const DEV_LINKS: readonly (readonly [string, string])[] = [
   ["shm", "/tmp"],
 ];
 
-// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, the bytecode cache,
-// files patched over the tree's):
+// Per run, only what must not outlive it is mounted (the app, a /tmp tmpfs, a bytecode cache
+// that is not the tree's own, files patched over the tree's):
 // the tree's /dev is prepared once (`prepareTree`; where its nodes cannot work, the host's devices
 // are bind-mounted over them, `$devs` = mounts). Each mount is a process of its own, and a proof
 // waits for them all — a code-only rebuild runs two proofs at once on a 2-core machine.
@@ -110,8 +110,9 @@ async function opens(path: string): Promise<boolean> {
 }
 
 /**
- * Makes a tree runnable: the device nodes and links of /dev, and the mount points of the app, /tmp
- * and the bytecode cache — made the first time, only checked (lstat calls, one open) after. Idempotent,
+ * Makes a tree runnable: the device nodes and links of /dev, the mount points of the app and /tmp,
+ * and the bytecode cache's directory (mode 1777: any image user writes its bytecode there) — made
+ * the first time, only checked (lstat calls, one open) after. Idempotent,
  * and safe when two builds prepare the same tree. Nothing outside the tree is touched: each
  * directory it uses must be a real directory of the tree. Where the nodes cannot be made or used
  * (root in a user namespace; a cache on a `nodev` file system), they are empty files and each run
@@ -123,6 +124,8 @@ export function prepareTree(root: string): Promise<TreeDevices> {
     p = (async (): Promise<TreeDevices> => {
       const dev = join(root, "dev");
       for (const d of ["dev", "app", "tmp", "proc", PYCACHE_PREFIX.slice(1)]) await treeDir(join(root, d));
+      const cache = await lstat(join(root, PYCACHE_PREFIX));
+      if ((cache.mode & 0o7777) !== 0o1777) await chmod(join(root, PYCACHE_PREFIX), 0o1777);
       let devices: TreeDevices = "nodes";
       for (const [name, major, minor] of DEVICES) {
         const path = join(dev, name);
