@@ -32,9 +32,9 @@ const PROGRAM = `
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "sleep") == 0) { sleep(60); return 0; }
   if (argc > 2 && strcmp(argv[1], "cat") == 0) {
-    char buf[256] = ""; FILE *f = fopen(argv[2], "r");
+    char buf[256]; FILE *f = fopen(argv[2], "r");
     if (!f) { printf("missing\\n"); return 1; }
-    size_t got = fread(buf, 1, sizeof buf - 1, f); buf[got] = 0; printf("%s", buf); return 0;
+    size_t got; while ((got = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, got, stdout); return 0;
   }
   if (argc > 1 && strcmp(argv[1], "pyc") == 0) {
     const char *prefix = getenv("PYTHONPYCACHEPREFIX");
@@ -169,6 +169,14 @@ describe.skipIf(!available)("running in an image's tree without an engine", () =
       const r = await runInRootfs({ ...image, pycache: inTree }, ["probe", "pyc"], ctx());
       expect(r.stdout.trim()).toBe("prefix=/.slimwheel-pycache dontwrite=(null) written=1");
       expect(await readdir(inTree)).toEqual(["written"]);
+      // Used where it is: nothing is mounted there (another directory is).
+      const mounts = (pycache: string) =>
+        runInRootfs({ ...image, pycache }, ["probe", "cat", "/proc/self/mountinfo"], ctx());
+      const atCache = / \/\.slimwheel-pycache /;
+      expect((await mounts(inTree)).stdout).not.toMatch(atCache);
+      const other = join(dir, "other-pycache");
+      await mkdir(other, { recursive: true });
+      expect((await mounts(other)).stdout).toMatch(atCache);
     } finally {
       await rm(join(inTree, "written"), { force: true });
     }
