@@ -94,71 +94,79 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+// Twenty builds interrupted over the span of a warm engine build (31–38 s on the 2-core test
+// machine) take 9–10 minutes: more than the integration project's 10-minute default leaves.
+const TIMEOUT_MS = 900_000;
+
 describe("build interrupted at random moments", () => {
-  it("exits 130, leaves no temporary directory, working container or partial output, and the next build succeeds", async () => {
-    const temp = join(work, "tmp");
-    const out = join(work, "out", "image");
-    await exec("mkdir", ["-p", temp, join(work, "out")], { env: process.env });
-    // A warm build first: its duration bounds the moments.
-    const warm = await build(out, temp);
-    expect(warm.code, warm.stderr).toBe(0);
-    await rm(out, { recursive: true, force: true });
-    await rm(`${out}.cdx.json`, { force: true });
-    const before = await containers();
-    const seed = Number(process.env.SLIMWHEEL_INTERRUPT_SEED ?? Date.now() % 100_000);
-    const next = random(seed);
-    // From 1 s in: before that Node itself is starting (no program handles a signal then).
-    const moments = Array.from({ length: 20 }, (_, i) => ({
-      afterMs: Math.round(1000 + next() * Math.max(1000, warm.ms - 1500)),
-      signal: (i % 5 === 4 ? "SIGTERM" : "SIGINT") as NodeJS.Signals,
-    }));
-    console.log(`interrupt seed ${seed} (SLIMWHEEL_INTERRUPT_SEED replays it); warm build ${warm.ms} ms`);
-    let interrupted = 0;
-    for (const m of moments) {
-      const r = await build(out, temp, m);
-      const where = `seed ${seed}, ${m.signal} at ${m.afterMs} ms`;
-      if (r.sentAt === undefined || r.code === 0) {
-        // The build ended before the moment came (or had done all its work when the signal came):
-        // it succeeded, and its output is whole.
-        expect(r.code, `${where}: ${r.stderr}`).toBe(0);
-        expect((await readdir(out)).sort(), where).toEqual(["blobs", "index.json", "oci-layout"]);
-        await rm(out, { recursive: true, force: true });
-        await rm(`${out}.cdx.json`, { force: true });
-      } else {
-        interrupted++;
-        expect(r.code, `${where}: ${r.stderr.slice(-2000)}`).toBe(130);
-        expect(r.stderr, where).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/); // no stack trace
-        expect(await readdir(join(work, "out")), `${where}: partial output`).toEqual([]);
+  it(
+    "exits 130, leaves no temporary directory, working container or partial output, and the next build succeeds",
+    async () => {
+      const temp = join(work, "tmp");
+      const out = join(work, "out", "image");
+      await exec("mkdir", ["-p", temp, join(work, "out")], { env: process.env });
+      // A warm build first: its duration bounds the moments.
+      const warm = await build(out, temp);
+      expect(warm.code, warm.stderr).toBe(0);
+      await rm(out, { recursive: true, force: true });
+      await rm(`${out}.cdx.json`, { force: true });
+      const before = await containers();
+      const seed = Number(process.env.SLIMWHEEL_INTERRUPT_SEED ?? Date.now() % 100_000);
+      const next = random(seed);
+      // From 1 s in: before that Node itself is starting (no program handles a signal then).
+      const moments = Array.from({ length: 20 }, (_, i) => ({
+        afterMs: Math.round(1000 + next() * Math.max(1000, warm.ms - 1500)),
+        signal: (i % 5 === 4 ? "SIGTERM" : "SIGINT") as NodeJS.Signals,
+      }));
+      console.log(`interrupt seed ${seed} (SLIMWHEEL_INTERRUPT_SEED replays it); warm build ${warm.ms} ms`);
+      let interrupted = 0;
+      for (const m of moments) {
+        const r = await build(out, temp, m);
+        const where = `seed ${seed}, ${m.signal} at ${m.afterMs} ms`;
+        if (r.sentAt === undefined || r.code === 0) {
+          // The build ended before the moment came (or had done all its work when the signal came):
+          // it succeeded, and its output is whole.
+          expect(r.code, `${where}: ${r.stderr}`).toBe(0);
+          expect((await readdir(out)).sort(), where).toEqual(["blobs", "index.json", "oci-layout"]);
+          await rm(out, { recursive: true, force: true });
+          await rm(`${out}.cdx.json`, { force: true });
+        } else {
+          interrupted++;
+          expect(r.code, `${where}: ${r.stderr.slice(-2000)}`).toBe(130);
+          expect(r.stderr, where).not.toMatch(/\n\s+at .+\(.+:\d+:\d+\)/); // no stack trace
+          expect(await readdir(join(work, "out")), `${where}: partial output`).toEqual([]);
+        }
+        expect(await readdir(temp), `${where}: temporary files left`).toEqual([]);
+        expect(await containers(), `${where}: working containers left`).toEqual(before);
       }
-      expect(await readdir(temp), `${where}: temporary files left`).toEqual([]);
-      expect(await containers(), `${where}: working containers left`).toEqual(before);
-    }
-    expect(interrupted).toBeGreaterThanOrEqual(15);
-    const after = await build(out, temp);
-    expect(after.code, after.stderr).toBe(0);
-    expect(JSON.parse(after.stdout).detected.stageCached).toBe(true);
-    expect((await readdir(out)).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
-    // The SBOM beside the output lists every distribution Python sees in the image, and the
-    // Debian packages of its dpkg records.
-    const bom = JSON.parse(await readFile(`${out}.cdx.json`, "utf8")) as {
-      components: { name: string; purl?: string }[];
-    };
-    const pypi = [
-      ...new Set(
-        bom.components.filter((c) => c.purl?.startsWith("pkg:pypi/")).map((c) => c.name.toLowerCase()),
-      ),
-    ].sort();
-    const seen = await createEngine("buildah", process.env).run(
-      "localhost/slimwheel-interrupt/flask:t",
-      [
-        "python3",
-        "-c",
-        "import importlib.metadata as m; print('\\n'.join(sorted({d.metadata['Name'].lower() for d in m.distributions()})))",
-      ],
-      testContext(),
-    );
-    expect(pypi).toEqual([...new Set(seen.stdout.trim().split("\n"))].sort());
-    expect(pypi).toContain("flask");
-    expect(bom.components.some((c) => c.purl?.startsWith("pkg:deb/debian/libc6@"))).toBe(true);
-  });
+      expect(interrupted).toBeGreaterThanOrEqual(15);
+      const after = await build(out, temp);
+      expect(after.code, after.stderr).toBe(0);
+      expect(JSON.parse(after.stdout).detected.stageCached).toBe(true);
+      expect((await readdir(out)).sort()).toEqual(["blobs", "index.json", "oci-layout"]);
+      // The SBOM beside the output lists every distribution Python sees in the image, and the
+      // Debian packages of its dpkg records.
+      const bom = JSON.parse(await readFile(`${out}.cdx.json`, "utf8")) as {
+        components: { name: string; purl?: string }[];
+      };
+      const pypi = [
+        ...new Set(
+          bom.components.filter((c) => c.purl?.startsWith("pkg:pypi/")).map((c) => c.name.toLowerCase()),
+        ),
+      ].sort();
+      const seen = await createEngine("buildah", process.env).run(
+        "localhost/slimwheel-interrupt/flask:t",
+        [
+          "python3",
+          "-c",
+          "import importlib.metadata as m; print('\\n'.join(sorted({d.metadata['Name'].lower() for d in m.distributions()})))",
+        ],
+        testContext(),
+      );
+      expect(pypi).toEqual([...new Set(seen.stdout.trim().split("\n"))].sort());
+      expect(pypi).toContain("flask");
+      expect(bom.components.some((c) => c.purl?.startsWith("pkg:deb/debian/libc6@"))).toBe(true);
+    },
+    TIMEOUT_MS,
+  );
 });
